@@ -1,0 +1,115 @@
+"""Plain functions that return JSON-ready dicts: the agent's (and the quick script's) way in.
+
+Each export is a few lines over ``xai_oauth.Account`` and returns either
+``{"ok": True, ...}`` or ``{"ok": False, "error": <code>, "message": ...,
+"action": ...}``. This is the only place where exceptions become dicts; no
+export raises for network trouble, bad server answers or bad local files.
+
+Used the agent's way, with the skill folder on ``sys.path``::
+
+    python3 - <<'EOF'
+    import json, sys; sys.path.insert(0, "<skill dir>")
+    from exports import start
+    print(json.dumps(start()))
+    EOF
+
+Imports are lazy: ``status()`` touches only the standard library's os, time
+and json, so it answers in a fresh process in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing's own flag costs a 15 ms import; mypy honours this name too
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from xai_oauth._account import Account
+
+__all__ = ["logout", "models", "poll", "refresh", "start", "status"]
+
+_MISSING_DEPENDENCY_ACTION = (
+    "Install the dependencies: python3 -m pip install -r requirements.txt (in the skill folder), "
+    "or pip install xai-oauth."
+)
+
+
+def start() -> dict[str, Any]:
+    """Begin signing in: returns the link (with the code in it) for the person to open and approve.
+
+    Keys on success: status ("pending"), verification_url_with_code,
+    verification_url, user_code, expires_in, expires_at, interval.
+    """
+    return _call(lambda account: account.start())
+
+
+def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+    """Check once whether the person approved; ``wait=True`` keeps checking (for scripts, not agents).
+
+    status "connected" (with tier, tier_name, expires_at, default_model_id)
+    or "pending" (with retry_after); errors: access_denied, expired,
+    no_pending_login, ...
+    """
+    return _call(lambda account: account.poll(wait=wait, timeout=timeout))
+
+
+def status() -> dict[str, Any]:
+    """Where the sign-in stands, offline: connected, state, tier, expires_in, storage, models."""
+    try:
+        from xai_oauth._status import read_status
+
+        return read_status()
+    except Exception as exc:  # noqa: BLE001 - the contract: never raise
+        return _failure(exc)
+
+
+def refresh(force: bool = False) -> dict[str, Any]:
+    """Renew the access token when it is due (or always, with ``force``); safe across processes."""
+    return _call(lambda account: account.refresh(force=force))
+
+
+def models() -> dict[str, Any]:
+    """The models this sign-in can use, as ``xai-grok/<id>``, and the default."""
+    return _call(lambda account: account.models())
+
+
+def logout() -> dict[str, Any]:
+    """Revoke the sign-in at xAI (best effort) and forget every local trace of it. Idempotent."""
+    return _call(lambda account: account.logout())
+
+
+def _call(action: Callable[[Account], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        from xai_oauth._account import Account
+
+        account = Account()
+        try:
+            return {"ok": True, **action(account)}
+        finally:
+            account.close()
+    except Exception as exc:  # noqa: BLE001 - the contract: never raise
+        return _failure(exc)
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    """The error dict for ``exc``. Unknown exceptions are named by type only: their text could hold anything."""
+    from xai_oauth._exceptions import XaiOAuthError
+
+    if isinstance(exc, XaiOAuthError):
+        return {"ok": False, "error": exc.code, "message": exc.message, "action": exc.action, **exc.details}
+    if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] in _DEPENDENCIES:
+        return {
+            "ok": False,
+            "error": "missing_dependency",
+            "message": f"The Python package {exc.name.split('.')[0]!r} is not installed.",
+            "action": _MISSING_DEPENDENCY_ACTION,
+        }
+    return {
+        "ok": False,
+        "error": "internal",
+        "message": f"Unexpected {type(exc).__name__} inside xai-oauth.",
+        "action": "Try again; if it repeats, report it with the steps that led here (never include tokens).",
+    }
+
+
+_DEPENDENCIES = frozenset({"httpx2", "httpcore2", "jwt", "keyring", "filelock", "cryptography"})

@@ -1,0 +1,84 @@
+"""Sign in to xAI / Grok with an X Premium or SuperGrok subscription, and keep the tokens alive.
+
+The public names below are loaded on first use (PEP 562), so ``import
+xai_oauth`` stays cheap and the offline status path never pays for httpx2,
+jwt or keyring.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._account import Account
+    from ._config import Config
+    from ._exceptions import (
+        AccessDenied,
+        ConfigError,
+        DeviceFlowError,
+        DiscoveryError,
+        KeyringUnavailable,
+        LoginExpired,
+        MalformedResponse,
+        NetworkError,
+        NoPendingLogin,
+        NotSignedIn,
+        OAuthError,
+        RateLimited,
+        ReauthRequired,
+        ServerError,
+        StoreBusy,
+        StoreCorrupt,
+        StoreError,
+        XaiOAuthError,
+    )
+    from ._tiers import TIERS, Tier, describe_tier
+
+__version__ = "0.1.0"
+
+_HOMES = {
+    "Account": "._account",
+    "Config": "._config",
+    "TIERS": "._tiers",
+    "Tier": "._tiers",
+    "describe_tier": "._tiers",
+    **{
+        name: "._exceptions"
+        for name in (
+            "AccessDenied",
+            "ConfigError",
+            "DeviceFlowError",
+            "DiscoveryError",
+            "KeyringUnavailable",
+            "LoginExpired",
+            "MalformedResponse",
+            "NetworkError",
+            "NoPendingLogin",
+            "NotSignedIn",
+            "OAuthError",
+            "RateLimited",
+            "ReauthRequired",
+            "ServerError",
+            "StoreBusy",
+            "StoreCorrupt",
+            "StoreError",
+            "XaiOAuthError",
+        )
+    },
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'xai_oauth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,419 @@
+"""``Account``: one person's sign-in, tying the pure protocol steps to disk and network.
+
+Every read-modify-write of the credential, the pending sign-in or the state
+file happens under one cross-process file lock, and every credential is
+re-read *after* the lock is taken, so many short-lived processes (the way
+agents run us) never act on a stale copy. Time (``now``, ``sleep``) and the
+HTTP transport come in from outside; tests pass fakes and never sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._config import Config
+from ._device import DEVICE_GRANT, Approved, PendingLogin, begin, step
+from ._discovery import Endpoints, load_endpoints
+from ._exceptions import (
+    KeyringUnavailable,
+    LoginExpired,
+    MalformedResponse,
+    NoPendingLogin,
+    NotSignedIn,
+    OAuthError,
+    ReauthRequired,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    XaiOAuthError,
+)
+from ._files import ensure_private_dir, read_json, remove, write_json
+from ._state import read_state, write_state
+from ._status import DEFAULT_MODEL_ID, read_status
+from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
+from ._tokens import Credential, credential_from_token_response
+
+__all__ = ["Account"]
+
+LOCK_TIMEOUT = 30.0
+REVOKE_TIMEOUT = 3.0
+
+
+class Account:
+    """The typed API behind ``exports``: methods return dicts on success and raise ``XaiOAuthError``.
+
+    ``transport`` is an httpx2 transport (tests: ``httpx2.MockTransport``);
+    ``now`` and ``sleep`` default to ``time.time`` and ``time.sleep``.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        transport: Any = None,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config or Config.from_env()
+        self.paths = self.config.paths
+        self._transport = transport
+        self._now = now
+        self._sleep = sleep
+        self._http_client: Any = None
+        self._file = FileStore(self.paths.credentials)
+        self._keyring = KeyringStore(self.config.keyring_account, self.config.keyring_timeout)
+
+    def __repr__(self) -> str:
+        return f"Account(issuer={self.config.issuer!r}, home={self.paths.home!r})"
+
+    # -- plumbing ---------------------------------------------------------
+
+    @property
+    def http(self) -> Any:
+        if self._http_client is None:
+            from ._http import Http  # the ~200 ms import, only when a request is made
+
+            self._http_client = Http(self._transport)
+        return self._http_client
+
+    def close(self) -> None:
+        if self._http_client is not None:
+            self._http_client.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import filelock
+
+        ensure_private_dir(self.paths.home)
+        lock = filelock.FileLock(self.paths.lock, timeout=LOCK_TIMEOUT, mode=0o600)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreBusy(f"Another process held the xai-oauth lock for over {LOCK_TIMEOUT:g} s.") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def endpoints(self) -> Endpoints:
+        """The issuer's endpoints, from the discovery cache or the network."""
+
+        def fetch(url: str) -> dict[str, Any]:
+            return self.http.get(url).json_object("discovery document")  # type: ignore[no-any-return]
+
+        return load_endpoints(self.config.issuer, self.paths.discovery, fetch, self._now)
+
+    def _client_form(self, **fields: str) -> dict[str, str]:
+        return {"client_id": self.config.client_id, **fields}
+
+    # -- stores -----------------------------------------------------------
+
+    def _store_named(self, name: object) -> CredentialStore:
+        return self._keyring if name == "keyring" else self._file
+
+    def _load(self, state: dict[str, Any]) -> tuple[Credential | None, CredentialStore]:
+        """The stored credential and the store it lives in (call under the lock for writes)."""
+        meta = state.get("credential")
+        if isinstance(meta, dict) and meta.get("storage") in ("keyring", "file"):
+            store = self._store_named(meta["storage"])
+            return store.load(), store
+        # No record of where it is (first run, or the state file was lost): look.
+        credential = self._file.load()
+        if credential is not None or self.config.store == "file" or state.get("keyring_unusable"):
+            return credential, self._file
+        try:
+            return self._keyring.load(), self._keyring
+        except KeyringUnavailable:
+            return None, self._file
+
+    def _preferred_store(self, state: dict[str, Any]) -> CredentialStore:
+        if self.config.store == "file":
+            return self._file
+        if self.config.store == "auto" and state.get("keyring_unusable"):
+            return self._file  # remembered: do not probe a broken keyring on every call
+        reason = keyring_usable(self.config.keyring_timeout)
+        if reason is None:
+            return self._keyring
+        state["keyring_unusable"] = reason
+        return self._file
+
+    def _save(self, credential: Credential, state: dict[str, Any], store: CredentialStore) -> CredentialStore:
+        """Persist ``credential``; if the keyring fails, fall back to the file so it is never lost."""
+        if store is self._keyring:
+            try:
+                self._keyring.save(credential)
+            except KeyringUnavailable as exc:
+                state["keyring_unusable"] = exc.message
+                store = self._file
+        if store is self._file:
+            self._file.save(credential)
+        else:
+            remove(self.paths.credentials)  # a stale file copy would shadow the keyring later
+        tier, tier_name = credential.tier
+        old = state.get("credential") if isinstance(state.get("credential"), dict) else {}
+        state["credential"] = {
+            "storage": store.name,
+            "issuer": self.config.issuer,
+            "client_id": self.config.client_id,
+            "tier": tier,
+            "tier_name": tier_name,
+            "expires_at": credential.expires_at,
+            "lifetime": credential.lifetime,
+            "reauth_required": False,
+            "refreshed_at": self._now(),
+            "signed_in_at": (old or {}).get("signed_in_at") or self._now(),
+        }
+        write_state(self.paths, state)
+        return store
+
+    # -- sign-in ----------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        """Begin a device authorization (RFC 8628 §3.1) and persist it for a later poll()."""
+        endpoints = self.endpoints()
+        answer = self.http.post_form(
+            endpoints.device_authorization_endpoint, self._client_form(scope=self.config.scope)
+        )
+        body = answer.json_object("device authorization endpoint")
+        if answer.status != 200:
+            raise OAuthError.from_body("device authorization endpoint", answer.status, body)
+        now = self._now()
+        login = begin(body, now=now, issuer=self.config.issuer, client_id=self.config.client_id)
+        with self._locked():
+            write_json(self.paths.pending, login.to_dict())
+        return {
+            "status": "pending",
+            "verification_url_with_code": login.verification_url_with_code,
+            "verification_url": login.verification_url,
+            "user_code": login.user_code,
+            "expires_in": int(login.expires_at - now),
+            "expires_at": int(login.expires_at),
+            "interval": login.interval,
+        }
+
+    def poll(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Check the pending sign-in: once by default, or until done (``wait=True``, up to ``timeout`` s)."""
+        deadline = None if timeout is None else self._now() + timeout
+        while True:
+            result = self._poll_once()
+            if not wait or result["status"] != "pending":
+                return result
+            delay = float(result["retry_after"])
+            if deadline is not None and self._now() + delay > deadline:
+                return {**result, "timed_out": True}
+            self._sleep(delay)
+
+    def _poll_once(self) -> dict[str, Any]:
+        with self._locked():
+            try:
+                data = read_json(self.paths.pending, what="pending sign-in")
+                login = PendingLogin.from_dict(data) if data else None
+            except (StoreCorrupt, ValueError):
+                remove(self.paths.pending)
+                raise NoPendingLogin("The pending sign-in was damaged and has been dropped.") from None
+            if login is None:
+                raise NoPendingLogin("There is no sign-in waiting for approval.")
+            now = self._now()
+            if login.expired(now):
+                remove(self.paths.pending)
+                raise LoginExpired("The sign-in code expired before it was approved.")
+            if now < login.next_poll_at:
+                return _pending(login, now)
+            # Record the poll before sending it: a crash mid-request still keeps the interval.
+            write_json(self.paths.pending, login.polled(now).to_dict())
+            endpoints = self.endpoints()
+            answer = self.http.post_form(
+                endpoints.token_endpoint,
+                self._client_form(grant_type=DEVICE_GRANT, device_code=login.device_code),
+            )
+            body = answer.json_object("token endpoint")
+            try:
+                outcome = step(login, answer.status, body, now=now)
+            except XaiOAuthError as exc:
+                if not isinstance(exc, MalformedResponse):
+                    remove(self.paths.pending)  # terminal: the device code is spent
+                raise
+            if isinstance(outcome, Approved):
+                state = _read_state_or_empty(self.paths)
+                store = self._save(outcome.credential, state, self._preferred_store(state))
+                remove(self.paths.pending)
+                tier, tier_name = outcome.credential.tier
+                return {
+                    "status": "connected",
+                    "tier": tier,
+                    "tier_name": tier_name,
+                    "expires_at": int(outcome.credential.expires_at),
+                    "expires_in": int(outcome.credential.expires_in(now)),
+                    "storage": store.name,
+                    "default_model_id": DEFAULT_MODEL_ID,
+                }
+            write_json(self.paths.pending, outcome.login.to_dict())
+            return {**_pending(outcome.login, now), **({"slowed_down": True} if outcome.slowed_down else {})}
+
+    # -- the credential ---------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.paths, self._now())
+
+    def refresh(self, force: bool = False) -> dict[str, Any]:
+        """Renew the access token with the (rotating) refresh token when due, or always with ``force``.
+
+        Single-flight across processes: under the lock the credential is read
+        again, so a process that waited while another refreshed finds a fresh
+        token and uses it instead of spending the already-rotated refresh token.
+        """
+        with self._locked():
+            state = _read_state_or_empty(self.paths)
+            credential, store = self._load(state)
+            if credential is None:
+                raise NotSignedIn("Nobody is signed in.")
+            meta = state.get("credential") or {}
+            if meta.get("reauth_required"):
+                raise ReauthRequired(f"The sign-in is no longer valid ({meta.get('reauth_reason') or 'refused'}).")
+            now = self._now()
+            if not force and not credential.refresh_due(now):
+                return _refresh_result(credential, now, refreshed=False)
+            if not credential.refresh_token:
+                self._mark_reauth(state, "no refresh token was issued")
+                raise ReauthRequired("The stored sign-in has no refresh token.")
+            endpoints = self.endpoints()
+            answer = self.http.post_form(
+                endpoints.token_endpoint,
+                self._client_form(grant_type="refresh_token", refresh_token=credential.refresh_token),
+            )
+            body = answer.json_object("token endpoint")
+            if answer.status != 200:
+                if body.get("error") == "invalid_grant":
+                    self._mark_reauth(state, "the refresh token was refused")
+                    raise ReauthRequired("xAI refused the refresh token (revoked, used elsewhere, or expired).")
+                raise OAuthError.from_body("token endpoint", answer.status, body)
+            renewed = credential.succeeded_by(credential_from_token_response(body, now))
+            self._save(renewed, state, store)
+            return _refresh_result(renewed, now, refreshed=True)
+
+    def access_token(self) -> str:
+        """A usable access token, refreshed first when due. Secret: never print it."""
+        state = _read_state_or_empty(self.paths)
+        credential, _ = self._load(state)
+        if credential is None:
+            raise NotSignedIn("Nobody is signed in.")
+        if credential.refresh_due(self._now()) or (state.get("credential") or {}).get("reauth_required"):
+            self.refresh()
+            credential, _ = self._load(_read_state_or_empty(self.paths))
+            if credential is None:
+                raise NotSignedIn("Nobody is signed in.")
+        return credential.access_token
+
+    def models(self) -> dict[str, Any]:
+        """The subscription's models as ``xai-grok/<id>``; cached in the state file for status()."""
+        token = self.access_token()
+        answer = self.http.get(f"{self.config.base_url}/models", headers={"Authorization": f"Bearer {token}"})
+        if answer.status in (401, 403):
+            raise ReauthRequired(f"The models endpoint refused the sign-in (HTTP {answer.status}).", http_status=answer.status)
+        body = answer.json_object("models endpoint")
+        if answer.status != 200 or not isinstance(body.get("data"), list):
+            raise MalformedResponse(f"The models endpoint answered HTTP {answer.status} without a model list.", http_status=answer.status)
+        ids = [m["id"] for m in body["data"] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        chat = [
+            {"id": f"xai-grok/{i}", "lane": "responses" if "multi-agent" in i else "chat_completions"}
+            for i in ids
+            if not i.startswith("grok-imagine")
+        ]
+        images = [{"id": f"xai-grok/{i}"} for i in ids if i.startswith("grok-imagine")]
+        chat_ids = [m["id"] for m in chat]
+        default = DEFAULT_MODEL_ID if DEFAULT_MODEL_ID in chat_ids else (chat_ids[0] if chat_ids else None)
+        listing = {"models": chat, "image_models": images, "default_model_id": default}
+        with self._locked():
+            state = _read_state_or_empty(self.paths)
+            state["models"] = {**listing, "fetched_at": self._now()}
+            write_state(self.paths, state)
+        return listing
+
+    def _mark_reauth(self, state: dict[str, Any], reason: str) -> None:
+        """Keep the credential, but record that it no longer works, so status() can say why."""
+        meta = state.get("credential")
+        if isinstance(meta, dict):
+            meta["reauth_required"] = True
+            meta["reauth_reason"] = reason
+            write_state(self.paths, state)
+
+    def logout(self) -> dict[str, Any]:
+        """Revoke (best effort), then forget the credential, the pending sign-in and every cache.
+
+        Idempotent; a failing revocation or keyring never stops the local clean-up.
+        """
+        revoked = False
+        notes: list[str] = []
+        with self._locked():
+            try:
+                state = _read_state_or_empty(self.paths)
+                credential, _ = self._load(state)
+            except StoreError as exc:
+                state, credential = {}, None
+                notes.append(exc.message)
+            if credential is not None and credential.refresh_token:
+                revoked = self._revoke(credential.refresh_token, notes)
+            meta = state.get("credential") if isinstance(state.get("credential"), dict) else None
+            in_keyring = (meta or {}).get("storage") == "keyring" or (
+                meta is None and self.config.store != "file" and not state.get("keyring_unusable")
+            )
+            if in_keyring:
+                try:
+                    self._keyring.delete()
+                except KeyringUnavailable as exc:
+                    notes.append(exc.message)
+            for path in (self.paths.credentials, self.paths.pending, self.paths.state, self.paths.discovery):
+                remove(path)
+        result: dict[str, Any] = {"status": "logged_out", "revoked": revoked}
+        if notes:
+            result["notes"] = notes
+        return result
+
+    def _revoke(self, refresh_token: str, notes: list[str]) -> bool:
+        """RFC 7009 revocation of the refresh token, short timeout, never raising."""
+        try:
+            endpoints = self.endpoints()
+            if not endpoints.revocation_endpoint:
+                return False
+            answer = self.http.post_form(
+                endpoints.revocation_endpoint,
+                self._client_form(token=refresh_token, token_type_hint="refresh_token"),
+                timeout=REVOKE_TIMEOUT,
+            )
+        except XaiOAuthError as exc:
+            notes.append(f"Revocation skipped: {exc.message}")
+            return False
+        if answer.status != 200:
+            notes.append(f"Revocation answered HTTP {answer.status}; the local sign-in was removed anyway.")
+        return bool(answer.status == 200)
+
+
+def _read_state_or_empty(paths: Any) -> dict[str, Any]:
+    """The state; a damaged file is set aside (by read_json) and we carry on without it."""
+    try:
+        return dict(read_state(paths))
+    except StoreCorrupt:
+        return {}
+
+
+def _pending(login: PendingLogin, now: float) -> dict[str, Any]:
+    return {
+        "status": "pending",
+        "retry_after": round(login.retry_after(now), 1),
+        "interval": login.interval,
+        "user_code": login.user_code,
+        "verification_url_with_code": login.verification_url_with_code,
+        "expires_in": int(login.expires_at - now),
+    }
+
+
+def _refresh_result(credential: Credential, now: float, *, refreshed: bool) -> dict[str, Any]:
+    return {
+        "refreshed": refreshed,
+        "expires_at": int(credential.expires_at),
+        "expires_in": int(credential.expires_in(now)),
+    }
+

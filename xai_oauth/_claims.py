@@ -1,0 +1,23 @@
+"""Read the access token's claims, for display and expiry only.
+
+No signature check: the token came straight from the token endpoint over
+TLS, and the API server verifies it on every call. We only want ``tier``
+and ``exp``; a token that is not a JWT simply has no claims.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+__all__ = ["unverified_claims"]
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT payload, or ``{}`` when ``token`` is not a readable JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}

@@ -1,0 +1,251 @@
+"""The one exception tree of xai_oauth.
+
+Every error the package raises on purpose is an ``XaiOAuthError``. Each class
+carries a stable ``code`` (what a program switches on) and an ``action`` (a
+sentence a person or an agent can follow). ``exports.py`` is the only place
+that turns these into ``{"ok": False, ...}`` dicts.
+
+    XaiOAuthError
+    ├── ConfigError                 config_invalid
+    ├── DiscoveryError              discovery_invalid
+    ├── NetworkError                network            (.maybe_sent)
+    ├── ServerError                 upstream_error     (.http_status)
+    │   ├── MalformedResponse       bad_response
+    │   └── RateLimited             rate_limited       (.retry_after)
+    ├── OAuthError                  oauth_error        (.oauth_error)
+    ├── DeviceFlowError
+    │   ├── NoPendingLogin          no_pending_login
+    │   ├── AccessDenied            access_denied
+    │   └── LoginExpired            expired
+    ├── NotSignedIn                 not_signed_in
+    ├── ReauthRequired              reauth_required
+    └── StoreError                  store_error
+        ├── StoreCorrupt            store_corrupt
+        ├── StoreBusy               store_busy
+        └── KeyringUnavailable      keyring_unavailable
+
+Messages are written by this package, never copied from a server without
+passing through ``_redact.scrub``, so no token can ride along in one.
+
+This module imports nothing: it is on the offline ``status()`` path.
+"""
+
+__all__ = [
+    "AccessDenied",
+    "ConfigError",
+    "DeviceFlowError",
+    "DiscoveryError",
+    "KeyringUnavailable",
+    "LoginExpired",
+    "MalformedResponse",
+    "NetworkError",
+    "NoPendingLogin",
+    "NotSignedIn",
+    "OAuthError",
+    "RateLimited",
+    "ReauthRequired",
+    "ServerError",
+    "StoreBusy",
+    "StoreCorrupt",
+    "StoreError",
+    "XaiOAuthError",
+]
+
+
+class XaiOAuthError(Exception):
+    """Base class: anything xai_oauth raises on purpose.
+
+    ``details`` holds extra JSON-safe, non-secret fields (``http_status``,
+    ``retry_after``, ...) that ``exports`` copies into its error dict.
+    """
+
+    code = "error"
+    action = "Try again; if it keeps failing, run logout() and then start()."
+
+    def __init__(self, message: str, *, action: "str | None" = None, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        if action is not None:
+            self.action = action
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class ConfigError(XaiOAuthError):
+    """An environment variable or argument has a value we cannot use."""
+
+    code = "config_invalid"
+    action = "Fix the named setting (see the configuration table in README.md)."
+
+
+class DiscoveryError(XaiOAuthError):
+    """The OIDC discovery document is missing, malformed, or points off the issuer's domain.
+
+    Endpoints are pinned to the issuer's registrable domain (and to https) so a
+    tampered or misconfigured discovery document cannot send tokens elsewhere.
+    """
+
+    code = "discovery_invalid"
+    action = "Check XAI_OAUTH_ISSUER; the issuer must serve a valid https discovery document."
+
+
+class NetworkError(XaiOAuthError):
+    """The request failed in transport: refused, timed out, or cut off.
+
+    ``maybe_sent`` is True when the request may have reached the server (a
+    read timeout, a dropped connection): a one-time credential such as a
+    refresh token must not then be sent again blindly.
+    """
+
+    code = "network"
+    action = "Check the network connection and the configured URLs, then try again."
+
+    def __init__(self, message: str, *, maybe_sent: bool = False, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.maybe_sent = maybe_sent
+
+
+class ServerError(XaiOAuthError):
+    """The server answered with a 5xx status or a page we did not ask for."""
+
+    code = "upstream_error"
+    action = "The xAI service is having trouble; try again in a minute."
+
+    def __init__(self, message: str, *, http_status: "int | None" = None, **kw: object) -> None:
+        super().__init__(message, http_status=http_status, **kw)  # type: ignore[arg-type]
+        self.http_status = http_status
+
+
+class MalformedResponse(ServerError):
+    """The server's answer is not the JSON the protocol requires (HTML, truncated, wrong types)."""
+
+    code = "bad_response"
+    action = "The server sent an answer we cannot read; try again shortly, and check XAI_OAUTH_ISSUER."
+
+
+class RateLimited(ServerError):
+    """HTTP 429: too many requests. ``retry_after`` is in seconds when the server said."""
+
+    code = "rate_limited"
+    action = "Wait for the rate limit window to pass, then try again."
+
+    def __init__(self, message: str, *, retry_after: "float | None" = None, **kw: object) -> None:
+        super().__init__(message, retry_after=retry_after, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class OAuthError(XaiOAuthError):
+    """The authorization server refused a request with an RFC 6749 error we do not map further.
+
+    ``oauth_error`` is the server's error code (``invalid_client``,
+    ``invalid_scope``, ``unsupported_grant_type``, ...).
+    """
+
+    code = "oauth_error"
+    action = "Check XAI_OAUTH_CLIENT_ID and XAI_OAUTH_SCOPE, then call start() again."
+
+    def __init__(self, message: str, *, oauth_error: str = "unknown", **kw: object) -> None:
+        super().__init__(message, oauth_error=oauth_error, **kw)  # type: ignore[arg-type]
+        self.oauth_error = oauth_error
+
+    @staticmethod
+    def from_body(what: str, status: int, body: "dict[str, object]") -> "XaiOAuthError":
+        """The error for an RFC 6749 §5.2 error answer; ``MalformedResponse`` when it has no ``error``.
+
+        The server's text is scrubbed of anything token-shaped before it joins the message.
+        """
+        from ._redact import scrub
+
+        error = body.get("error")
+        if not isinstance(error, str) or not error:
+            return MalformedResponse(f"The {what} answered HTTP {status} without an OAuth error code.", http_status=status)
+        description = body.get("error_description")
+        text = f": {scrub(description)}" if isinstance(description, str) and description else "."
+        return OAuthError(f"The {what} refused the request ({scrub(error)}){text}", oauth_error=scrub(error), http_status=status)
+
+
+class DeviceFlowError(XaiOAuthError):
+    """A sign-in (RFC 8628 device authorization) cannot go on."""
+
+    code = "device_flow_error"
+    action = "Call start() again."
+
+
+class NoPendingLogin(DeviceFlowError):
+    """poll() was called but no sign-in was started (or it already finished)."""
+
+    code = "no_pending_login"
+    action = "Call start() first, then poll() after the person has approved."
+
+
+class AccessDenied(DeviceFlowError):
+    """The person, or xAI's account gate, refused the sign-in (RFC 8628 ``access_denied``).
+
+    xAI refuses some accounts even with an active subscription; this is never
+    retried automatically.
+    """
+
+    code = "access_denied"
+    action = (
+        "xAI refused this sign-in. Check that the account has an active X Premium, "
+        "X Premium+, SuperGrok or SuperGrok Heavy subscription; try the link again in a "
+        "browser already signed in to that account; some accounts are refused even with "
+        "an active subscription, and then an API key from console.x.ai (XAI_API_KEY) is "
+        "the way in. Call start() to try again."
+    )
+
+
+class LoginExpired(DeviceFlowError):
+    """The device code expired before the person approved (RFC 8628 ``expired_token``)."""
+
+    code = "expired"
+    action = "call start() again"
+
+
+class NotSignedIn(XaiOAuthError):
+    """No stored credential: nobody has signed in (or logout() ran)."""
+
+    code = "not_signed_in"
+    action = "Call start() to sign in with a subscription, or set XAI_API_KEY."
+
+
+class ReauthRequired(XaiOAuthError):
+    """The refresh token no longer works (revoked, rotated away, subscription ended).
+
+    The stored credential is kept, marked, so status() can say why.
+    """
+
+    code = "reauth_required"
+    action = "Call logout() and then start() to sign in again."
+
+
+class StoreError(XaiOAuthError):
+    """The credential store could not be read or written."""
+
+    code = "store_error"
+    action = "Check that XAI_OAUTH_HOME is writable, or set XAI_OAUTH_STORE=file."
+
+
+class StoreCorrupt(StoreError):
+    """A stored file is not valid; it has been moved aside (``.corrupt-*``), not overwritten."""
+
+    code = "store_corrupt"
+    action = "The damaged file was kept aside; call start() to sign in again."
+
+
+class StoreBusy(StoreError):
+    """Another process held the credential lock for too long."""
+
+    code = "store_busy"
+    action = "Another xai-oauth process is busy with the credential; try again in a few seconds."
+
+
+class KeyringUnavailable(StoreError):
+    """The OS keyring holds the credential but did not answer in time, or raised."""
+
+    code = "keyring_unavailable"
+    action = (
+        "Unlock the system keyring and try again, or set XAI_OAUTH_STORE=file and sign in again."
+    )

@@ -1,0 +1,64 @@
+"""Where every file lives.
+
+``XAI_OAUTH_HOME`` overrides everything (tests point it at a temp dir).
+Otherwise the per-user data directory, as platformdirs computes
+``user_data_dir("xai-oauth", appauthor=False)``. We compute it here with the
+standard library because ``status()`` must answer in a fresh process in a few
+milliseconds and importing platformdirs (with pathlib and re) costs more than
+the whole rest of that path; ``tests/test_paths.py`` checks both agree.
+"""
+
+import os
+import sys
+
+__all__ = ["APP_NAME", "Paths", "default_home"]
+
+APP_NAME = "xai-oauth"
+
+
+def default_home() -> str:
+    """The per-user data directory for xai-oauth on this platform."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+        return os.path.join(base, APP_NAME)
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Application Support/" + APP_NAME)
+    base = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.expanduser("~/.local/share")
+    return os.path.join(base, APP_NAME)
+
+
+class Paths:
+    """The files under one home directory (plain class: no dataclasses on the fast path)."""
+
+    __slots__ = ("home",)
+
+    def __init__(self, home: "str | None" = None) -> None:
+        self.home = home or os.environ.get("XAI_OAUTH_HOME") or default_home()
+
+    @property
+    def credentials(self) -> str:
+        """The file store's secret file (0600): tokens, when the keyring is not used."""
+        return os.path.join(self.home, "credentials.json")
+
+    @property
+    def state(self) -> str:
+        """Non-secret metadata (tier, expiry, storage, cached models) read offline by status()."""
+        return os.path.join(self.home, "state.json")
+
+    @property
+    def pending(self) -> str:
+        """The sign-in in progress between start() and poll(); holds the device code (0600)."""
+        return os.path.join(self.home, "pending.json")
+
+    @property
+    def discovery(self) -> str:
+        """Cached OIDC discovery document (not secret)."""
+        return os.path.join(self.home, "discovery.json")
+
+    @property
+    def lock(self) -> str:
+        """The cross-process lock taken around every read-modify-write of the above."""
+        return os.path.join(self.home, ".lock")
+
+    def __repr__(self) -> str:
+        return f"Paths(home={self.home!r})"

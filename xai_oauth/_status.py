@@ -1,0 +1,77 @@
+"""status(): where the sign-in stands, answered offline from the state files.
+
+This is the fast path an agent hits in a fresh process, so it imports only
+the standard library's ``os``, ``time`` and ``json`` and our own light
+modules: no httpx2, no jwt, no keyring, no platformdirs.
+"""
+
+import time
+
+from ._exceptions import StoreCorrupt
+from ._files import read_json
+from ._paths import Paths
+from ._state import read_state
+
+__all__ = ["DEFAULT_MODEL_ID", "read_status"]
+
+DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
+
+_ACTIONS = {
+    "expired": "The access token has expired; call refresh() (any API call does this for you).",
+    "reauth_required": "Call logout() and then start() to sign in again.",
+    "pending": "A sign-in is waiting for approval: after the person approves, call poll().",
+    "logged_out": "Call start() to sign in with a subscription, or set XAI_API_KEY.",
+}
+
+
+def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "dict[str, object]":
+    """The status dict (see ``exports.status``). Raises ``StoreCorrupt`` for a damaged state file."""
+    paths = paths or Paths()
+    t = time.time() if now is None else now
+    state = read_state(paths)
+    cred = state.get("credential")
+    cred = cred if isinstance(cred, dict) else None
+    models = state.get("models")
+    models = models if isinstance(models, dict) else {}
+
+    try:
+        pending = read_json(paths.pending, what="pending sign-in")
+    except StoreCorrupt:
+        pending = None
+    pending_expires = pending.get("expires_at") if pending else None
+    pending_live = isinstance(pending_expires, (int, float)) and t < pending_expires
+
+    expires_at = cred.get("expires_at") if cred else None
+    if cred and cred.get("reauth_required"):
+        kind = "reauth_required"
+    elif cred and isinstance(expires_at, (int, float)):
+        kind = "connected" if t < expires_at else "expired"
+    elif pending_live:
+        kind = "pending"
+    else:
+        kind = "logged_out"
+
+    result: "dict[str, object]" = {
+        "ok": True,
+        "connected": kind == "connected",
+        "state": kind,
+        "tier": cred.get("tier") if cred else None,
+        "tier_name": cred.get("tier_name", "unknown") if cred else None,
+        "expires_at": int(expires_at) if isinstance(expires_at, (int, float)) else None,
+        "expires_in": max(0, int(expires_at - t)) if isinstance(expires_at, (int, float)) else None,
+        "storage": cred.get("storage") if cred else None,
+        "default_model_id": models.get("default_model_id") or (DEFAULT_MODEL_ID if cred else None),
+    }
+    if isinstance(models.get("models"), list):
+        result["models"] = [m.get("id") for m in models["models"] if isinstance(m, dict)]
+    if kind == "reauth_required" and cred and cred.get("reauth_reason"):
+        result["reason"] = cred["reauth_reason"]
+    if pending_live and pending:
+        result["pending"] = {
+            "user_code": pending.get("user_code"),
+            "verification_url_with_code": pending.get("verification_url_with_code"),
+            "expires_at": int(pending_expires),  # type: ignore[arg-type]
+        }
+    if kind in _ACTIONS:
+        result["action"] = _ACTIONS[kind]
+    return result

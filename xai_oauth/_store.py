@@ -1,0 +1,163 @@
+"""Where the secret credential lives: the OS keyring, or a 0600 file.
+
+Both stores keep the same JSON (``Credential.to_dict``) and meet one contract
+(``load`` / ``save`` / ``delete``), tested by one test class run against each.
+
+The keyring is preferred when a real backend exists. Every keyring call (the
+import and backend discovery included, which can talk to D-Bus) runs in a
+daemon thread and is given ``timeout`` seconds: a hung secret service must not
+hang an agent. ``select_store`` probes it, and the caller falls back to the
+file and records why in the state file, so later processes skip the probe.
+
+Locking is not done here: ``_account`` holds the cross-process lock around
+every read-modify-write, for either store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from ._exceptions import KeyringUnavailable, StoreCorrupt
+from ._files import read_json, remove, set_aside, write_json
+from ._tokens import Credential
+
+__all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "keyring_usable"]
+
+SERVICE = "xai-oauth"
+T = TypeVar("T")
+
+
+class CredentialStore(Protocol):
+    name: str
+
+    def load(self) -> Credential | None: ...
+    def save(self, credential: Credential) -> None: ...
+    def delete(self) -> None: ...
+
+
+class FileStore:
+    """JSON in ``credentials.json``: 0600 from creation, replaced atomically."""
+
+    name = "file"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def load(self) -> Credential | None:
+        data = read_json(self.path, what="credential file")
+        if data is None:
+            return None
+        try:
+            return Credential.from_dict(data)
+        except ValueError:
+            kept = set_aside(self.path)
+            raise StoreCorrupt(f"The credential file was not a credential; it was moved to {kept}.") from None
+
+    def save(self, credential: Credential) -> None:
+        write_json(self.path, credential.to_dict())
+
+    def delete(self) -> None:
+        remove(self.path)
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.path!r})"
+
+
+def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
+    """Run ``fn`` in a daemon thread; ``KeyringUnavailable`` if it raises or outlives ``timeout``.
+
+    A thread that hangs is left behind (daemon threads do not keep the
+    process alive); we cannot cancel a blocked D-Bus call, only stop waiting.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported below, never re-raised raw
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"xai-oauth-keyring-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise KeyringUnavailable(f"The system keyring did not answer within {timeout:g} s ({what}).")
+    if "error" in outcome:
+        # The backend's own text can include anything; name only its type.
+        raise KeyringUnavailable(f"The system keyring failed ({what}: {type(outcome['error']).__name__}).")
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def keyring_usable(timeout: float) -> str | None:
+    """None when a real keyring backend is there; else the reason it is not."""
+
+    def probe() -> str | None:
+        import keyring
+
+        backend = keyring.get_keyring()
+        if getattr(backend, "priority", 0) <= 0:
+            return f"no usable keyring backend ({type(backend).__name__})"
+        return None
+
+    try:
+        return _bounded(probe, timeout, "probe")
+    except KeyringUnavailable as exc:
+        return exc.message
+
+
+class KeyringStore:
+    """One keyring entry (service ``xai-oauth``, account ``<client_id>@<issuer>``) holding the JSON."""
+
+    name = "keyring"
+
+    def __init__(self, account: str, timeout: float = 3.0) -> None:
+        self.account = account
+        self.timeout = timeout
+
+    def load(self) -> Credential | None:
+        def get() -> str | None:
+            import keyring
+
+            return keyring.get_password(SERVICE, self.account)
+
+        raw = _bounded(get, self.timeout, "read")
+        if raw is None:
+            return None
+        import json
+
+        try:
+            return Credential.from_dict(json.loads(raw))
+        except (ValueError, TypeError, AttributeError):
+            raise StoreCorrupt(
+                "The keyring entry for xai-oauth is not a credential; it was left in place."
+            ) from None
+
+    def save(self, credential: Credential) -> None:
+        import json
+
+        payload = json.dumps(credential.to_dict(), separators=(",", ":"))
+
+        def put() -> None:
+            import keyring
+
+            keyring.set_password(SERVICE, self.account, payload)
+
+        _bounded(put, self.timeout, "write")
+
+    def delete(self) -> None:
+        def drop() -> None:
+            import keyring
+            from keyring.errors import PasswordDeleteError
+
+            try:
+                keyring.delete_password(SERVICE, self.account)
+            except PasswordDeleteError:
+                pass  # nothing stored: deleting is idempotent
+
+        _bounded(drop, self.timeout, "delete")
+
+    def __repr__(self) -> str:
+        return f"KeyringStore(service={SERVICE!r}, account={self.account!r})"
+

@@ -1,0 +1,177 @@
+"""The credential (the token set) and the rule for when it is due for refresh.
+
+Pure: no I/O, time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ._claims import unverified_claims
+from ._exceptions import MalformedResponse
+from ._tiers import describe_tier
+
+__all__ = ["MAX_LEEWAY", "Credential", "as_seconds", "credential_from_token_response", "refresh_leeway"]
+
+#: Refresh at most this long before expiry ...
+MAX_LEEWAY = 300.0
+#: ... and never earlier than this fraction of the token's lifetime before it.
+LEEWAY_FRACTION = 0.25
+
+
+def as_seconds(value: object, *, name: str) -> float | None:
+    """A non-negative number of seconds from an int, float or numeric string; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise MalformedResponse(f"The server sent a non-numeric {name}.")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise MalformedResponse(f"The server sent a non-numeric {name}.") from None
+    else:
+        raise MalformedResponse(f"The server sent a non-numeric {name}.")
+    if number < 0 or number != number:
+        raise MalformedResponse(f"The server sent a negative {name}.")
+    return number
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the token endpoint gave us. Secrets are left out of ``repr``."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: float
+    lifetime: float
+    issued_at: float
+    id_token: str | None = field(default=None, repr=False)
+    token_type: str = "Bearer"
+    scope: str | None = None
+
+    @property
+    def tier(self) -> tuple[int | None, str]:
+        return describe_tier(unverified_claims(self.access_token).get("tier"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (secret: goes only to the keyring or the 0600 file)."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "id_token": self.id_token,
+            "token_type": self.token_type,
+            "scope": self.scope,
+            "expires_at": self.expires_at,
+            "lifetime": self.lifetime,
+            "issued_at": self.issued_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Credential:
+        """Inverse of ``to_dict``; ``ValueError`` when the stored form is not one."""
+        access = data.get("access_token")
+        refresh = data.get("refresh_token")
+        numbers = [data.get(k) for k in ("expires_at", "lifetime", "issued_at")]
+        if not isinstance(access, str) or not access:
+            raise ValueError("no access token")
+        if refresh is not None and not isinstance(refresh, str):
+            raise ValueError("bad refresh token")
+        if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+            raise ValueError("bad times")
+        id_token = data.get("id_token")
+        return cls(
+            access_token=access,
+            refresh_token=refresh,
+            id_token=id_token if isinstance(id_token, str) else None,
+            token_type=str(data.get("token_type") or "Bearer"),
+            scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+            expires_at=float(numbers[0]),  # type: ignore[arg-type]
+            lifetime=float(numbers[1]),  # type: ignore[arg-type]
+            issued_at=float(numbers[2]),  # type: ignore[arg-type]
+        )
+
+    def expires_in(self, now: float) -> float:
+        return self.expires_at - now
+
+    def refresh_due(self, now: float) -> bool:
+        """True when the remaining life is below the leeway for this token's lifetime."""
+        return self.expires_at - now <= refresh_leeway(self.lifetime)
+
+    def succeeded_by(self, newer: Credential) -> Credential:
+        """``newer`` with what a refresh answer may omit (refresh token, id token) carried over.
+
+        RFC 6749 §6: the server MAY issue a new refresh token; when it does
+        not, the old one stays valid.
+        """
+        return replace(
+            newer,
+            refresh_token=newer.refresh_token or self.refresh_token,
+            id_token=newer.id_token or self.id_token,
+        )
+
+
+def refresh_leeway(lifetime: float) -> float:
+    """How long before expiry a token counts as due: min(5 min, a quarter of its life).
+
+    A 15-minute token is refreshed in its last 3.75 minutes, not on every
+    call (a fixed one-hour leeway would burn a rotating refresh token per
+    call); a 6-hour token in its last 5 minutes.
+    """
+    return max(0.0, min(MAX_LEEWAY, lifetime * LEEWAY_FRACTION))
+
+
+def credential_from_token_response(body: Mapping[str, Any], now: float) -> Credential:
+    """Build a ``Credential`` from a successful token endpoint answer (RFC 6749 §5.1).
+
+    Expiry comes from the access token's ``exp`` claim when it is a JWT, else
+    from ``expires_in``. When the JWT also has ``iat``, ``exp`` is moved onto
+    our own clock (``now + exp - iat``): a machine whose clock is minutes off
+    then still refreshes on time instead of too late or on every call.
+    The lifetime is ``expires_in`` (the server's own number), else ``exp - iat``.
+    """
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise MalformedResponse("The token endpoint's answer has no access_token.")
+    token_type = body.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise MalformedResponse("The token endpoint issued a token type other than Bearer.")
+    refresh = body.get("refresh_token")
+    if refresh is not None and (not isinstance(refresh, str) or not refresh):
+        raise MalformedResponse("The token endpoint sent an unusable refresh_token.")
+    id_token = body.get("id_token")
+    expires_in = as_seconds(body.get("expires_in"), name="expires_in")
+    claims = unverified_claims(access)
+    exp = claims.get("exp")
+    iat = claims.get("iat")
+    exp = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+    iat = float(iat) if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None
+    if exp is not None and iat is not None and exp > iat:
+        expires_at = now + (exp - iat)
+    elif exp is not None:
+        expires_at = exp
+    elif expires_in is not None:
+        expires_at = now + expires_in
+    else:
+        expires_at = now + 3600.0  # RFC 6749 leaves it to us; an hour is the common default
+    if expires_in is not None:
+        lifetime = expires_in
+    elif exp is not None and iat is not None and exp > iat:
+        lifetime = exp - iat
+    else:
+        lifetime = max(0.0, expires_at - now)
+    scope = body.get("scope")
+    return Credential(
+        access_token=access,
+        refresh_token=refresh,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        token_type="Bearer",
+        scope=scope if isinstance(scope, str) else None,
+        expires_at=expires_at,
+        lifetime=lifetime,
+        issued_at=now,
+    )

@@ -1,0 +1,319 @@
+"""The emulated authorization server's state and rules, apart from HTTP.
+
+Modelled on how careful providers behave, so that the client is tested
+against the hard cases, not the easy ones:
+
+* device codes (RFC 8628) with ``slow_down`` when polled faster than the
+  interval, expiry, approve / deny by user code, single use;
+* access tokens as RS256 JWTs carrying ``tier``, ``sub``, ``exp``, ``iat``;
+* **rotating refresh tokens with reuse detection**: every refresh returns a
+  new refresh token, and presenting a rotated-away one revokes the whole
+  grant (RFC 9700 §4.14.2), logging the person out everywhere;
+* revocation (RFC 7009) and JWKS.
+
+All times come from ``now`` so tests can drive expiry without sleeping.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+__all__ = ["Authority", "Settings"]
+
+DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
+
+#: What each tier may list at /v1/models (the emulator's own table, not xAI's).
+MODELS_BY_TIER: dict[int, list[str]] = {
+    1: ["grok-4.3", "grok-4-fast"],
+    2: ["grok-4.3", "grok-4-fast", "grok-code-fast-1"],
+    3: ["grok-4.3", "grok-4-fast", "grok-code-fast-1", "grok-4.20-multi-agent-0309", "grok-imagine-image"],
+    4: [
+        "grok-4.3",
+        "grok-4-fast",
+        "grok-code-fast-1",
+        "grok-4.20-multi-agent-0309",
+        "grok-4.3-heavy",
+        "grok-imagine-image",
+        "grok-imagine-video",
+    ],
+}
+
+
+@dataclass
+class Settings:
+    tier: int | str | None = 3
+    access_token_lifetime: float = 6 * 3600.0
+    device_code_lifetime: float = 900.0
+    interval: float = 5.0
+    client_id: str = DEFAULT_CLIENT_ID
+    auto_approve: bool = False
+    rotate_refresh_tokens: bool = True
+    #: seconds of grace before a poll counts as "too fast" (network jitter)
+    poll_tolerance: float = 0.25
+
+
+@dataclass
+class Device:
+    user_code: str
+    scope: str
+    expires_at: float
+    interval: float
+    decision: str = "pending"  # pending | approved | denied
+    last_poll: float | None = None
+    spent: bool = False
+
+
+@dataclass
+class Grant:
+    sub: str
+    tier: int | str | None
+    scope: str
+    refresh_token: str
+    revoked: bool = False
+    used_refresh_tokens: set[str] = field(default_factory=set)
+
+
+class OAuthRefusal(Exception):
+    """An RFC 6749 §5.2 error answer."""
+
+    def __init__(self, error: str, description: str = "", status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class Authority:
+    """Thread-safe: the HTTP server calls it from many threads at once."""
+
+    def __init__(self, settings: Settings | None = None, now: Callable[[], float] = time.time) -> None:
+        self.settings = settings or Settings()
+        self.now = now
+        self.lock = threading.RLock()
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = uuid.uuid4().hex[:16]
+        self.issuer = ""  # set by the server once its port is known
+        self.devices: dict[str, Device] = {}
+        self.by_user_code: dict[str, str] = {}
+        self.grants: dict[str, Grant] = {}
+        self.refresh_index: dict[str, str] = {}  # every refresh token ever issued -> grant id
+        self.stats: Counter[str] = Counter()
+
+    # -- keys -------------------------------------------------------------
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def verify_access_token(self, token: str) -> dict[str, Any] | None:
+        """The claims when ``token`` is ours, unexpired and its grant is alive; else None."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.key.public_key(),
+                algorithms=["RS256"],
+                audience=self.settings.client_id,
+                issuer=self.issuer,
+                options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        if claims.get("exp", 0) <= self.now():
+            return None
+        with self.lock:
+            grant = self.grants.get(claims.get("sid", ""))
+            if grant is None or grant.revoked:
+                return None
+        return claims
+
+    # -- device authorization --------------------------------------------
+
+    def device_authorization(self, client_id: str, scope: str) -> dict[str, Any]:
+        self._check_client(client_id)
+        with self.lock:
+            self.stats["device_authorizations"] += 1
+            device_code = "dc_" + secrets.token_urlsafe(32)
+            user_code = self._new_user_code()
+            s = self.settings
+            self.devices[device_code] = Device(
+                user_code=user_code,
+                scope=scope,
+                expires_at=self.now() + s.device_code_lifetime,
+                interval=s.interval,
+                decision="approved" if s.auto_approve else "pending",
+            )
+            self.by_user_code[user_code] = device_code
+            verification_uri = f"{self.issuer}/device"
+            return {
+                "device_code": device_code,
+                "user_code": user_code,
+                "verification_uri": verification_uri,
+                "verification_uri_complete": f"{verification_uri}?user_code={user_code}",
+                "expires_in": int(s.device_code_lifetime),
+                "interval": s.interval,
+            }
+
+    def _new_user_code(self) -> str:
+        alphabet = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
+        while True:
+            raw = "".join(secrets.choice(alphabet) for _ in range(8))
+            code = f"{raw[:4]}-{raw[4:]}"
+            if code not in self.by_user_code:
+                return code
+
+    def decide(self, user_code: str, decision: str) -> bool:
+        """Approve or deny a user code, as the person does on the verification page."""
+        with self.lock:
+            device = self.devices.get(self.by_user_code.get(user_code.strip().upper(), ""))
+            if device is None or device.spent or device.expires_at <= self.now():
+                return False
+            device.decision = decision
+            return True
+
+    def expire(self, user_code: str) -> bool:
+        with self.lock:
+            device = self.devices.get(self.by_user_code.get(user_code, ""))
+            if device is None:
+                return False
+            device.expires_at = self.now() - 1
+            return True
+
+    # -- token endpoint ---------------------------------------------------
+
+    def token(self, form: dict[str, str]) -> dict[str, Any]:
+        self._check_client(form.get("client_id", ""))
+        grant_type = form.get("grant_type")
+        if grant_type == "urn:ietf:params:oauth:grant-type:device_code":
+            return self._device_grant(form.get("device_code", ""))
+        if grant_type == "refresh_token":
+            return self._refresh_grant(form.get("refresh_token", ""))
+        raise OAuthRefusal("unsupported_grant_type")
+
+    def _device_grant(self, device_code: str) -> dict[str, Any]:
+        with self.lock:
+            self.stats["device_polls"] += 1
+            device = self.devices.get(device_code)
+            now = self.now()
+            if device is None or device.spent:
+                raise OAuthRefusal("invalid_grant", "unknown or used device code")
+            if device.expires_at <= now:
+                raise OAuthRefusal("expired_token")
+            if device.decision == "denied":
+                device.spent = True
+                raise OAuthRefusal("access_denied")
+            too_fast = device.last_poll is not None and now - device.last_poll < device.interval - self.settings.poll_tolerance
+            device.last_poll = now
+            if device.decision == "pending":
+                if too_fast:
+                    device.interval += 5
+                    self.stats["slow_downs"] += 1
+                    raise OAuthRefusal("slow_down")
+                raise OAuthRefusal("authorization_pending")
+            device.spent = True
+            grant_id = "g_" + secrets.token_urlsafe(8)
+            refresh = self._new_refresh_token(grant_id)
+            self.grants[grant_id] = Grant(
+                sub="user-" + secrets.token_hex(4), tier=self.settings.tier, scope=device.scope, refresh_token=refresh
+            )
+            self.stats["grants_issued"] += 1
+            return self._token_answer(grant_id, refresh)
+
+    def _refresh_grant(self, refresh_token: str) -> dict[str, Any]:
+        with self.lock:
+            self.stats["refresh_requests"] += 1
+            grant_id = self.refresh_index.get(refresh_token)
+            grant = self.grants.get(grant_id or "")
+            if grant is None:
+                self.stats["refresh_refused"] += 1
+                raise OAuthRefusal("invalid_grant", "unknown refresh token")
+            if grant.revoked:
+                self.stats["refresh_refused"] += 1
+                raise OAuthRefusal("invalid_grant", "the grant was revoked")
+            if refresh_token != grant.refresh_token:
+                # Reuse of a rotated-away token: assume it was stolen, end the grant.
+                grant.revoked = True
+                self.stats["refresh_refused"] += 1
+                self.stats["reuse_detected"] += 1
+                raise OAuthRefusal("invalid_grant", "refresh token reuse detected; the grant was revoked")
+            if self.settings.rotate_refresh_tokens:
+                grant.used_refresh_tokens.add(refresh_token)
+                grant.refresh_token = self._new_refresh_token(grant_id or "")
+            self.stats["refreshes"] += 1
+            return self._token_answer(grant_id or "", grant.refresh_token)
+
+    def _new_refresh_token(self, grant_id: str) -> str:
+        token = "rt_" + secrets.token_urlsafe(32)
+        self.refresh_index[token] = grant_id
+        return token
+
+    def _token_answer(self, grant_id: str, refresh_token: str) -> dict[str, Any]:
+        grant = self.grants[grant_id] if grant_id in self.grants else None
+        now = self.now()
+        lifetime = self.settings.access_token_lifetime
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.settings.client_id,
+            "sub": grant.sub if grant else "user",
+            "sid": grant_id,
+            "iat": int(now),
+            "exp": int(now + lifetime),
+            "jti": uuid.uuid4().hex,
+            "scope": grant.scope if grant else "",
+        }
+        tier = grant.tier if grant else self.settings.tier
+        if tier is not None:
+            claims["tier"] = tier
+        access = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        id_token = jwt.encode(
+            {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}, self.key, algorithm="RS256", headers={"kid": self.kid}
+        )
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(lifetime),
+            "refresh_token": refresh_token,
+            "id_token": id_token,
+            "scope": claims["scope"],
+        }
+
+    # -- revocation -------------------------------------------------------
+
+    def revoke(self, form: dict[str, str]) -> None:
+        """RFC 7009: revoking a refresh token ends its grant; unknown tokens are not an error."""
+        self._check_client(form.get("client_id", ""))
+        with self.lock:
+            self.stats["revocations"] += 1
+            grant = self.grants.get(self.refresh_index.get(form.get("token", ""), ""))
+            if grant is not None:
+                grant.revoked = True
+
+    def live_grants(self) -> int:
+        with self.lock:
+            return sum(1 for g in self.grants.values() if not g.revoked)
+
+    def _check_client(self, client_id: str) -> None:
+        if client_id != self.settings.client_id:
+            raise OAuthRefusal("invalid_client", "unknown client", status=401)
+
+    def models_for(self, tier: object) -> list[str]:
+        try:
+            level = int(tier)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            level = 1
+        return MODELS_BY_TIER.get(max(1, min(4, level)), MODELS_BY_TIER[1])

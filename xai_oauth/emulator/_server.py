@@ -1,0 +1,287 @@
+"""The emulator's HTTP side: a real server on 127.0.0.1 (standard library ``http.server``).
+
+Routes
+    GET  /.well-known/openid-configuration
+    POST /oauth2/device/code          device authorization (RFC 8628 §3.1)
+    GET  /device?user_code=...        the verification page a person sees
+    POST /device                      its form: user_code, decision=approve|deny
+    POST /oauth2/token                device_code and refresh_token grants
+    POST /oauth2/revoke               RFC 7009
+    GET  /oauth2/jwks
+    GET  /v1/models                   models for the bearer's tier
+
+Test control (JSON bodies), the same things ``Emulator`` offers in-process
+    POST /_emulator/approve | deny | expire   {"user_code": ...}
+    POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop"}
+    POST /_emulator/settings {any field of Settings}
+    GET  /_emulator/stats
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ._authority import Authority, OAuthRefusal, Settings
+
+__all__ = ["Emulator", "Fault"]
+
+
+@dataclass
+class Fault:
+    """A canned misbehaviour for the next ``times`` requests to ``path``."""
+
+    path: str
+    status: int = 503
+    body: str = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+    content_type: str = "text/html"
+    times: int = 1
+    delay: float = 0.0  # seconds to wait before answering (or before dropping)
+    drop: bool = False  # close the connection without an answer
+    after: bool = False  # let the request reach the authority first (then misbehave)
+
+
+class Emulator:
+    """A local auth.x.ai + api.x.ai. ``with Emulator() as emu:`` serves on ``emu.url`` until the block ends."""
+
+    def __init__(self, settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 0, **overrides: Any) -> None:
+        settings = settings or Settings()
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        self.authority = Authority(settings)
+        self.faults: list[Fault] = []
+        self._faults_lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self.authority.issuer = self.url
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="xai-oauth-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def environ(self) -> dict[str, str]:
+        """The environment that points xai-oauth at this emulator."""
+        return {"XAI_OAUTH_ISSUER": self.url, "XAI_BASE_URL": self.api_url}
+
+    # -- control ----------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.authority.settings
+
+    def approve(self, user_code: str) -> bool:
+        return self.authority.decide(user_code, "approved")
+
+    def deny(self, user_code: str) -> bool:
+        return self.authority.decide(user_code, "denied")
+
+    def expire(self, user_code: str) -> bool:
+        return self.authority.expire(user_code)
+
+    def inject(self, fault: Fault) -> None:
+        with self._faults_lock:
+            self.faults.append(fault)
+
+    def stats(self) -> dict[str, int]:
+        with self.authority.lock:
+            return {**self.authority.stats, "live_grants": self.authority.live_grants()}
+
+    def take_fault(self, path: str, after: bool) -> Fault | None:
+        with self._faults_lock:
+            for fault in self.faults:
+                if fault.path == path and fault.after == after and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    authority = emulator.authority
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "xai-oauth-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass  # quiet: tests and the demo print what matters
+
+        # -- plumbing -----------------------------------------------------
+
+        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(data).encode(), "application/json", headers)
+
+        def _html(self, status: int, text: str) -> None:
+            self._send(status, text.encode(), "text/html; charset=utf-8")
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _form(self) -> dict[str, str]:
+            return {k: v[0] for k, v in parse_qs(self._body().decode(), keep_blank_values=True).items()}
+
+        def _misbehave(self, path: str, after: bool) -> bool:
+            fault = emulator.take_fault(path, after)
+            if fault is None:
+                return False
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return True
+            self._send(fault.status, fault.body.encode(), fault.content_type, {"Retry-After": "1"} if fault.status == 429 else None)
+            return True
+
+        @contextmanager
+        def _route(self, path: str) -> Iterator[None]:
+            try:
+                yield
+            except OAuthRefusal as refusal:
+                self._json(refusal.status, refusal.body())
+
+        # -- GET ----------------------------------------------------------
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            url = urlsplit(self.path)
+            if self._misbehave(url.path, after=False):
+                return
+            if url.path == "/.well-known/openid-configuration":
+                base = emulator.url
+                self._json(200, {
+                    "issuer": base,
+                    "device_authorization_endpoint": f"{base}/oauth2/device/code",
+                    "token_endpoint": f"{base}/oauth2/token",
+                    "revocation_endpoint": f"{base}/oauth2/revoke",
+                    "jwks_uri": f"{base}/oauth2/jwks",
+                    "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+                    "token_endpoint_auth_methods_supported": ["none"],
+                })
+            elif url.path == "/oauth2/jwks":
+                self._json(200, authority.jwks())
+            elif url.path == "/device":
+                code = parse_qs(url.query).get("user_code", [""])[0]
+                self._html(200, _verification_page(code))
+            elif url.path == "/v1/models":
+                claims = self._bearer()
+                if claims is None:
+                    return
+                self._json(200, {
+                    "object": "list",
+                    "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in authority.models_for(claims.get("tier"))],
+                })
+            elif url.path == "/_emulator/stats":
+                self._json(200, emulator.stats())
+            else:
+                self._json(404, {"error": "not_found"})
+
+        def _bearer(self) -> dict[str, Any] | None:
+            header = self.headers.get("Authorization", "")
+            claims = authority.verify_access_token(header[7:]) if header.startswith("Bearer ") else None
+            if claims is None:
+                self._json(401, {"code": "unauthenticated:bad-credentials", "error": "invalid or expired token"})
+            return claims
+
+        # -- POST ---------------------------------------------------------
+
+        def do_POST(self) -> None:  # noqa: N802
+            path = urlsplit(self.path).path
+            if self._misbehave(path, after=False):
+                self._body()
+                return
+            with self._route(path):
+                if path == "/oauth2/device/code":
+                    form = self._form()
+                    self._json(200, authority.device_authorization(form.get("client_id", ""), form.get("scope", "")))
+                elif path == "/oauth2/token":
+                    answer = authority.token(self._form())
+                    if not self._misbehave(path, after=True):
+                        self._json(200, answer)
+                elif path == "/oauth2/revoke":
+                    authority.revoke(self._form())
+                    self._send(200, b"", "text/plain")
+                elif path == "/device":
+                    form = self._form()
+                    decision = "approved" if form.get("decision") == "approve" else "denied"
+                    ok = authority.decide(form.get("user_code", ""), decision)
+                    self._html(200 if ok else 400, _result_page(decision if ok else "unknown"))
+                elif path.startswith("/_emulator/"):
+                    self._control(path.removeprefix("/_emulator/"), json.loads(self._body() or b"{}"))
+                else:
+                    self._json(404, {"error": "not_found"})
+
+        def _control(self, command: str, data: dict[str, Any]) -> None:
+            if command in ("approve", "deny", "expire"):
+                ok = getattr(emulator, command)(str(data.get("user_code", "")))
+                self._json(200 if ok else 404, {"ok": ok})
+            elif command == "inject":
+                emulator.inject(Fault(**data))
+                self._json(200, {"ok": True})
+            elif command == "settings":
+                known = {f.name for f in fields(Settings)}
+                for name, value in data.items():
+                    if name in known:
+                        setattr(authority.settings, name, value)
+                self._json(200, {"ok": True})
+            else:
+                self._json(404, {"error": "unknown control command"})
+
+    return Handler
+
+
+def _verification_page(user_code: str) -> str:
+    code = html.escape(user_code)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>xAI emulator: approve sign-in</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
+<h1>Sign in to Grok (emulator)</h1>
+<p>An app is asking to use your subscription. Check that this code matches the one it showed you.</p>
+<form method="post" action="/device">
+<p><label>Code <input name="user_code" value="{code}" style="font-size: 1.5em; letter-spacing: .1em"></label></p>
+<button name="decision" value="approve">Approve</button>
+<button name="decision" value="deny">Deny</button>
+</form></body></html>"""
+
+
+def _result_page(outcome: str) -> str:
+    text = {
+        "approved": "Approved. You can close this page and go back to the app.",
+        "denied": "Denied. The app will not get access.",
+    }.get(outcome, "That code is unknown or expired. Start the sign-in again.")
+    return f"<!doctype html><html><body style='font-family: sans-serif'><h1>{html.escape(text)}</h1></body></html>"
