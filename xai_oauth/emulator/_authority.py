@@ -114,6 +114,8 @@ class Authority:
         self.grants: dict[str, Grant] = {}
         self.refresh_index: dict[str, str] = {}  # every refresh token ever issued -> grant id
         self.stats: Counter[str] = Counter()
+        #: every access and id token issued, so tests can scan output for any of them
+        self.issued_tokens: list[str] = []
 
     # -- keys -------------------------------------------------------------
 
@@ -283,6 +285,7 @@ class Authority:
         id_token = jwt.encode(
             {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}, self.key, algorithm="RS256", headers={"kid": self.kid}
         )
+        self.issued_tokens += [access, id_token]
         return {
             "access_token": access,
             "token_type": "Bearer",
@@ -302,6 +305,11 @@ class Authority:
             grant = self.grants.get(self.refresh_index.get(form.get("token", ""), ""))
             if grant is not None:
                 grant.revoked = True
+
+    def secrets(self) -> list[str]:
+        """Every secret this authority ever handed out: device codes, access, id and refresh tokens."""
+        with self.lock:
+            return [*self.devices, *self.refresh_index, *self.issued_tokens]
 
     def live_grants(self) -> int:
         with self.lock:

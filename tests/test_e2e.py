@@ -1,0 +1,160 @@
+"""Every user-visible flow, the agent's way: exports in a fresh process per call, the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+import pytest
+
+from xai_oauth.emulator import Emulator, Fault
+from xai_oauth.emulator._demo import approve_in_browser
+
+from .conftest import ROOT, Agent
+
+
+def signed_in(agent: Agent) -> dict[str, object]:
+    started = agent("start()")
+    approve_in_browser(str(started["verification_url_with_code"]))
+    return agent("poll()")
+
+
+def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emulator, isolated_home: Path) -> None:
+    started = agent("start()")
+    assert started["ok"] and started["status"] == "pending"
+    assert started["verification_url_with_code"] == f"{emulator.url}/device?user_code={started['user_code']}"
+    assert {"verification_url", "expires_in", "expires_at", "interval"} <= set(started)
+    assert agent("status()")["state"] == "pending"
+
+    not_yet = agent("poll()")
+    assert not_yet == {**not_yet, "ok": True, "status": "pending"} and not_yet["retry_after"] > 0
+
+    approve_in_browser(str(started["verification_url_with_code"]))
+    import time
+
+    time.sleep(1.0)  # the emulator's interval: poll again only when allowed
+    connected = agent("poll()")
+    assert connected == {**connected, "ok": True, "status": "connected", "tier": 3, "tier_name": "SuperGrok",
+                         "default_model_id": "xai-grok/grok-4.3", "storage": "file"}
+
+    status = agent("status()")
+    assert status["connected"] and status["state"] == "connected" and 21_500 < status["expires_in"] <= 21_600
+
+    models = agent("models()")
+    assert models["default_model_id"] == "xai-grok/grok-4.3"
+    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses"} in models["models"]
+    assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image"}]
+    assert "xai-grok/grok-4.3" in agent("status()")["models"]
+
+    assert agent("refresh()")["refreshed"] is False
+    assert agent("refresh(force=True)")["refreshed"] is True
+    assert emulator.stats()["refreshes"] == 1
+
+    assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": True}
+    assert emulator.stats()["live_grants"] == 0
+    assert agent("logout()")["ok"]
+    assert agent("status()")["state"] == "logged_out"
+    assert agent("poll()")["error"] == "no_pending_login"
+
+
+def test_too_soon_poll_does_not_touch_the_network(agent: Agent, emulator: Emulator) -> None:
+    emulator.settings.interval = 30
+    agent("start()")
+    assert agent("poll()")["status"] == "pending"
+    second = agent("poll()")
+    assert second["status"] == "pending" and 25 < second["retry_after"] <= 30
+    assert emulator.stats()["device_polls"] == 1
+
+
+def test_denied(agent: Agent, emulator: Emulator) -> None:
+    started = agent("start()")
+    form = f"user_code={started['user_code']}&decision=deny".encode()
+    urlopen(Request(f"{emulator.url}/device", data=form), timeout=5).read()
+    denied = agent("poll()")
+    assert denied == {**denied, "ok": False, "error": "access_denied", "code": "AccountAccessDenied"}
+    assert "console.x.ai" in denied["action"]
+    assert agent("poll()")["error"] == "no_pending_login"
+
+
+def test_expired(agent: Agent, emulator: Emulator) -> None:
+    started = agent("start()")
+    emulator.expire(str(started["user_code"]))
+    expired = agent("poll()")
+    assert expired == {**expired, "ok": False, "error": "expired", "action": "call start() again"}
+
+
+def test_slow_down(agent: Agent, emulator: Emulator, isolated_home: Path) -> None:
+    agent("start()")
+    emulator.inject(Fault("/oauth2/token", status=400, body='{"error": "slow_down"}', content_type="application/json"))
+    slowed = agent("poll()")
+    assert slowed["ok"] and slowed["status"] == "pending" and slowed["interval"] == 6
+    assert json.loads((isolated_home / "pending.json").read_text())["interval"] == 6
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault("/oauth2/token"), "upstream_error"),
+        (Fault("/oauth2/token", status=200, body="<html>Just a moment...</html>"), "bad_response"),
+        (Fault("/oauth2/token", status=200, body='{"access_tok', content_type="application/json"), "bad_response"),
+        (Fault("/oauth2/token", status=429, body="{}", content_type="application/json"), "rate_limited"),
+        (Fault("/oauth2/token", drop=True), "network"),
+    ],
+)
+def test_bad_server_answers_keep_the_pending_login(agent: Agent, emulator: Emulator, fault: Fault, error: str) -> None:
+    started = agent("start()")
+    approve_in_browser(str(started["verification_url_with_code"]))
+    emulator.inject(fault)
+    failed = agent("poll()")
+    assert failed["ok"] is False and failed["error"] == error and failed["action"]
+    import time
+
+    time.sleep(1.0)
+    assert agent("poll()")["status"] == "connected"
+
+
+def test_unreachable_issuer_is_a_network_error(agent: Agent) -> None:
+    result = agent("start()", XAI_OAUTH_ISSUER="http://127.0.0.1:9")
+    assert result["error"] == "network" and result["action"]
+
+
+def test_keyring_store_across_processes(agent: Agent, tmp_path: Path, isolated_home: Path) -> None:
+    keyring_env = {"XAI_OAUTH_STORE": "auto", "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.FileKeyring",
+                   "FAKE_KEYRING_FILE": str(tmp_path / "keyring.json")}
+    agent.env.update(keyring_env)
+    assert signed_in(agent)["storage"] == "keyring"
+    assert not (isolated_home / "credentials.json").exists()
+    assert (tmp_path / "keyring.json").exists()
+    assert agent("status()")["storage"] == "keyring"
+    assert agent("refresh(force=True)")["refreshed"] is True
+    agent("logout()")
+    assert json.loads((tmp_path / "keyring.json").read_text()) == {}
+
+
+def test_hanging_keyring_falls_back_to_file_and_remembers(agent: Agent, isolated_home: Path) -> None:
+    agent.env.update({"XAI_OAUTH_STORE": "auto", "XAI_OAUTH_KEYRING_TIMEOUT": "0.5",
+                      "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.HangingKeyring"})
+    connected = signed_in(agent)
+    assert connected["ok"] and connected["storage"] == "file"
+    state = json.loads((isolated_home / "state.json").read_text())
+    assert "did not answer within 0.5 s" in state["keyring_unusable"]
+    assert agent("refresh(force=True)")["ok"]  # the remembered choice: no second probe, no hang
+
+
+def test_corrupt_state_file_is_reported_and_kept(agent: Agent, isolated_home: Path) -> None:
+    signed_in(agent)
+    (isolated_home / "state.json").write_text("{not json")
+    broken = agent("status()")
+    assert broken == {**broken, "ok": False, "error": "store_corrupt"}
+    assert list(isolated_home.glob("state.json.corrupt-*"))
+    assert agent("refresh(force=True)")["ok"]  # the credential itself was never touched
+    assert agent("status()")["connected"]
+
+
+def test_missing_dependency_is_a_clear_error(agent: Agent, tmp_path: Path) -> None:
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "httpx2.py").write_text("raise ModuleNotFoundError(\"No module named 'httpx2'\", name='httpx2')\n")
+    result = agent("start()", PYTHONPATH=f"{blocker}:{ROOT}")
+    assert result == {**result, "ok": False, "error": "missing_dependency"} and "pip install" in result["action"]
