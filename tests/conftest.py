@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +10,7 @@ from typing import Any
 import pytest
 
 from xai_oauth.emulator import Emulator
+from xai_oauth.emulator._demo import parse_export, run_export
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,13 +41,9 @@ class Agent:
         self.outputs: list[str] = []
 
     def __call__(self, expression: str, **env: str) -> dict[str, Any]:
-        code = f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); import exports; print(json.dumps(exports.{expression}))"
-        done = subprocess.run(
-            [sys.executable, "-c", code], env={**self.env, **env}, capture_output=True, text=True, timeout=60
-        )
+        done = run_export(expression, {**self.env, **env}, timeout=60)
         self.outputs += [done.stdout, done.stderr]
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        return parse_export(done, expression)
 
 
 @pytest.fixture
@@ -57,10 +51,3 @@ def agent(emulator: Emulator, isolated_home: Path) -> Agent:
     env = {**os.environ, **emulator.environ(), "PYTHONPATH": str(ROOT)}
     return Agent(env)
 
-
-def user_code_of(result: dict[str, Any]) -> str:
-    return str(result["user_code"])
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())

@@ -20,13 +20,25 @@ from ._server import Emulator
 SKILL_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def call_export(expression: str, env: dict[str, str]) -> dict[str, object]:
-    """Run ``print(json.dumps(<expression>))`` in a fresh interpreter with the skill dir on sys.path."""
+def run_export(expression: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``print(json.dumps(exports.<expression>))`` in a fresh interpreter with the skill dir on sys.path.
+
+    This is the agent's heredoc, word for word in effect; the demo and the
+    end-to-end tests both go through it.
+    """
     code = f"import json, sys; sys.path.insert(0, {SKILL_DIR!r}); import exports; print(json.dumps(exports.{expression}))"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def parse_export(done: subprocess.CompletedProcess[str], expression: str) -> dict[str, object]:
+    """The dict an export printed; ``RuntimeError`` if the process failed (an export must never raise)."""
     if done.returncode != 0:
         raise RuntimeError(f"exports.{expression} exited {done.returncode}: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def call_export(expression: str, env: dict[str, str]) -> dict[str, object]:
+    return parse_export(run_export(expression, env), expression)
 
 
 def approve_in_browser(verification_url_with_code: str) -> None:
