@@ -230,7 +230,7 @@ class TestRefreshAndLogout:
     def test_failed_refresh_never_loses_the_credential(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, answer: Any) -> None:
         signed_in(account, server, clock)
         before = (isolated_home / "credentials.json").read_text()
-        server.queue(TOKEN, answer)
+        server.queue(TOKEN, *[answer] * 3)  # a 5xx is tried three times
         with pytest.raises((MalformedResponse, NetworkError, ServerError)):
             account.refresh(force=True)
         assert (isolated_home / "credentials.json").read_text() == before

@@ -21,6 +21,7 @@ from ._exceptions import (
     KeyringUnavailable,
     LoginExpired,
     MalformedResponse,
+    NetworkError,
     NoPendingLogin,
     NotSignedIn,
     OAuthError,
@@ -31,6 +32,7 @@ from ._exceptions import (
     XaiOAuthError,
 )
 from ._files import ensure_private_dir, read_json, remove, write_json
+from ._retry import retry_delay
 from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, read_status
 from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
@@ -80,8 +82,15 @@ class Account:
         return self._http_client
 
     def close(self) -> None:
+        """Close the HTTP connections this account opened (it stays usable: they reopen on demand)."""
         if self._http_client is not None:
             self._http_client.close()
+
+    def __enter__(self) -> Account:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -258,12 +267,15 @@ class Account:
     def status(self) -> dict[str, Any]:
         return read_status(self.paths, self._now())
 
-    def refresh(self, force: bool = False) -> dict[str, Any]:
+    def refresh(self, force: bool = False, *, replacing: str | None = None) -> dict[str, Any]:
         """Renew the access token with the (rotating) refresh token when due, or always with ``force``.
 
         Single-flight across processes: under the lock the credential is read
         again, so a process that waited while another refreshed finds a fresh
         token and uses it instead of spending the already-rotated refresh token.
+        ``replacing`` is the access token a caller found refused (a 401): when
+        the stored one is already a different, fresh token, another process
+        renewed it meanwhile and nothing is sent, even with ``force``.
         """
         with self._locked():
             state = _read_state_or_empty(self.paths)
@@ -274,25 +286,62 @@ class Account:
             if meta.get("reauth_required"):
                 raise ReauthRequired(f"The sign-in is no longer valid ({meta.get('reauth_reason') or 'refused'}).")
             now = self._now()
-            if not force and not credential.refresh_due(now):
+            renewed_elsewhere = replacing is not None and credential.access_token != replacing
+            if (renewed_elsewhere or not force) and not credential.refresh_due(now):
                 return _refresh_result(credential, now, refreshed=False)
             if not credential.refresh_token:
                 self._mark_reauth(state, "no refresh token was issued")
                 raise ReauthRequired("The stored sign-in has no refresh token.")
-            endpoints = self.endpoints()
-            answer = self.http.post_form(
-                endpoints.token_endpoint,
-                self._client_form(grant_type="refresh_token", refresh_token=credential.refresh_token),
-            )
-            body = answer.json_object("token endpoint")
+            answer, body = self._send_refresh_grant(credential.refresh_token)
             if answer.status != 200:
                 if body.get("error") == "invalid_grant":
                     self._mark_reauth(state, "the refresh token was refused")
                     raise ReauthRequired("xAI refused the refresh token (revoked, used elsewhere, or expired).")
                 raise OAuthError.from_body("token endpoint", answer.status, body)
             renewed = credential.succeeded_by(credential_from_token_response(body, now))
-            self._save(renewed, state, store)
+            self._save(renewed, state, store)  # before the lock is released: nobody can read the spent token
             return _refresh_result(renewed, now, refreshed=True)
+
+    def _send_refresh_grant(self, refresh_token: str) -> tuple[Any, dict[str, Any]]:
+        """POST the refresh grant; retry only answers that prove the server did not act on it.
+
+        A 429, a 5xx or an HTML page is retried with backoff (``_retry``). A
+        request that may have reached the server and got no answer is *not*
+        sent again: the token may already be rotated, and a rotated token sent
+        twice ends the whole grant at careful providers. The caller's stored
+        credential is left exactly as it was.
+        """
+        from ._http import parse_retry_after
+
+        url = self.endpoints().token_endpoint
+        form = self._client_form(grant_type="refresh_token", refresh_token=refresh_token)
+        attempt = 0
+        while True:
+            try:
+                answer = self.http.post_form(url, form)
+            except NetworkError as exc:
+                if exc.maybe_sent:
+                    raise NetworkError(
+                        "The token endpoint received the refresh request but no answer came back; it was not "
+                        "sent again, because the refresh token may already have been rotated.",
+                        maybe_sent=True,
+                        action="Check the connection, then call refresh() again; if status() then says "
+                        "reauth_required, call logout() and start().",
+                    ) from None
+                wait = retry_delay(None, attempt=attempt)
+                if wait is None:
+                    raise
+            else:
+                wait = retry_delay(
+                    answer.status,
+                    attempt=attempt,
+                    html=answer.is_html,
+                    retry_after=parse_retry_after(answer.headers.get("retry-after")),
+                )
+                if wait is None:
+                    return answer, answer.json_object("token endpoint")
+            self._sleep(wait)
+            attempt += 1
 
     def access_token(self) -> str:
         """A usable access token, refreshed first when due. Secret: never print it."""

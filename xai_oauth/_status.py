@@ -70,7 +70,7 @@ def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "di
         result["pending"] = {
             "user_code": pending.get("user_code"),
             "verification_url_with_code": pending.get("verification_url_with_code"),
-            "expires_at": int(pending_expires),  # type: ignore[arg-type]
+            "expires_at": int(pending_expires),  # type: ignore[call-overload]
         }
     if kind in _ACTIONS:
         result["action"] = _ACTIONS[kind]

@@ -1,0 +1,32 @@
+"""When a failed request may be sent again, and how long to wait first. Pure: no I/O, no clock.
+
+Only answers that show the server did *not* act on the request are retried:
+429 (refused before any work), 5xx (the service, or a gateway in front of
+it, failed) and HTML pages (a CDN or challenge page answered instead of the
+JSON endpoint). A read timeout or a cut connection is never retried here:
+the request may have been acted on, and for a rotating refresh token a
+second send can end the whole sign-in (see ``NetworkError.maybe_sent``).
+"""
+
+__all__ = ["ATTEMPTS", "BACKOFF", "MAX_WAIT", "retry_delay"]
+
+#: Tries in all, the first included.
+ATTEMPTS = 3
+#: Seconds to wait before the second and the third try, when the server did not say.
+BACKOFF = (0.5, 1.5)
+#: A longer Retry-After is reported to the caller rather than waited out (we may hold the lock).
+MAX_WAIT = 10.0
+
+
+def retry_delay(status: "int | None", *, attempt: int, html: bool = False, retry_after: "float | None" = None) -> "float | None":
+    """Seconds to wait before trying again after try number ``attempt`` (0-based), or None to stop.
+
+    ``status`` is None for a request that never reached the server (connection
+    refused): that is safe to send again too.
+    """
+    if attempt + 1 >= ATTEMPTS:
+        return None
+    if status is not None and status != 429 and status < 500 and not html:
+        return None
+    wait = BACKOFF[min(attempt, len(BACKOFF) - 1)] if retry_after is None else retry_after
+    return wait if wait <= MAX_WAIT else None
