@@ -158,3 +158,22 @@ def test_missing_dependency_is_a_clear_error(agent: Agent, tmp_path: Path) -> No
     (blocker / "httpx2.py").write_text("raise ModuleNotFoundError(\"No module named 'httpx2'\", name='httpx2')\n")
     result = agent("start()", PYTHONPATH=f"{blocker}:{ROOT}")
     assert result == {**result, "ok": False, "error": "missing_dependency"} and "pip install" in result["action"]
+
+
+def test_auth_renews_a_refused_token_for_a_developer_client(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """xai_oauth.Auth in an httpx2.Client over real HTTP: a 401 from the API costs one refresh and one retry."""
+    import httpx2
+
+    import xai_oauth
+
+    for name, value in emulator.environ().items():
+        monkeypatch.setenv(name, value)
+    with xai_oauth.Account() as account, httpx2.Client(auth=xai_oauth.Auth(account)) as client:
+        started = account.start()
+        emulator.approve(started["user_code"])
+        assert account.poll()["status"] == "connected"
+        assert client.get(f"{emulator.api_url}/models").status_code == 200
+        emulator.authority.reject_issued_access_tokens()
+        response = client.get(f"{emulator.api_url}/models")
+    assert response.status_code == 200 and "grok-4.3" in response.text
+    assert emulator.stats()["refreshes"] == 1 and emulator.stats()["live_grants"] == 1

@@ -12,6 +12,7 @@ import importlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._account import Account
+    from ._auth import Auth
     from ._config import Config
     from ._exceptions import (
         AccessDenied,
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "Account": "._account",
+    "Auth": "._auth",
     "Config": "._config",
     "TIERS": "._tiers",
     "Tier": "._tiers",

@@ -114,6 +114,8 @@ class Authority:
         self.grants: dict[str, Grant] = {}
         self.refresh_index: dict[str, str] = {}  # every refresh token ever issued -> grant id
         self.stats: Counter[str] = Counter()
+        #: access tokens refused before their expiry (``reject_issued_access_tokens``), by ``jti``
+        self.rejected_jtis: set[str] = set()
         #: every access and id token issued, so tests can scan output for any of them
         self.issued_tokens: list[str] = []
 
@@ -139,6 +141,8 @@ class Authority:
         if claims.get("exp", 0) <= self.now():
             return None
         with self.lock:
+            if claims.get("jti") in self.rejected_jtis:
+                return None
             grant = self.grants.get(claims.get("sid", ""))
             if grant is None or grant.revoked:
                 return None
@@ -305,6 +309,12 @@ class Authority:
             grant = self.grants.get(self.refresh_index.get(form.get("token", ""), ""))
             if grant is not None:
                 grant.revoked = True
+
+    def reject_issued_access_tokens(self) -> None:
+        """Make the API refuse every access token issued so far (as after a key rotation at xAI)."""
+        with self.lock:
+            for token in self.issued_tokens:
+                self.rejected_jtis.add(str(jwt.decode(token, options={"verify_signature": False}).get("jti")))
 
     def secrets(self) -> list[str]:
         """Every secret this authority ever handed out: device codes, access, id and refresh tokens."""

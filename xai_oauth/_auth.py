@@ -1,0 +1,111 @@
+"""``Auth``: the subscription's bearer for any httpx2 client, and so for the openai SDK.
+
+    import httpx2, openai, xai_oauth
+
+    client = openai.OpenAI(
+        base_url="https://api.x.ai/v1",
+        api_key="unused",  # replaced by the subscription's bearer on every request
+        http_client=httpx2.Client(auth=xai_oauth.Auth()),
+    )
+
+The bearer is added only to requests for the configured API origin
+(``XAI_BASE_URL``), so a client shared with other hosts never sends it there.
+It is refreshed first when due; when the API still refuses it (401, or 403
+with an ``unauthenticated:*`` code) one forced refresh is made and the request
+is sent once more. Refreshes go through ``Account``, so they are single-flight
+across every process on the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+from ._account import Account
+from ._api_errors import is_auth_failure
+from ._http import httpx2
+
+__all__ = ["Auth"]
+
+
+class Auth(httpx2.Auth):
+    """An ``httpx2.Auth`` that signs requests with the stored subscription sign-in.
+
+    ``account`` defaults to ``Account()`` (settings from the environment),
+    created on first use. Raises ``NotSignedIn`` / ``ReauthRequired`` from the
+    request when there is no usable sign-in. In an ``AsyncClient`` the store
+    and the refresh run in a worker thread, off the event loop.
+    """
+
+    requires_request_body = True  # a request retried after a refresh is sent again whole
+
+    def __init__(self, account: Account | None = None) -> None:
+        self._account = account
+        self._lock = threading.Lock()
+
+    @property
+    def account(self) -> Account:
+        with self._lock:
+            if self._account is None:
+                self._account = Account()
+            return self._account
+
+    def __repr__(self) -> str:
+        return "xai_oauth.Auth()" if self._account is None else f"xai_oauth.Auth(base_url={self._account.config.base_url!r})"
+
+    # -- the two flows httpx2 drives -------------------------------------
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        if not self._applies_to(request):
+            yield request
+            return
+        request.read()
+        token = self.account.access_token()
+        response = yield _with_bearer(request, token)
+        body = None
+        if response.status_code == 403:
+            response.read()  # its error code is in the body; other answers (streams) stay unread
+            body = _json_or_none(response)
+        if is_auth_failure(response.status_code, body):  # httpx2 reads and closes the refused answer itself
+            yield _with_bearer(request, self._renewed(token))
+
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        import asyncio
+
+        if not self._applies_to(request):
+            yield request
+            return
+        await request.aread()
+        token = await asyncio.to_thread(self.account.access_token)
+        response = yield _with_bearer(request, token)
+        body = None
+        if response.status_code == 403:
+            await response.aread()
+            body = _json_or_none(response)
+        if is_auth_failure(response.status_code, body):
+            yield _with_bearer(request, await asyncio.to_thread(self._renewed, token))
+
+    # -- helpers ----------------------------------------------------------
+
+    def _renewed(self, refused_token: str) -> str:
+        """A token other than ``refused_token``: one forced refresh, unless another process already did it."""
+        self.account.refresh(force=True, replacing=refused_token)
+        return self.account.access_token()
+
+    def _applies_to(self, request: httpx2.Request) -> bool:
+        api = httpx2.URL(self.account.config.base_url)
+        url = request.url
+        return (url.scheme, url.host, url.port) == (api.scheme, api.host, api.port)
+
+
+def _with_bearer(request: httpx2.Request, token: str) -> httpx2.Request:
+    request.headers["Authorization"] = f"Bearer {token}"
+    return request
+
+
+def _json_or_none(response: httpx2.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
