@@ -1,6 +1,6 @@
 """Plain functions that return JSON-ready dicts: the agent's (and the quick script's) way in.
 
-Each export is a few lines over ``xai_oauth.Account`` and returns either
+Each export is a few lines over ``xai_oauth.Client`` (and its ``Account``) and returns either
 ``{"ok": True, ...}`` or ``{"ok": False, "error": <code>, "message": ...,
 "action": ...}``. This is the only place where exceptions become dicts; no
 export raises for network trouble, bad server answers or bad local files.
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from xai_oauth._account import Account
+    from xai_oauth._client import Client
 
-__all__ = ["logout", "models", "poll", "refresh", "start", "status"]
+__all__ = ["chat", "logout", "models", "poll", "refresh", "start", "status"]
 
 _MISSING_DEPENDENCY_ACTION = (
     "Install the dependencies: python3 -m pip install -r requirements.txt (in the skill folder), "
@@ -40,7 +40,7 @@ def start() -> dict[str, Any]:
     Keys on success: status ("pending"), verification_url_with_code,
     verification_url, user_code, expires_in, expires_at, interval.
     """
-    return _call(lambda account: account.start())
+    return _call(lambda client: client.account.start())
 
 
 def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
     or "pending" (with retry_after); errors: access_denied, expired,
     no_pending_login, ...
     """
-    return _call(lambda account: account.poll(wait=wait, timeout=timeout))
+    return _call(lambda client: client.account.poll(wait=wait, timeout=timeout))
 
 
 def status() -> dict[str, Any]:
@@ -65,28 +65,68 @@ def status() -> dict[str, Any]:
 
 def refresh(force: bool = False) -> dict[str, Any]:
     """Renew the access token when it is due (or always, with ``force``); safe across processes."""
-    return _call(lambda account: account.refresh(force=force))
+    return _call(lambda client: client.account.refresh(force=force))
 
 
 def models() -> dict[str, Any]:
-    """The models this sign-in can use, as ``xai-grok/<id>``, and the default."""
-    return _call(lambda account: account.models())
+    """The models this sign-in (``xai-grok/<id>``) and the API key (``xai/<id>``) can use, and the default.
+
+    Each model has its ``lane`` (chat_completions or responses) and
+    ``credential``; when the API cannot be reached the subscription's cached
+    list answers, with ``cached: True``.
+    """
+    return _call(lambda client: client.models())
+
+
+def chat(
+    model: str | None = None,
+    messages: list[dict[str, Any]] | str | None = None,
+    stream: bool = False,
+    thinking: dict[str, str] | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """Ask a Grok model; the lane (chat completions or responses) follows from the model.
+
+    ``model``: ``xai-grok/<id>`` (subscription), ``xai/<id>`` (API key) or a
+    bare id; None means the default. ``messages``: chat messages, or a string
+    for one user message. ``thinking={"effort": "low"|"medium"|"high"}``.
+    Other parameters (temperature, max_tokens, tools, ...) pass through where
+    the lane takes them. With ``stream=True`` the text is printed to stdout as
+    it arrives (then a newline), and the same final dict is returned:
+    ``{"ok": True, "model", "lane", "content", "finish_reason", "usage"}``.
+    """
+    if not stream:
+        return _call(lambda client: client.chat(model, messages, thinking=thinking, **params))
+    printed: list[str] = []
+
+    def run(client: Client) -> dict[str, Any]:
+        deltas = client.stream(model, messages, thinking=thinking, **params)
+        try:
+            for delta in deltas:
+                printed.append(delta)
+                print(delta, end="", flush=True)
+        finally:
+            if printed:
+                print(flush=True)
+        return deltas.result or {}
+
+    result = _call(run)
+    if not result["ok"] and printed:
+        result["partial_content"] = "".join(printed)
+    return result
 
 
 def logout() -> dict[str, Any]:
     """Revoke the sign-in at xAI (best effort) and forget every local trace of it. Idempotent."""
-    return _call(lambda account: account.logout())
+    return _call(lambda client: client.account.logout())
 
 
-def _call(action: Callable[[Account], dict[str, Any]]) -> dict[str, Any]:
+def _call(action: Callable[[Client], dict[str, Any]]) -> dict[str, Any]:
     try:
-        from xai_oauth._account import Account
+        from xai_oauth._client import Client
 
-        account = Account()
-        try:
-            return {"ok": True, **action(account)}
-        finally:
-            account.close()
+        with Client() as client:
+            return {"ok": True, **action(client)}
     except Exception as exc:  # noqa: BLE001 - the contract: never raise
         return _failure(exc)
 

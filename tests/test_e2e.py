@@ -43,8 +43,8 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
 
     models = agent("models()")
     assert models["default_model_id"] == "xai-grok/grok-4.3"
-    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses"} in models["models"]
-    assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image"}]
+    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses", "credential": "subscription"} in models["models"]
+    assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image", "credential": "subscription"}]
     assert "xai-grok/grok-4.3" in agent("status()")["models"]
 
     assert agent("refresh()")["refreshed"] is False

@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._account import Account
     from ._auth import Auth
+    from ._client import ChatStream, Client
     from ._config import Config
     from ._exceptions import (
         AccessDenied,
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
         StoreBusy,
         StoreCorrupt,
         StoreError,
+        ApiKeyRejected,
+        IncompleteStream,
+        ModelNotFound,
+        RequestRejected,
+        TierDenied,
+        UnsupportedParameter,
         XaiOAuthError,
     )
     from ._tiers import TIERS, Tier, describe_tier
@@ -41,6 +48,8 @@ __version__ = "0.1.0"
 _HOMES = {
     "Account": "._account",
     "Auth": "._auth",
+    "ChatStream": "._client",
+    "Client": "._client",
     "Config": "._config",
     "TIERS": "._tiers",
     "Tier": "._tiers",
@@ -65,6 +74,12 @@ _HOMES = {
             "StoreBusy",
             "StoreCorrupt",
             "StoreError",
+            "ApiKeyRejected",
+            "IncompleteStream",
+            "ModelNotFound",
+            "RequestRejected",
+            "TierDenied",
+            "UnsupportedParameter",
             "XaiOAuthError",
         )
     },

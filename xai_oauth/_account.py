@@ -32,6 +32,7 @@ from ._exceptions import (
     XaiOAuthError,
 )
 from ._files import ensure_private_dir, read_json, remove, write_json
+from ._lanes import pick_default
 from ._retry import retry_delay
 from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, read_status
@@ -356,30 +357,24 @@ class Account:
                 raise NotSignedIn("Nobody is signed in.")
         return credential.access_token
 
-    def models(self) -> dict[str, Any]:
-        """The subscription's models as ``xai-grok/<id>``; cached in the state file for status()."""
-        token = self.access_token()
-        answer = self.http.get(f"{self.config.base_url}/models", headers={"Authorization": f"Bearer {token}"})
-        if answer.status in (401, 403):
-            raise ReauthRequired(f"The models endpoint refused the sign-in (HTTP {answer.status}).", http_status=answer.status)
-        body = answer.json_object("models endpoint")
-        if answer.status != 200 or not isinstance(body.get("data"), list):
-            raise MalformedResponse(f"The models endpoint answered HTTP {answer.status} without a model list.", http_status=answer.status)
-        ids = [m["id"] for m in body["data"] if isinstance(m, dict) and isinstance(m.get("id"), str)]
-        chat = [
-            {"id": f"xai-grok/{i}", "lane": "responses" if "multi-agent" in i else "chat_completions"}
-            for i in ids
-            if not i.startswith("grok-imagine")
-        ]
-        images = [{"id": f"xai-grok/{i}"} for i in ids if i.startswith("grok-imagine")]
-        chat_ids = [m["id"] for m in chat]
-        default = DEFAULT_MODEL_ID if DEFAULT_MODEL_ID in chat_ids else (chat_ids[0] if chat_ids else None)
-        listing = {"models": chat, "image_models": images, "default_model_id": default}
+    def signed_in(self) -> bool:
+        """True when a credential is on record (it may still need a refresh or a new sign-in)."""
+        return isinstance(_read_state_or_empty(self.paths).get("credential"), dict)
+
+    def cached_models(self) -> dict[str, Any] | None:
+        """The subscription's last model listing (``models``, ``image_models``, ``default_model_id``, ``fetched_at``)."""
+        cache = _read_state_or_empty(self.paths).get("models")
+        if not isinstance(cache, dict) or not isinstance(cache.get("models"), list):
+            return None
+        return {"image_models": [], "default_model_id": None, "fetched_at": 0, **cache}
+
+    def remember_models(self, listing: dict[str, Any]) -> None:
+        """Cache the subscription's listing in the state file, for status() and offline models()."""
+        ids = [m["id"] for m in listing["models"]]
         with self._locked():
             state = _read_state_or_empty(self.paths)
-            state["models"] = {**listing, "fetched_at": self._now()}
+            state["models"] = {**listing, "default_model_id": pick_default(ids), "fetched_at": self._now()}
             write_state(self.paths, state)
-        return listing
 
     def _mark_reauth(self, state: dict[str, Any], reason: str) -> None:
         """Keep the credential, but record that it no longer works, so status() can say why."""

@@ -11,6 +11,7 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── NetworkError                network            (.maybe_sent)
     ├── ServerError                 upstream_error     (.http_status)
     │   ├── MalformedResponse       bad_response
+    │   ├── IncompleteStream        stream_incomplete
     │   └── RateLimited             rate_limited       (.retry_after)
     ├── OAuthError                  oauth_error        (.oauth_error)
     ├── DeviceFlowError
@@ -19,6 +20,11 @@ that turns these into ``{"ok": False, ...}`` dicts.
     │   └── LoginExpired            expired
     ├── NotSignedIn                 not_signed_in
     ├── ReauthRequired              reauth_required
+    ├── ApiKeyRejected              api_key_invalid
+    ├── TierDenied                  tier_denied
+    ├── ModelNotFound               model_not_found
+    ├── RequestRejected             invalid_request    (.http_status)
+    ├── UnsupportedParameter        unsupported_parameter
     └── StoreError                  store_error
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
@@ -32,22 +38,28 @@ This module imports nothing: it is on the offline ``status()`` path.
 
 __all__ = [
     "AccessDenied",
+    "ApiKeyRejected",
     "ConfigError",
     "DeviceFlowError",
     "DiscoveryError",
+    "IncompleteStream",
     "KeyringUnavailable",
     "LoginExpired",
     "MalformedResponse",
+    "ModelNotFound",
     "NetworkError",
     "NoPendingLogin",
     "NotSignedIn",
     "OAuthError",
     "RateLimited",
     "ReauthRequired",
+    "RequestRejected",
     "ServerError",
     "StoreBusy",
     "StoreCorrupt",
     "StoreError",
+    "TierDenied",
+    "UnsupportedParameter",
     "XaiOAuthError",
 ]
 
@@ -123,6 +135,13 @@ class MalformedResponse(ServerError):
 
     code = "bad_response"
     action = "The server sent an answer we cannot read; try again shortly, and check XAI_OAUTH_ISSUER."
+
+
+class IncompleteStream(ServerError):
+    """A streamed answer stopped before its terminal event: what arrived may be cut short."""
+
+    code = "stream_incomplete"
+    action = "The answer was cut off in transit; send the request again."
 
 
 class RateLimited(ServerError):
@@ -219,6 +238,48 @@ class ReauthRequired(XaiOAuthError):
 
     code = "reauth_required"
     action = "Call logout() and then start() to sign in again."
+
+
+class ApiKeyRejected(XaiOAuthError):
+    """The API refused the API key (``XAI_API_KEY``): wrong, revoked, or for another endpoint."""
+
+    code = "api_key_invalid"
+    action = "Check XAI_API_KEY (or .env.xai) against console.x.ai, or use the subscription (xai-grok/ models)."
+
+
+class TierDenied(XaiOAuthError):
+    """HTTP 403 that is not about the token: this tier or account may not use that model (or the API)."""
+
+    code = "tier_denied"
+    action = (
+        "This subscription tier cannot use that model or the API; pick a model from models(), "
+        "or send the request with an API key (xai/<model>, XAI_API_KEY)."
+    )
+
+
+class ModelNotFound(XaiOAuthError):
+    """HTTP 404 or ``model_not_found``: no such model for this credential."""
+
+    code = "model_not_found"
+    action = "List the models this sign-in can use with models(), and pick one of those ids."
+
+
+class RequestRejected(XaiOAuthError):
+    """HTTP 400/422 from the API: the request itself is not acceptable (the message says why)."""
+
+    code = "invalid_request"
+    action = "Fix the request (messages, parameters) as the message says, then send it again."
+
+    def __init__(self, message: str, *, http_status: "int | None" = None, **kw: object) -> None:
+        super().__init__(message, http_status=http_status, **kw)  # type: ignore[arg-type]
+        self.http_status = http_status
+
+
+class UnsupportedParameter(XaiOAuthError):
+    """A chat parameter the chosen lane cannot take; refused here rather than silently dropped."""
+
+    code = "unsupported_parameter"
+    action = "Remove the named parameter, or pick a model on the other lane (see models())."
 
 
 class StoreError(XaiOAuthError):

@@ -12,20 +12,26 @@ one-time credentials (rotating refresh tokens, device codes).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 
-from ._exceptions import MalformedResponse, NetworkError, RateLimited, ServerError
+from ._exceptions import IncompleteStream, MalformedResponse, NetworkError, RateLimited, ServerError
 
-__all__ = ["Answer", "Http", "httpx2", "parse_retry_after"]
+__all__ = ["Answer", "EventStream", "Http", "httpx2", "parse_retry_after", "read_timeout"]
 
 USER_AGENT = "xai-oauth/0.1"
 DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
+
+
+def read_timeout(seconds: float) -> httpx2.Timeout:
+    """A short connect timeout with a long read timeout: reasoning models think before the first byte."""
+    return httpx2.Timeout(seconds, connect=10.0)
 
 
 @dataclass(frozen=True)
@@ -111,31 +117,92 @@ class Http:
     ) -> Answer:
         return self._send("POST", url, data=data, headers=headers, timeout=timeout)
 
+    def post_json(
+        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None, timeout: Any = None
+    ) -> Answer:
+        return self._send("POST", url, json=body, headers=headers, timeout=timeout)
+
+    @contextlib.contextmanager
+    def open_event_stream(
+        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None, timeout: Any = None
+    ) -> Iterator[EventStream | Answer]:
+        """POST ``body`` and yield an ``EventStream`` for a 200 ``text/event-stream`` answer, else the ``Answer``.
+
+        Server-sent events are parsed by httpx2's own ``EventSource`` (comments,
+        multi-line ``data:``, ``event:`` names, CR/LF variants).
+        """
+        request = self.client.build_request(
+            "POST", url, json=body, headers={**(headers or {}), "Accept": "text/event-stream"},
+            **({"timeout": timeout} if timeout is not None else {}),
+        )
+        with _mapped_errors(url):
+            response = self.client.send(request, stream=True)
+        try:
+            if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
+                yield EventStream(response, url)
+            else:
+                with _mapped_errors(url):
+                    response.read()
+                yield _answer(response)
+        finally:
+            response.close()
+
     def _send(self, method: str, url: str, *, timeout: Any = None, **kwargs: Any) -> Answer:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = timeout
-        try:
+        with _mapped_errors(url):
             response = self.client.request(method, url, **kwargs, **extra)
-        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.InvalidURL):
-            raise NetworkError(f"Could not connect to {_origin(url)}.", maybe_sent=False) from None
-        except httpx2.PoolTimeout:
-            raise NetworkError(f"Timed out waiting for a connection to {_origin(url)}.") from None
-        except httpx2.TimeoutException:
-            raise NetworkError(f"{_origin(url)} did not answer in time.", maybe_sent=True) from None
-        except httpx2.HTTPError:
-            raise NetworkError(f"The connection to {_origin(url)} failed mid-request.", maybe_sent=True) from None
-        content_type = response.headers.get("content-type", "").lower()
+        return _answer(response)
+
+
+class EventStream:
+    """The events of a streamed answer, as ``(event name, data)`` pairs; transport errors mapped to ours."""
+
+    def __init__(self, response: httpx2.Response, url: str) -> None:
+        self._response = response
+        self._url = url
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = None
-        return Answer(
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            body=body,
-            content_type=content_type,
-        )
+            for event in httpx2.EventSource(self._response):
+                yield event.event, event.data
+        except httpx2.SSEError:
+            raise MalformedResponse(f"{_origin(self._url)} sent a malformed event stream.") from None
+        except httpx2.RemoteProtocolError:
+            raise IncompleteStream(f"{_origin(self._url)} closed the stream mid-answer.") from None
+        except httpx2.TimeoutException:
+            raise NetworkError(f"{_origin(self._url)} stopped sending mid-answer.", maybe_sent=True) from None
+        except httpx2.HTTPError:
+            raise IncompleteStream(f"The connection to {_origin(self._url)} failed mid-answer.") from None
+
+
+@contextlib.contextmanager
+def _mapped_errors(url: str) -> Iterator[None]:
+    """httpx2's transport exceptions as ``NetworkError``, with ``maybe_sent`` set honestly."""
+    try:
+        yield
+    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.InvalidURL):
+        raise NetworkError(f"Could not connect to {_origin(url)}.", maybe_sent=False) from None
+    except httpx2.PoolTimeout:
+        raise NetworkError(f"Timed out waiting for a connection to {_origin(url)}.") from None
+    except httpx2.TimeoutException:
+        raise NetworkError(f"{_origin(url)} did not answer in time.", maybe_sent=True) from None
+    except httpx2.HTTPError:
+        raise NetworkError(f"The connection to {_origin(url)} failed mid-request.", maybe_sent=True) from None
+
+
+def _answer(response: httpx2.Response) -> Answer:
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = None
+    return Answer(
+        status=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        body=body,
+        content_type=response.headers.get("content-type", "").lower(),
+    )
 
 
 def _origin(url: str) -> str:

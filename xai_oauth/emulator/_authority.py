@@ -60,6 +60,12 @@ class Settings:
     rotate_refresh_tokens: bool = True
     #: seconds of grace before a poll counts as "too fast" (network jitter)
     poll_tolerance: float = 0.25
+    #: an API key the API accepts beside subscription tokens (BYOK); None: no key works
+    api_key: str | None = None
+    #: the model's reply is its sentence said this many times (long streams for benchmarks)
+    reply_repeat: int = 1
+    #: seconds between streamed events
+    stream_delay: float = 0.0
 
 
 @dataclass

@@ -8,11 +8,13 @@ Routes
     POST /oauth2/token                device_code and refresh_token grants
     POST /oauth2/revoke               RFC 7009
     GET  /oauth2/jwks
-    GET  /v1/models                   models for the bearer's tier
+    GET  /v1/models                   models for the bearer's tier (or the API key's)
+    POST /v1/chat/completions         whole or streamed (chat completion chunks, [DONE])
+    POST /v1/responses                whole or streamed (Responses API events)
 
 Test control (JSON bodies), the same things ``Emulator`` offers in-process
     POST /_emulator/approve | deny | expire   {"user_code": ...}
-    POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop"}
+    POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop", "after", "cut_stream"}
     POST /_emulator/settings {any field of Settings}
     GET  /_emulator/stats
 """
@@ -30,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._api import API_KEY_MODELS, ApiRefusal, Reply, chat_completions, responses
 from ._authority import Authority, OAuthRefusal, Settings
 
 __all__ = ["Emulator", "Fault"]
@@ -47,6 +50,9 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering (or before dropping)
     drop: bool = False  # close the connection without an answer
     after: bool = False  # let the request reach the authority first (then misbehave)
+    #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
+    #: or, with ``drop``, by cutting the connection mid-chunk
+    cut_stream: bool = False
 
 
 class Emulator:
@@ -62,6 +68,8 @@ class Emulator:
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        #: every API request body (no credentials: those travel in headers), with its path and credential kind
+        self.api_requests: list[dict[str, Any]] = []
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.authority.issuer = self.url
 
@@ -128,6 +136,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "xai-oauth-emulator"
+        credential = ""  # which kind of bearer the current API request carried
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass  # quiet: tests and the demo print what matters
@@ -200,24 +209,82 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 code = parse_qs(url.query).get("user_code", [""])[0]
                 self._html(200, _verification_page(code))
             elif url.path == "/v1/models":
-                claims = self._bearer()
-                if claims is None:
+                allowed = self._allowed_models()
+                if allowed is None:
                     return
-                self._json(200, {
-                    "object": "list",
-                    "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in authority.models_for(claims.get("tier"))],
-                })
+                self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in allowed]})
             elif url.path == "/_emulator/stats":
                 self._json(200, emulator.stats())
             else:
                 self._json(404, {"error": "not_found"})
 
-        def _bearer(self) -> dict[str, Any] | None:
+        def _allowed_models(self) -> list[str] | None:
+            """The models the bearer may use; None (after answering 401) when it is not accepted."""
             header = self.headers.get("Authorization", "")
-            claims = authority.verify_access_token(header[7:]) if header.startswith("Bearer ") else None
+            bearer = header[7:] if header.startswith("Bearer ") else ""
+            if bearer and bearer == authority.settings.api_key:
+                self.credential = "api_key"
+                return API_KEY_MODELS
+            claims = authority.verify_access_token(bearer) if bearer else None
             if claims is None:
                 self._json(401, {"code": "unauthenticated:bad-credentials", "error": "invalid or expired token"})
-            return claims
+                return None
+            self.credential = "subscription"
+            return authority.models_for(claims.get("tier"))
+
+        def _api(self, path: str) -> None:
+            raw = self._body()
+            allowed = self._allowed_models()
+            if allowed is None:
+                return
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
+                return
+            emulator.api_requests.append({"path": path, "credential": self.credential, "body": body})
+            lane = chat_completions if path == "/v1/chat/completions" else responses
+            try:
+                reply = lane(body, allowed, repeat=authority.settings.reply_repeat)
+            except ApiRefusal as refusal:
+                self._json(refusal.status, refusal.body)
+                return
+            if body.get("stream"):
+                self._stream(path, reply)
+            elif not self._misbehave(path, after=True):
+                self._json(200, reply.whole)
+
+        def _stream(self, path: str, reply: Reply) -> None:
+            """Server-sent events over chunked transfer, with a keep-alive comment first."""
+            fault = emulator.take_fault(path, after=True)
+            events = reply.events
+            if fault is not None and fault.cut_stream:
+                events = events[: len(events) // 2]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+
+            def chunk(text: str) -> None:
+                data = text.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            chunk(": keep-alive\n\n")
+            for name, data in events:
+                if authority.settings.stream_delay:
+                    time.sleep(authority.settings.stream_delay)
+                chunk((f"event: {name}\n" if name else "") + f"data: {data}\n\n")
+            if fault is not None and fault.drop:
+                self.wfile.write(b"40\r\npartial")  # a chunk that never completes
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(b"0\r\n\r\n")
 
         # -- POST ---------------------------------------------------------
 
@@ -242,6 +309,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     decision = "approved" if form.get("decision") == "approve" else "denied"
                     ok = authority.decide(form.get("user_code", ""), decision)
                     self._html(200 if ok else 400, _result_page(decision if ok else "unknown"))
+                elif path in ("/v1/chat/completions", "/v1/responses"):
+                    self._api(path)
                 elif path.startswith("/_emulator/"):
                     self._control(path.removeprefix("/_emulator/"), json.loads(self._body() or b"{}"))
                 else:

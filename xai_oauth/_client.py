@@ -1,0 +1,245 @@
+"""``Client``: talk to Grok with the subscription, an API key, or both, chosen per request.
+
+The model id says which credential pays: ``xai-grok/<id>`` the subscription,
+``xai/<id>`` the API key (``XAI_API_KEY``), a bare id the subscription when
+signed in. ``_lanes`` decides the endpoint and the body; this module adds the
+credential, sends, retries what is safe to retry, and turns error answers
+into the exceptions of the README's table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._account import Account
+from ._api_errors import api_error, is_auth_failure
+from ._config import Config
+from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, XaiOAuthError
+from ._lanes import (
+    API_KEY_PREFIX,
+    SUBSCRIPTION_PREFIX,
+    ModelChoice,
+    build_request,
+    lane_for,
+    new_stream,
+    parse_model,
+    pick_default,
+    read_answer,
+)
+from ._retry import retry_delay
+from ._status import DEFAULT_MODEL_ID
+
+__all__ = ["ChatStream", "Client"]
+
+MODELS_TIMEOUT = 15.0
+
+
+class Client:
+    """Models and chat over both lanes. Methods return dicts and raise ``XaiOAuthError``.
+
+    ``Client()`` reads the environment (and ``.env.xai``); tests pass an
+    ``account`` built with a fake transport and clock.
+    """
+
+    def __init__(self, account: Account | None = None, *, config: Config | None = None, transport: Any = None,
+                 now: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.account = account or Account(config, transport=transport, now=now, sleep=sleep)
+        self.config = self.account.config
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"xai_oauth.Client(base_url={self.config.base_url!r}, api_key={'set' if self.config.api_key else 'unset'})"
+
+    def close(self) -> None:
+        self.account.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- models -----------------------------------------------------------
+
+    def models(self) -> dict[str, Any]:
+        """Chat models of every credential available, ``xai-grok/<id>`` and ``xai/<id>``; offline, the cache.
+
+        The subscription's listing is cached in the state file (``status()``
+        shows it); when the API cannot be reached the cache answers, marked
+        ``cached: True``.
+        """
+        signed_in = self.account.signed_in()
+        if not signed_in and not self.config.api_key:
+            raise NotSignedIn("Nobody is signed in and no API key is set.")
+        chat: list[dict[str, Any]] = []
+        images: list[dict[str, Any]] = []
+        notes: list[str] = []
+        cached_at = None
+        for credential, prefix in (("subscription", SUBSCRIPTION_PREFIX), ("api_key", API_KEY_PREFIX)):
+            if (credential == "subscription" and not signed_in) or (credential == "api_key" and not self.config.api_key):
+                continue
+            try:
+                ids = self._model_ids(credential)
+            except NetworkError:
+                cache = self.account.cached_models() if credential == "subscription" else None
+                if cache is None:
+                    raise
+                chat += cache["models"]
+                images += cache["image_models"]
+                cached_at = cache["fetched_at"]
+                notes.append("The API could not be reached; the subscription's models are from the cache.")
+                continue
+            except XaiOAuthError as exc:
+                if credential == "subscription" and self.config.api_key:
+                    notes.append(f"Subscription models unavailable: {exc.message} ({exc.code}).")
+                    continue
+                raise
+            listed = _listing(ids, prefix, credential)
+            if credential == "subscription":
+                self.account.remember_models(listed)
+            chat += listed["models"]
+            images += listed["image_models"]
+        default = pick_default([m["id"] for m in chat], self.config.default_model)
+        result: dict[str, Any] = {"models": chat, "image_models": images, "default_model_id": default}
+        if cached_at is not None:
+            result.update(cached=True, fetched_at=int(cached_at))
+        if notes:
+            result["notes"] = notes
+        return result
+
+    def _model_ids(self, credential: str) -> list[str]:
+        answer = self._send(credential, "models", lambda headers: self.account.http.get(
+            f"{self.config.base_url}/models", headers=headers, timeout=MODELS_TIMEOUT))
+        data = answer.body.get("data") if isinstance(answer.body, dict) else None
+        if not isinstance(data, list):
+            raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
+        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    # -- chat -------------------------------------------------------------
+
+    def chat(self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None,
+             **params: Any) -> dict[str, Any]:
+        """One whole answer: ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls"?}``."""
+        choice, body = self._prepare(model, messages, thinking, params, stream=False)
+        answer = self._send(choice.credential, choice.display_id, lambda headers: self.account.http.post_json(
+            self.config.base_url + choice.path, body, headers=headers, timeout=self._timeout(timeout)))
+        if not isinstance(answer.body, dict):
+            raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
+        return read_answer(choice, answer.body)
+
+    def stream(self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None,
+               **params: Any) -> ChatStream:
+        """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
+        choice, body = self._prepare(model, messages, thinking, params, stream=True)
+        return ChatStream(self._stream_deltas(choice, body, self._timeout(timeout)))
+
+    def _prepare(self, model: str | None, messages: Any, thinking: Any, params: dict[str, Any], *,
+                 stream: bool) -> tuple[ModelChoice, dict[str, Any]]:
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        choice = parse_model(model or self.default_model(), signed_in=self.account.signed_in())
+        return choice, build_request(choice, messages, stream=stream, thinking=thinking, params=params)
+
+    def default_model(self) -> str:
+        """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``."""
+        cache = self.account.cached_models()
+        return self.config.default_model or (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
+
+    def _timeout(self, seconds: float | None) -> Any:
+        from ._http import read_timeout
+
+        return read_timeout(seconds or self.config.read_timeout)
+
+    def _stream_deltas(self, choice: ModelChoice, body: dict[str, Any], timeout: Any) -> Iterator[str | dict[str, Any]]:
+        """Yields text deltas, then the final answer dict."""
+        from ._http import EventStream
+
+        url = self.config.base_url + choice.path
+        attempt, token, renewed = 0, self._bearer(choice.credential), False
+        while True:
+            with self.account.http.open_event_stream(url, body, headers=_auth_header(token), timeout=timeout) as opened:
+                if isinstance(opened, EventStream):
+                    reader = new_stream(choice)
+                    for event, data in opened:
+                        delta = reader.feed(event, data)
+                        if delta:
+                            yield delta
+                        if reader.done:
+                            break
+                    yield reader.result()
+                    return
+                answer = opened
+            if answer.status == 200 and isinstance(answer.body, dict):  # a gateway that ignored stream=True
+                whole = read_answer(choice, answer.body)
+                if whole["content"]:
+                    yield whole["content"]
+                yield whole
+                return
+            token, renewed, attempt = self._after_failure(choice.credential, choice.display_id, answer, token,
+                                                          renewed, attempt)
+
+    # -- sending ----------------------------------------------------------
+
+    def _bearer(self, credential: str) -> str:
+        if credential == "api_key":
+            if not self.config.api_key:
+                raise NotSignedIn("That model id asks for the API key (xai/...), but no XAI_API_KEY is set.",
+                                  action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.")
+            return self.config.api_key
+        return self.account.access_token()
+
+    def _send(self, credential: str, what: str, send: Callable[[dict[str, str]], Any]) -> Any:
+        """``send(headers)`` until it succeeds or fails for good (one refresh on 401, backoff on 5xx)."""
+        attempt, token, renewed = 0, self._bearer(credential), False
+        while True:
+            answer = send(_auth_header(token))
+            if answer.status == 200:
+                return answer
+            token, renewed, attempt = self._after_failure(credential, what, answer, token, renewed, attempt)
+
+    def _after_failure(self, credential: str, what: str, answer: Any, token: str, renewed: bool,
+                       attempt: int) -> tuple[str, bool, int]:
+        """What to send with next after a failed answer, or raise the table's error."""
+        from ._http import parse_retry_after
+
+        if credential == "subscription" and not renewed and is_auth_failure(answer.status, answer.body):
+            self.account.refresh(force=True, replacing=token)
+            return self.account.access_token(), True, attempt
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
+        if answer.status != 429:  # a usage window is the person's call: wait, or use the API key
+            wait = retry_delay(answer.status, attempt=attempt, html=answer.is_html, retry_after=retry_after)
+            if wait is not None:
+                self._sleep(wait)
+                return token, renewed, attempt + 1
+        raise api_error(answer.status, answer.body, credential=credential, model=what, retry_after=retry_after)
+
+
+class ChatStream:
+    """An iterator of text deltas; after it is exhausted, ``result`` holds the whole answer dict."""
+
+    def __init__(self, source: Iterator[str | dict[str, Any]]) -> None:
+        self._source = source
+        self.result: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._source:
+            if isinstance(item, dict):
+                self.result = item
+            else:
+                yield item
+
+    def __repr__(self) -> str:
+        return f"ChatStream(done={self.result is not None})"
+
+
+def _auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _listing(ids: list[str], prefix: str, credential: str) -> dict[str, Any]:
+    chat = [{"id": prefix + i, "lane": lane_for(i), "credential": credential}
+            for i in ids if not i.startswith("grok-imagine")]
+    images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
+    return {"models": chat, "image_models": images}

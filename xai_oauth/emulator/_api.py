@@ -1,0 +1,144 @@
+"""The emulator's api.x.ai: /v1/models, /v1/chat/completions and /v1/responses, apart from HTTP.
+
+The "model" is deterministic, so tests can check what reached it: it echoes
+the last user message, and on the responses lane it says how many agents the
+reasoning effort bought (4 for low / medium, 16 for high, as xAI documents).
+Errors are shaped like xAI's (``{"code": ..., "error": ...}``) with the same
+statuses: 404 unknown model, 403 a model outside the tier, 400 a bad request.
+Streams are real server-sent events: chat completion chunks ending in
+``[DONE]``, and the Responses event sequence ending in ``response.completed``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ._authority import MODELS_BY_TIER
+
+__all__ = ["API_KEY_MODELS", "ApiRefusal", "Reply", "chat_completions", "responses"]
+
+#: What an API key may use: every model (an API key is billed per token, not gated by tier).
+API_KEY_MODELS = MODELS_BY_TIER[4]
+KNOWN_MODELS = frozenset(m for models in MODELS_BY_TIER.values() for m in models)
+
+
+class ApiRefusal(Exception):
+    def __init__(self, status: int, code: str, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"code": code, "error": error}
+
+
+@dataclass
+class Reply:
+    """A finished answer: the whole JSON, and the same answer as (event name, data) stream events."""
+
+    whole: dict[str, Any]
+    events: list[tuple[str | None, str]]
+
+
+def _check_model(body: dict[str, Any], allowed: list[str]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiRefusal(400, "invalid-argument", "model is required")
+    if model not in KNOWN_MODELS:
+        raise ApiRefusal(404, "model_not_found", f"The model {model} does not exist or your team does not have access to it.")
+    if model not in allowed:
+        raise ApiRefusal(403, "permission-denied:tier", f"Your subscription does not include {model}.")
+    return model
+
+
+def _words(text: str, repeat: int) -> list[str]:
+    words = " ".join([text] * max(1, repeat)).split(" ")
+    return [w + " " for w in words[:-1]] + words[-1:]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p)
+    return ""
+
+
+def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+    model = _check_model(body, allowed)
+    if "multi-agent" in model:
+        raise ApiRefusal(400, "invalid-argument", f"{model} is only served by /v1/responses.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiRefusal(400, "invalid-argument", "messages must be a non-empty list")
+    if "input" in body or "reasoning" in body:
+        raise ApiRefusal(400, "invalid-argument", "unknown field for /v1/chat/completions")
+    said = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    text = f"You said: {said}"
+    if body.get("reasoning_effort"):
+        text += f" (thought with {body['reasoning_effort']} effort)"
+    pieces = _words(text, repeat)
+    usage = {"prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
+             "completion_tokens": len(pieces)}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    ident, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
+    whole = {"id": ident, "object": "chat.completion", "created": created, "model": model,
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
+                          "finish_reason": "stop"}],
+             "usage": usage}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> tuple[str | None, str]:
+        return None, json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": piece}) for piece in pieces]
+    events.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append((None, json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created,
+                                         "model": model, "choices": [], "usage": usage})))
+    events.append((None, "[DONE]"))
+    return Reply(whole, events)
+
+
+def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+    model = _check_model(body, allowed)
+    items = body.get("input")
+    if "messages" in body or "max_tokens" in body:
+        raise ApiRefusal(400, "invalid-argument", "unknown field for /v1/responses (use input, max_output_tokens)")
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    if not isinstance(items, list) or not items:
+        raise ApiRefusal(400, "invalid-argument", "input must be a string or a non-empty list")
+    effort = (body.get("reasoning") or {}).get("effort", "low")
+    agents = 16 if effort == "high" else 4
+    said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
+    pieces = _words(f"{agents} agents considered: {said}", repeat)
+    input_tokens = sum(len(_text_of(i.get("content")).split()) for i in items)
+    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces), "total_tokens": input_tokens + len(pieces),
+             "output_tokens_details": {"reasoning_tokens": 10 * agents}}
+    response_id, item_id = "resp_" + uuid.uuid4().hex[:12], "msg_" + uuid.uuid4().hex[:12]
+    text = "".join(pieces)
+    message: dict[str, Any] = {"id": item_id, "type": "message", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    base = {"id": response_id, "object": "response", "created_at": int(time.time()), "model": model,
+            "reasoning": {"effort": effort}}
+    whole = {**base, "status": "completed", "output": [message], "usage": usage}
+    in_progress = {**base, "status": "in_progress", "output": []}
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    sequence: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": in_progress}),
+        ("response.in_progress", {"response": in_progress}),
+        ("response.output_item.added", {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}}),
+        ("response.content_part.added", {**where, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        *[("response.output_text.delta", {**where, "delta": piece}) for piece in pieces],
+        ("response.output_text.done", {**where, "text": text}),
+        ("response.content_part.done", {**where, "part": message["content"][0]}),
+        ("response.output_item.done", {"output_index": 0, "item": message}),
+        ("response.completed", {"response": whole}),
+    ]
+    events: list[tuple[str | None, str]] = [
+        (kind, json.dumps({"type": kind, "sequence_number": n, **data})) for n, (kind, data) in enumerate(sequence)
+    ]
+    return Reply(whole, events)
