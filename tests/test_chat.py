@@ -202,3 +202,11 @@ def test_no_secret_in_any_chat_output(agent: Agent, emulator: Emulator, with_key
     for output in agent.outputs:
         for secret in secrets:
             assert secret not in output
+
+
+def test_a_chat_call_loads_neither_jwt_nor_keyring(agent: Agent, emulator: Emulator, with_key: dict[str, str]) -> None:
+    """They cost ~90 and ~120 ms at start-up; a chat call needs neither unless it must refresh."""
+    signed_in(agent)
+    for model in ("xai-grok/grok-4.3", "xai/grok-4.3"):
+        expression = f"chat({model!r}, 'x')['ok'] and sorted(__import__('sys').modules.keys() & {{'jwt', 'keyring'}})"
+        assert agent(expression, **with_key) == [], model

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
-
 __all__ = ["unverified_claims"]
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
-    """The JWT payload, or ``{}`` when ``token`` is not a readable JWT."""
+    """The JWT payload, or ``{}`` when ``token`` is not a readable JWT.
+
+    pyjwt is imported here, not at the top: with ``cryptography`` installed it
+    costs ~90 ms, and only sign-in and refresh need claims (a chat call does not).
+    """
+    import jwt
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:

@@ -55,6 +55,15 @@ class Fault:
     cut_stream: bool = False
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-answer is normal here (tests cut streams, SDKs close pools): no traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Emulator:
     """A local auth.x.ai + api.x.ai. ``with Emulator() as emu:`` serves on ``emu.url`` until the block ends."""
 
@@ -65,7 +74,7 @@ class Emulator:
         self.authority = Authority(settings)
         self.faults: list[Fault] = []
         self._faults_lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _QuietServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
