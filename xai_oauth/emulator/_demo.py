@@ -71,9 +71,12 @@ def run_demo(emulator: Emulator) -> int:
         connected = show("poll()  # after the person says they approved", "poll()")
         show("status()", "status()")
         show("models()", "models()")
+        show("chat('xai-grok/grok-4.3', 'Hello, Grok')", "chat('xai-grok/grok-4.3', 'Hello, Grok')")
+        show("chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})",
+             "chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})")
         show("refresh(force=True)", "refresh(force=True)")
         show("logout()", "logout()")
         show("status()", "status()")
         ok = failures == 0 and connected.get("status") == "connected"
-        print("demo:", "signed in, listed models, refreshed and signed out" if ok else "FAILED")
+        print("demo:", "signed in, listed models, asked both lanes, refreshed and signed out" if ok else "FAILED")
         return 0 if ok else 1
