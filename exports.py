@@ -132,7 +132,23 @@ def _call(action: Callable[[Client], dict[str, Any]]) -> dict[str, Any]:
 
 
 def _failure(exc: Exception) -> dict[str, Any]:
-    """The error dict for ``exc``. Unknown exceptions are named by type only: their text could hold anything."""
+    """The error dict for ``exc``. Unknown exceptions are named by type only: their text could hold anything.
+
+    With ``XAI_OAUTH_DEBUG=1`` the dict also carries the traceback, token-shaped text redacted.
+    """
+    import os
+
+    result = _describe(exc)
+    if os.environ.get("XAI_OAUTH_DEBUG") == "1":
+        import traceback
+
+        from xai_oauth._redact import redact
+
+        result["traceback"] = redact("".join(traceback.format_exception(exc)))
+    return result
+
+
+def _describe(exc: Exception) -> dict[str, Any]:
     from xai_oauth._exceptions import XaiOAuthError
 
     if isinstance(exc, XaiOAuthError):

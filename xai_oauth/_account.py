@@ -10,6 +10,7 @@ HTTP transport come in from outside; tests pass fakes and never sleep.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -262,6 +263,13 @@ class Account:
                 }
             write_json(self.paths.pending, outcome.login.to_dict())
             return {**_pending(outcome.login, now), **({"slowed_down": True} if outcome.slowed_down else {})}
+
+    def cancel_login(self) -> bool:
+        """Drop the pending sign-in (the person gave up); True when there was one."""
+        with self._locked():
+            existed = os.path.exists(self.paths.pending)
+            remove(self.paths.pending)
+        return existed
 
     # -- the credential ---------------------------------------------------
 

@@ -10,12 +10,13 @@ from ._server import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xai_oauth.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="xai-oauth emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--tier", type=int, default=3, help="subscription tier in issued tokens (1-4)")
     parser.add_argument("--token-lifetime", type=float, default=6 * 3600, help="access token lifetime, seconds")
     parser.add_argument("--interval", type=float, default=5, help="device flow polling interval, seconds")
     parser.add_argument("--auto-approve", action="store_true", help="approve every sign-in at once")
+    parser.add_argument("--api-key", help="an API key the emulated API accepts beside subscription tokens (BYOK)")
     parser.add_argument("--demo", action="store_true", help="run a whole sign-in as an agent would, then exit")
     args = parser.parse_args(argv)
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         access_token_lifetime=args.token_lifetime,
         interval=1 if args.demo else args.interval,
         auto_approve=args.auto_approve,
+        api_key=args.api_key,
     )
     with emulator:
         if args.demo:

@@ -1,0 +1,179 @@
+"""The ``xai-oauth`` command, driven in subprocesses against the emulator, as a person would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xai_oauth.emulator import Emulator
+from xai_oauth.emulator._demo import approve_in_browser
+
+from .conftest import ROOT
+
+
+class Terminal:
+    """Runs ``python -m xai_oauth ...`` with the emulator's environment; keeps every output for the canary scan."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.env = {**os.environ, **emulator.environ(), "PYTHONPATH": str(ROOT)}
+        self.outputs: list[str] = []
+
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "xai_oauth", *args], env={**self.env, **env},
+                              capture_output=True, text=True, timeout=60)
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def login(self, *args: str, decide: str = "approve") -> subprocess.CompletedProcess[str]:
+        """``xai-oauth login --no-browser``: read the link it prints, decide on the page, wait for the exit."""
+        child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "login", "--no-browser", *args], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        url = ""
+        while not url:
+            line = child.stdout.readline()
+            assert line, "login exited before printing the link"
+            self.outputs.append(line)
+            if "user_code=" in line:
+                url = json.loads(line)["verification_url_with_code"] if line.startswith("{") else line.strip()
+        code = url.split("user_code=")[1]
+        if decide == "approve":
+            approve_in_browser(url)
+        elif decide == "deny":
+            self.emulator.deny(code)
+        else:
+            self.emulator.expire(code)
+        out, err = child.communicate(timeout=60)
+        self.outputs += [out, err]
+        return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+@pytest.fixture
+def terminal(emulator: Emulator) -> Terminal:
+    return Terminal(emulator)
+
+
+def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: Emulator) -> None:
+    login = terminal.login()
+    assert login.returncode == 0, login.stderr
+    assert "Signed in: SuperGrok (tier 3)" in login.stdout
+
+    status = terminal("status")
+    assert status.returncode == 0 and "Signed in: SuperGrok (tier 3)" in status.stdout
+    assert "Default model: xai-grok/grok-4.3" in status.stdout
+    assert json.loads(terminal("status", "--json").stdout)["state"] == "connected"
+
+    models = terminal("models")
+    assert models.returncode == 0 and models.stdout.splitlines()[0].split() == ["MODEL", "LANE", "PAID", "BY"]
+    assert "xai-grok/grok-4.3 (default)" in models.stdout and "responses" in models.stdout
+    assert json.loads(terminal("models", "--json").stdout)["default_model_id"] == "xai-grok/grok-4.3"
+
+    answer = terminal("chat", "hello from the terminal")
+    assert answer.returncode == 0 and answer.stdout == "You said: hello from the terminal\n"
+    streamed = terminal("chat", "--stream", "-m", "xai-grok/grok-4.20-multi-agent-0309", "--thinking", "high", "plan")
+    assert streamed.stdout == "16 agents considered: plan\n"
+    as_json = json.loads(terminal("chat", "--json", "--system", "terse", "hi").stdout)
+    assert as_json["content"] == "You said: hi" and emulator.api_requests[-1]["body"]["messages"][0]["role"] == "system"
+
+    assert "Renewed" in terminal("refresh", "--force").stdout
+    logout = terminal("logout")
+    assert logout.returncode == 0 and "revoked" in logout.stdout
+    after = terminal("status")
+    assert after.returncode == 1 and "Not signed in." in after.stdout and "xai-oauth login" in after.stdout
+
+
+def test_login_json_lines(terminal: Terminal) -> None:
+    login = terminal.login("--json")
+    assert login.returncode == 0
+    assert json.loads(login.stdout)["status"] == "connected"
+
+
+@pytest.mark.parametrize(("decide", "exit_code", "error"), [("deny", 2, "access_denied"), ("expire", 3, "expired")])
+def test_login_refused_or_expired_exit_codes(terminal: Terminal, decide: str, exit_code: int, error: str) -> None:
+    login = terminal.login("--json", decide=decide)
+    assert login.returncode == exit_code and json.loads(login.stdout)["error"] == error
+
+
+def test_chat_from_a_file(terminal: Terminal, tmp_path: Path) -> None:
+    assert terminal.login().returncode == 0
+    conversation = tmp_path / "messages.json"
+    conversation.write_text(json.dumps([{"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"},
+                                        {"role": "user", "content": "from a file"}]))
+    assert terminal("chat", "--file", str(conversation)).stdout == "You said: from a file\n"
+    conversation.write_text("{not json")
+    broken = terminal("chat", "--file", str(conversation))
+    assert broken.returncode == 1 and broken.stderr.startswith("error: Could not read")
+
+
+def test_errors_show_message_and_action_never_a_traceback(terminal: Terminal) -> None:
+    nobody = terminal("chat", "hi")
+    assert nobody.returncode == 1 and nobody.stdout == ""
+    assert nobody.stderr.startswith("error: ") and "→ Run `xai-oauth login`" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
+    offline = terminal("models", XAI_OAUTH_ISSUER="http://127.0.0.1:9", XAI_BASE_URL="http://127.0.0.1:9/v1",
+                       XAI_API_KEY="xai-CANARY-KEY-" + "z" * 40)
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr and "error: " in offline.stderr
+
+
+def test_debug_shows_a_redacted_traceback(terminal: Terminal) -> None:
+    key = "xai-CANARY-KEY-" + "z" * 40
+    debug = terminal("--debug", "chat", "-m", "xai/grok-4.3", "hi", XAI_BASE_URL="http://127.0.0.1:9/v1", XAI_API_KEY=key)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "NetworkError" in debug.stderr
+    assert key not in debug.stderr
+
+
+def test_emulator_command_serves(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "emulator", "--tier", "4"], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()
+        assert "xAI emulator on http://127.0.0.1:" in first and "(tier 4)" in first
+        url = first.split(" on ")[1].split()[0]
+        from urllib.request import urlopen
+
+        assert json.loads(urlopen(f"{url}/.well-known/openid-configuration", timeout=5).read())["issuer"] == url
+    finally:
+        child.terminate()
+        child.communicate(timeout=10)
+
+
+def test_no_secret_in_any_command_output(terminal: Terminal, emulator: Emulator) -> None:
+    assert terminal.login().returncode == 0
+    for args in (("status",), ("status", "--json"), ("models", "--json"), ("refresh", "--force", "--json"),
+                 ("chat", "--json", "x"), ("--debug", "chat", "-m", "xai-grok/grok-9", "x"), ("logout", "--json")):
+        terminal(*args)
+    secrets: list[Any] = emulator.authority.secrets()
+    for output in terminal.outputs:
+        for secret in secrets:
+            assert secret not in output
+
+
+def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_home: Path) -> None:
+    import signal
+
+    child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "login", "--no-browser"], env=terminal.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    while "user_code=" not in child.stdout.readline():
+        pass
+    assert (isolated_home / "pending.json").exists()
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130 and "Cancelled" in err and "Traceback" not in err
+    assert not (isolated_home / "pending.json").exists() and not (isolated_home / "credentials.json").exists()
+
+
+def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:
+    from xai_oauth._cli import _print_qr
+
+    _print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
+    drawn = capsys.readouterr().out
+    assert len(drawn.splitlines()) > 10 and ("▀" in drawn or "█" in drawn)

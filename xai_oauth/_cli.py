@@ -1,0 +1,258 @@
+"""``xai-oauth``: the command for a person at a terminal (also ``python -m xai_oauth``).
+
+Modelled on ``gh auth`` and ``codex login``. Every subcommand is a thin layer
+over ``exports`` (so errors arrive as dicts with ``message`` and ``action``,
+never as tracebacks) that formats the answer for a person, or prints it as
+JSON with ``--json``. Exit codes: 0 success, 1 failure, 2 sign-in denied,
+3 sign-in code expired, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import exports
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_DENIED, EXIT_EXPIRED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["emulator"]:  # its options belong to python -m xai_oauth.emulator
+        return _emulator(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.debug:
+        os.environ["XAI_OAUTH_DEBUG"] = "1"  # error dicts then carry a redacted traceback
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `xai-oauth models | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xai-oauth", description="Sign in to xAI / Grok with your subscription, and use it.")
+    parser.add_argument("--debug", action="store_true", help="on errors, also show a traceback (tokens redacted)")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Any, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        sub.set_defaults(run=run)
+        return sub
+
+    login = command("login", _login, "Sign in with the device flow: open the link, approve, done.")
+    login.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the link")
+    command("status", _status, "Show whether you are signed in, with which subscription, until when.")
+    command("logout", _logout, "Revoke the sign-in at xAI and forget it here.")
+    refresh = command("refresh", _refresh, "Renew the access token now if it is due (or always, with --force).")
+    refresh.add_argument("--force", action="store_true")
+    command("models", _models, "List the models you can use.")
+    chat = command("chat", _chat, "Ask a Grok model something.")
+    chat.add_argument("prompt", nargs="?", help="the question (omit when --file holds the whole conversation)")
+    chat.add_argument("--model", "-m", help="xai-grok/<id> (subscription), xai/<id> (API key); default: your default")
+    chat.add_argument("--system", "-s", help="a system message to put first")
+    chat.add_argument("--file", "-f", help="a JSON file with a list of chat messages")
+    chat.add_argument("--thinking", choices=("low", "medium", "high"), help="reasoning effort (multi-agent: 4 or 16 agents)")
+    chat.add_argument("--max-tokens", type=int)
+    chat.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                      help="print the answer as it arrives (default: when the output is a terminal)")
+    commands.add_parser("emulator", add_help=False,
+                        help="Serve the built-in xAI emulator for trying everything offline (--port, --tier, --help).")
+    return parser
+
+
+# -- output -------------------------------------------------------------------
+
+
+def _emit(result: dict[str, Any], args: argparse.Namespace, human: Any) -> int:
+    """Print ``result`` as JSON or through ``human``; errors as message + action. Returns the exit code."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result.get("ok"):
+        human(result)
+    if not result.get("ok"):
+        if not args.json:
+            _print_error(result)
+        return EXIT_DENIED if result.get("error") == "access_denied" else (
+            EXIT_EXPIRED if result.get("error") == "expired" else EXIT_FAILED)
+    return EXIT_OK
+
+
+def _print_error(result: dict[str, Any], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    print(f"error: {result.get('message')}", file=stream)
+    if result.get("action"):
+        print(f"  → {_for_terminal(result['action'])}", file=stream)
+    if result.get("traceback"):
+        print(result["traceback"], file=stream, end="")
+
+
+_COMMANDS = {"start()": "xai-oauth login", "logout()": "xai-oauth logout", "refresh()": "xai-oauth refresh",
+             "models()": "xai-oauth models", "poll()": "xai-oauth login"}
+
+
+def _for_terminal(action: str) -> str:
+    """An export's action, with its function names as the commands a person types."""
+    for call, command in _COMMANDS.items():
+        action = action.replace(call, f"`{command}`")
+    return action.replace("Call `", "Run `").replace("call `", "run `")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
+
+
+# -- commands -------------------------------------------------------------------
+
+
+def _login(args: argparse.Namespace) -> int:
+    started = exports.start()
+    if not started.get("ok"):
+        return _emit(started, args, None)
+    url, code = started["verification_url_with_code"], started["user_code"]
+    if args.json:
+        print(json.dumps(started), flush=True)  # JSON lines: the link first, the outcome last
+    else:
+        print(f"\n  Open this link to sign in:\n\n    {url}\n\n  and check that it shows the code:  {code}\n", flush=True)
+        if sys.stdout.isatty():
+            _print_qr(url)
+    if not args.no_browser and _has_display():
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        result = _wait_for_approval(started, quiet=args.json or not sys.stderr.isatty())
+    except KeyboardInterrupt:
+        from ._account import Account
+
+        Account().cancel_login()
+        print("\nCancelled; nothing was saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _emit(result, args, lambda r: print(
+        f"Signed in: {r['tier_name']} (tier {r['tier']}); token good for {_duration(r['expires_in'])}, "
+        f"kept in {r['storage']}. Default model: {r['default_model_id']}"))
+
+
+def _wait_for_approval(started: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
+    """Poll at the server's interval until the sign-in is approved, denied or expired."""
+    deadline = time.time() + float(started["expires_in"])
+    frame = 0
+    while True:
+        result = exports.poll()
+        if not result.get("ok") or result.get("status") != "pending":
+            if not quiet:
+                print("\r\033[K", end="", file=sys.stderr)
+            return result
+        wake = time.time() + float(result.get("retry_after") or started["interval"])
+        while time.time() < wake:
+            if not quiet:
+                left = _duration(deadline - time.time())
+                print(f"\r{SPINNER[frame % len(SPINNER)]} Waiting for approval · code expires in {left} ",
+                      end="", file=sys.stderr, flush=True)
+                frame += 1
+            time.sleep(0.1)
+
+
+def _print_qr(url: str) -> None:
+    """The link as a QR code, for a phone when this terminal is on a headless server."""
+    try:
+        import segno
+    except ImportError:
+        return
+    segno.make(url, error="l").terminal(compact=True)
+    print()
+
+
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _status(args: argparse.Namespace) -> int:
+    result = exports.status()
+
+    def human(r: dict[str, Any]) -> None:
+        if r["connected"]:
+            print(f"Signed in: {r['tier_name']} (tier {r['tier']})")
+            print(f"Token expires in {_duration(r['expires_in'])} (kept in {r['storage']})")
+            print(f"Default model: {r['default_model_id']}")
+        else:
+            print({"expired": "Signed in, but the access token has expired (any call refreshes it).",
+                   "pending": "A sign-in is waiting for approval.",
+                   "reauth_required": f"The sign-in no longer works ({r.get('reason', 'refused')}).",
+                   }.get(r["state"], "Not signed in."))
+            if r.get("action"):
+                print(f"  → {_for_terminal(r['action'])}")
+
+    code = _emit(result, args, human)
+    return code if code else (EXIT_OK if result.get("connected") else EXIT_FAILED)
+
+
+def _logout(args: argparse.Namespace) -> int:
+    return _emit(exports.logout(), args, lambda r: print(
+        "Signed out" + (" and revoked at xAI." if r["revoked"] else " (revocation at xAI was not confirmed).")))
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    return _emit(exports.refresh(force=args.force), args, lambda r: print(
+        ("Renewed" if r["refreshed"] else "Still fresh") + f"; expires in {_duration(r['expires_in'])}."))
+
+
+def _models(args: argparse.Namespace) -> int:
+    def human(r: dict[str, Any]) -> None:
+        rows = [(m["id"] + (" (default)" if m["id"] == r["default_model_id"] else ""), m["lane"], m["credential"])
+                for m in r["models"]]
+        rows += [(m["id"], "images", m["credential"]) for m in r["image_models"]]
+        width = max((len(row[0]) for row in rows), default=5)
+        print(f"{'MODEL':<{width}}  {'LANE':<16}  PAID BY")
+        for model, lane, credential in rows:
+            print(f"{model:<{width}}  {lane:<16}  {credential.replace('_', ' ')}")
+        for note in r.get("notes", []):
+            print(f"note: {note}")
+
+    return _emit(exports.models(), args, human)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    messages: list[dict[str, Any]] = []
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                messages = json.load(handle)
+        except (OSError, ValueError) as exc:
+            return _emit({"ok": False, "error": "invalid_request", "message": f"Could not read {args.file}: {type(exc).__name__}.",
+                          "action": "Give a JSON file holding a list of {role, content} messages."}, args, None)
+    if args.system:
+        messages.insert(0, {"role": "system", "content": args.system})
+    if args.prompt:
+        messages.append({"role": "user", "content": args.prompt})
+    params: dict[str, Any] = {}
+    if args.max_tokens is not None:
+        params["max_tokens"] = args.max_tokens
+    stream = (sys.stdout.isatty() if args.stream is None else args.stream) and not args.json
+    result = exports.chat(args.model, messages, stream=stream,
+                          thinking={"effort": args.thinking} if args.thinking else None, **params)
+    return _emit(result, args, (lambda r: None) if stream else (lambda r: print(r["content"])))
+
+
+def _emulator(rest: list[str]) -> int:
+    from .emulator.__main__ import main as serve
+
+    return serve(rest)
