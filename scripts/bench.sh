@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up .venv with the bench extra (the openai SDK, for comparison) and run every benchmark; writes bench/report.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+exec .venv/bin/python bench/run_all.py "$@"
