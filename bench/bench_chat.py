@@ -37,14 +37,18 @@ PROMPT = "Say hello to the benchmark."
 
 
 def _agent_block(model: str) -> str:
-    return (f"import json, sys; sys.path.insert(0, {ROOT!r}); from exports import chat; "
-            f"r = chat({model!r}, {PROMPT!r}); assert r['ok'], r; print(json.dumps(r))")
+    return (
+        f"import json, sys; sys.path.insert(0, {ROOT!r}); from exports import chat; "
+        f"r = chat({model!r}, {PROMPT!r}); assert r['ok'], r; print(json.dumps(r))"
+    )
 
 
 def _sdk_block(base_url: str) -> str:
-    return (f"import openai; c = openai.OpenAI(base_url={base_url!r}, api_key={API_KEY!r}); "
-            f"r = c.chat.completions.create(model='grok-4.3', messages=[{{'role': 'user', 'content': {PROMPT!r}}}]); "
-            "print(r.choices[0].message.content)")
+    return (
+        f"import openai; c = openai.OpenAI(base_url={base_url!r}, api_key={API_KEY!r}); "
+        f"r = c.chat.completions.create(model='grok-4.3', messages=[{{'role': 'user', 'content': {PROMPT!r}}}]); "
+        "print(r.choices[0].message.content)"
+    )
 
 
 def _time(code: str, env: dict[str, str]) -> float:
@@ -55,13 +59,21 @@ def _time(code: str, env: dict[str, str]) -> float:
 
 def measure_calls(rounds: int = 15) -> dict[str, float]:
     with Emulator(interval=1.0, api_key=API_KEY) as emulator, tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file",
-               "XAI_API_KEY": API_KEY}
+        env = {
+            **os.environ,
+            **emulator.environ(),
+            "XAI_OAUTH_HOME": home,
+            "XAI_OAUTH_STORE": "file",
+            "XAI_API_KEY": API_KEY,
+        }
         started = call_export("start()", env)
         approve_in_browser(str(started["verification_url_with_code"]))
         call_export("poll()", env)
-        blocks = {"subscription": _agent_block("xai-grok/grok-4.3"), "api_key": _agent_block("xai/grok-4.3"),
-                  "openai_sdk": _sdk_block(emulator.api_url)}
+        blocks = {
+            "subscription": _agent_block("xai-grok/grok-4.3"),
+            "api_key": _agent_block("xai/grok-4.3"),
+            "openai_sdk": _sdk_block(emulator.api_url),
+        }
         samples: dict[str, list[float]] = {name: [] for name in blocks}
         for _ in range(2):  # warm the OS file cache
             for code in blocks.values():
@@ -70,9 +82,11 @@ def measure_calls(rounds: int = 15) -> dict[str, float]:
             for name, code in blocks.items():
                 samples[name].append(_time(code, env))
     ms = {name: statistics.median(values) * 1000 for name, values in samples.items()}
-    return {**{f"{k}_ms": v for k, v in ms.items()},
-            "subscription_ratio": ms["subscription"] / ms["openai_sdk"],
-            "api_key_ratio": ms["api_key"] / ms["openai_sdk"]}
+    return {
+        **{f"{k}_ms": v for k, v in ms.items()},
+        "subscription_ratio": ms["subscription"] / ms["openai_sdk"],
+        "api_key_ratio": ms["api_key"] / ms["openai_sdk"],
+    }
 
 
 def measure_stream(rounds: int = 9, repeat: int = 4000) -> dict[str, float]:
@@ -86,10 +100,15 @@ def measure_stream(rounds: int = 9, repeat: int = 4000) -> dict[str, float]:
 
         def plain() -> tuple[float, float, int]:
             start, first, n = time.perf_counter(), 0.0, 0
-            with httpx2.Client(timeout=60) as http, http.stream(
-                "POST", f"{emulator.api_url}/chat/completions", json=body,
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            ) as response:
+            with (
+                httpx2.Client(timeout=60) as http,
+                http.stream(
+                    "POST",
+                    f"{emulator.api_url}/chat/completions",
+                    json=body,
+                    headers={"Authorization": f"Bearer {API_KEY}"},
+                ) as response,
+            ):
                 for event in httpx2.EventSource(response):
                     if event.data == "[DONE]":
                         break
@@ -124,19 +143,23 @@ def measure_stream(rounds: int = 9, repeat: int = 4000) -> dict[str, float]:
 
 
 def report(calls: dict[str, float], stream: dict[str, float]) -> str:
-    return "\n".join([
-        "| fresh process, one whole chat call | median | ÷ openai SDK (goal ≤ 0.3×) |",
-        "|---|---|---|",
-        f"| `exports.chat('xai-grok/grok-4.3', …)` (subscription) | {calls['subscription_ms']:.0f} ms | {calls['subscription_ratio']:.2f}× |",
-        f"| `exports.chat('xai/grok-4.3', …)` (API key) | {calls['api_key_ms']:.0f} ms | {calls['api_key_ratio']:.2f}× |",
-        f"| openai SDK `chat.completions.create` (API key) | {calls['openai_sdk_ms']:.0f} ms | 1.00× |",
-        "",
-        f"| stream of {stream['routed_deltas']} deltas, in process | first delta | whole stream |",
-        "|---|---|---|",
-        f"| plain httpx2 + EventSource | {stream['plain_first_ms']:.1f} ms | {stream['plain_total_ms']:.0f} ms |",
-        f"| `Client.stream` (router) | {stream['routed_first_ms']:.1f} ms | {stream['routed_total_ms']:.0f} ms |",
-        f"| ratio (goal ≤ 1.1×) | {stream['first_delta_ratio']:.2f}× | {stream['total_ratio']:.2f}× |",
-    ])
+    return "\n".join(
+        [
+            "| fresh process, one whole chat call | median | ÷ openai SDK (goal ≤ 0.3×) |",
+            "|---|---|---|",
+            f"| `exports.chat('xai-grok/grok-4.3', …)` (subscription) | {calls['subscription_ms']:.0f} ms "
+            f"| {calls['subscription_ratio']:.2f}× |",
+            f"| `exports.chat('xai/grok-4.3', …)` (API key) | {calls['api_key_ms']:.0f} ms "
+            f"| {calls['api_key_ratio']:.2f}× |",
+            f"| openai SDK `chat.completions.create` (API key) | {calls['openai_sdk_ms']:.0f} ms | 1.00× |",
+            "",
+            f"| stream of {stream['routed_deltas']} deltas, in process | first delta | whole stream |",
+            "|---|---|---|",
+            f"| plain httpx2 + EventSource | {stream['plain_first_ms']:.1f} ms | {stream['plain_total_ms']:.0f} ms |",
+            f"| `Client.stream` (router) | {stream['routed_first_ms']:.1f} ms | {stream['routed_total_ms']:.0f} ms |",
+            f"| ratio (goal ≤ 1.1×) | {stream['first_delta_ratio']:.2f}× | {stream['total_ratio']:.2f}× |",
+        ]
+    )
 
 
 if __name__ == "__main__":

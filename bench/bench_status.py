@@ -64,7 +64,8 @@ def measure(rounds: int = 40, bytecode: bool = True, strict: bool = False) -> di
 
 def report(result: dict[str, float]) -> str:
     return (
-        f"status() fresh process{' (-S)' if result['strict'] else ''}: {result['status_ms']:.1f} ms vs python -c pass {result['baseline_ms']:.1f} ms "
+        f"status() fresh process{' (-S)' if result['strict'] else ''}: {result['status_ms']:.1f} ms "
+        f"vs python -c pass {result['baseline_ms']:.1f} ms "
         f"= {result['status_ratio']:.2f}x (goal <= 2.0x); the agent's whole heredoc incl. json: "
         f"{result['agent_block_ms']:.1f} ms = {result['agent_block_ratio']:.2f}x"
     )
@@ -72,5 +73,10 @@ def report(result: dict[str, float]) -> str:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    print(report(measure(int(args[0]) if args else 40, bytecode="--no-bytecode" not in sys.argv,
-                        strict="--strict" in sys.argv)))
+    print(
+        report(
+            measure(
+                int(args[0]) if args else 40, bytecode="--no-bytecode" not in sys.argv, strict="--strict" in sys.argv
+            )
+        )
+    )

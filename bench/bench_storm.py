@@ -27,7 +27,12 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[StormResult]:
 
 def met_goal(result: StormResult) -> bool:
     expected = result.processes if result.forced else 1
-    return (result.refresh_requests, result.refused, result.failures, result.grant_works_after) == (expected, 0, 0, True)
+    return (result.refresh_requests, result.refused, result.failures, result.grant_works_after) == (
+        expected,
+        0,
+        0,
+        True,
+    )
 
 
 def report(results: list[StormResult]) -> str:

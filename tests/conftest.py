@@ -12,6 +12,8 @@ import pytest
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._demo import parse_export, run_export
 
+from .support.fake_server import FakeAuthServer, FakeClock
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,18 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XAI_OAUTH_HOME", str(home))
     monkeypatch.setenv("XAI_OAUTH_STORE", "file")
     return home
+
+
+@pytest.fixture
+def server() -> FakeAuthServer:
+    """A fake auth server for httpx2.MockTransport unit tests."""
+    return FakeAuthServer()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that only moves when told (and when something sleeps on it)."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -50,4 +64,3 @@ class Agent:
 def agent(emulator: Emulator, isolated_home: Path) -> Agent:
     env = {**os.environ, **emulator.environ(), "PYTHONPATH": str(ROOT)}
     return Agent(env)
-

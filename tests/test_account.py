@@ -35,22 +35,20 @@ DEVICE = "/oauth2/device/code"
 
 
 def access_token(now: float, lifetime: float = 21_600, tier: Any = 3, marker: str = "A") -> str:
-    return jwt.encode({"iat": int(now), "exp": int(now + lifetime), "tier": tier, "m": marker}, "k" * 32, algorithm="HS256")
+    return jwt.encode(
+        {"iat": int(now), "exp": int(now + lifetime), "tier": tier, "m": marker}, "k" * 32, algorithm="HS256"
+    )
 
 
 def token_answer(now: float, refresh: str = "CANARY-REFRESH-1", **over: Any) -> tuple[int, dict[str, Any]]:
-    return 200, {"access_token": access_token(now), "token_type": "Bearer", "expires_in": 21_600,
-                 "refresh_token": refresh, "id_token": "CANARY-ID-TOKEN", **over}
-
-
-@pytest.fixture
-def server() -> FakeAuthServer:
-    return FakeAuthServer()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+    return 200, {
+        "access_token": access_token(now),
+        "token_type": "Bearer",
+        "expires_in": 21_600,
+        "refresh_token": refresh,
+        "id_token": "CANARY-ID-TOKEN",
+        **over,
+    }
 
 
 @pytest.fixture
@@ -66,7 +64,9 @@ def signed_in(account: Account, server: FakeAuthServer, clock: FakeClock) -> Non
 
 
 class TestStart:
-    def test_returns_link_and_persists_pending_0600(self, account: Account, server: FakeAuthServer, isolated_home: Path) -> None:
+    def test_returns_link_and_persists_pending_0600(
+        self, account: Account, server: FakeAuthServer, isolated_home: Path
+    ) -> None:
         server.queue(DEVICE, device_code_answer())
         result = account.start()
         assert result["verification_url_with_code"] == "https://accounts.x.ai/device?user_code=WXYZ-BCDF"
@@ -75,7 +75,13 @@ class TestStart:
         assert stat.S_IMODE(pending.stat().st_mode) == 0o600
         assert stat.S_IMODE(isolated_home.stat().st_mode) == 0o700
         assert server.requests[-1][1]["scope"].split() == [
-            "openid", "profile", "email", "offline_access", "grok-cli:access", "api:access"]
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "grok-cli:access",
+            "api:access",
+        ]
 
     def test_second_start_replaces_pending(self, account: Account, server: FakeAuthServer, isolated_home: Path) -> None:
         server.queue(DEVICE, device_code_answer(), device_code_answer(user_code="NEWC-ODEX", device_code="D2"))
@@ -87,7 +93,10 @@ class TestStart:
         ("answer", "error"),
         [
             (httpx2.Response(503, text="<html>down</html>", headers={"content-type": "text/html"}), ServerError),
-            (httpx2.Response(200, text="<html>captcha</html>", headers={"content-type": "text/html"}), MalformedResponse),
+            (
+                httpx2.Response(200, text="<html>captcha</html>", headers={"content-type": "text/html"}),
+                MalformedResponse,
+            ),
             (httpx2.Response(200, text='{"device_code": "x", "user'), MalformedResponse),
             (httpx2.Response(429, json={}, headers={"retry-after": "30"}), RateLimited),
             ((400, {"error": "invalid_scope"}), OAuthError),
@@ -95,7 +104,9 @@ class TestStart:
             (httpx2.ReadTimeout("slow"), NetworkError),
         ],
     )
-    def test_bad_answers_raise_our_errors(self, account: Account, server: FakeAuthServer, answer: Any, error: type) -> None:
+    def test_bad_answers_raise_our_errors(
+        self, account: Account, server: FakeAuthServer, answer: Any, error: type
+    ) -> None:
         server.queue(DEVICE, answer)
         with pytest.raises(error) as caught:
             account.start()
@@ -103,8 +114,13 @@ class TestStart:
             assert caught.value.retry_after == 30
 
     def test_discovery_off_domain_is_refused_before_any_code_is_sent(self, clock: FakeClock) -> None:
-        server = FakeAuthServer({"issuer": ISSUER, "device_authorization_endpoint": "https://evil.example/d",
-                                 "token_endpoint": f"{ISSUER}/t"})
+        server = FakeAuthServer(
+            {
+                "issuer": ISSUER,
+                "device_authorization_endpoint": "https://evil.example/d",
+                "token_endpoint": f"{ISSUER}/t",
+            }
+        )
         with pytest.raises(DiscoveryError):
             Account(transport=server.transport(), now=clock).start()
         assert server.count[DEVICE] == 0
@@ -126,7 +142,9 @@ class TestPoll:
         with pytest.raises(NoPendingLogin):
             account.poll()
 
-    def test_pending_then_too_soon_answers_locally(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_pending_then_too_soon_answers_locally(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         server.queue(DEVICE, device_code_answer())
         server.queue(TOKEN, (400, {"error": "authorization_pending"}))
         account.start()
@@ -137,7 +155,9 @@ class TestPoll:
         assert second == {**second, "status": "pending", "retry_after": 3}
         assert server.count[TOKEN] == 1  # the too-soon poll did not touch the network
 
-    def test_slow_down_is_persisted_across_processes(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_slow_down_is_persisted_across_processes(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         server.queue(DEVICE, device_code_answer())
         server.queue(TOKEN, (400, {"error": "slow_down"}))
         account.start()
@@ -145,7 +165,9 @@ class TestPoll:
         assert result["slowed_down"] and result["interval"] == 10 and result["retry_after"] == 10
         assert json.loads((isolated_home / "pending.json").read_text())["interval"] == 10
 
-    def test_approved_stores_credential_and_drops_pending(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_approved_stores_credential_and_drops_pending(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         signed_in(account, server, clock)
         assert not (isolated_home / "pending.json").exists()
         assert stat.S_IMODE((isolated_home / "credentials.json").stat().st_mode) == 0o600
@@ -173,7 +195,9 @@ class TestPoll:
             account.poll()
         assert server.count[TOKEN] == 0
 
-    def test_server_trouble_keeps_the_pending_login(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_server_trouble_keeps_the_pending_login(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         server.queue(DEVICE, device_code_answer())
         server.queue(TOKEN, httpx2.Response(502, text="<html>bad gateway</html>"), token_answer(clock()))
         account.start()
@@ -182,9 +206,13 @@ class TestPoll:
         clock.t += 5
         assert account.poll()["status"] == "connected"
 
-    def test_wait_polls_at_the_interval_with_the_injected_sleeper(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_wait_polls_at_the_interval_with_the_injected_sleeper(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         server.queue(DEVICE, device_code_answer())
-        server.queue(TOKEN, (400, {"error": "authorization_pending"}), (400, {"error": "slow_down"}), token_answer(clock()))
+        server.queue(
+            TOKEN, (400, {"error": "authorization_pending"}), (400, {"error": "slow_down"}), token_answer(clock())
+        )
         account.start()
         assert account.poll(wait=True)["status"] == "connected"
         assert clock.slept == [5, 10]
@@ -213,7 +241,9 @@ class TestRefreshAndLogout:
         account.refresh(force=True)
         assert server.requests[-1][1]["refresh_token"] == "CANARY-REFRESH-2"
 
-    def test_invalid_grant_marks_reauth_and_keeps_credential(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_invalid_grant_marks_reauth_and_keeps_credential(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         signed_in(account, server, clock)
         before = (isolated_home / "credentials.json").read_text()
         server.queue(TOKEN, (400, {"error": "invalid_grant"}))
@@ -224,10 +254,17 @@ class TestRefreshAndLogout:
 
     @pytest.mark.parametrize(
         "answer",
-        [httpx2.Response(200, text="<html>challenge</html>"), httpx2.Response(200, text="{bad json"),
-         (200, {"token_type": "Bearer"}), httpx2.ReadTimeout("x"), httpx2.Response(500, text="oops")],
+        [
+            httpx2.Response(200, text="<html>challenge</html>"),
+            httpx2.Response(200, text="{bad json"),
+            (200, {"token_type": "Bearer"}),
+            httpx2.ReadTimeout("x"),
+            httpx2.Response(500, text="oops"),
+        ],
     )
-    def test_failed_refresh_never_loses_the_credential(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, answer: Any) -> None:
+    def test_failed_refresh_never_loses_the_credential(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, answer: Any
+    ) -> None:
         signed_in(account, server, clock)
         before = (isolated_home / "credentials.json").read_text()
         server.queue(TOKEN, *[answer] * 3)  # a 5xx is tried three times
@@ -240,16 +277,24 @@ class TestRefreshAndLogout:
         with pytest.raises(NotSignedIn):
             account.refresh()
 
-    def test_logout_revokes_and_forgets_everything(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_logout_revokes_and_forgets_everything(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         signed_in(account, server, clock)
         server.queue("/oauth2/revoke", (200, {}))
         assert account.logout() == {"status": "logged_out", "revoked": True}
-        assert server.requests[-1][1] == {"client_id": Config().client_id, "token": "CANARY-REFRESH-1", "token_type_hint": "refresh_token"}
+        assert server.requests[-1][1] == {
+            "client_id": Config().client_id,
+            "token": "CANARY-REFRESH-1",
+            "token_type_hint": "refresh_token",
+        }
         assert sorted(p.name for p in isolated_home.iterdir()) == [".lock"]
         assert account.logout()["revoked"] is False  # idempotent
         assert account.status()["state"] == "logged_out"
 
-    def test_logout_when_revocation_fails_still_forgets(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_logout_when_revocation_fails_still_forgets(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         signed_in(account, server, clock)
         server.queue("/oauth2/revoke", httpx2.ConnectTimeout("x"))
         result = account.logout()
@@ -257,7 +302,9 @@ class TestRefreshAndLogout:
         assert not (isolated_home / "credentials.json").exists()
 
 
-def test_corrupt_credential_file_is_set_aside(account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+def test_corrupt_credential_file_is_set_aside(
+    account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+) -> None:
     signed_in(account, server, clock)
     (isolated_home / "credentials.json").write_text('{"access_token": "trunc')
     from xai_oauth._exceptions import StoreCorrupt

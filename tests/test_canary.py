@@ -22,11 +22,24 @@ from .conftest import Agent
 from .support.fake_server import FakeAuthServer, FakeClock, device_code_answer
 
 CANARY_ACCESS = jwt.encode({"tier": 2, "exp": 4_000_000_000, "canary": "CANARY-IN-JWT"}, "k" * 32, algorithm="HS256")
-CANARIES = [CANARY_ACCESS, "CANARY-REFRESH-TOKEN-abcdef0123456789", "CANARY-ID-TOKEN-abcdef", "CANARY-DEVICE-CODE-0123456789"]
+CANARIES = [
+    CANARY_ACCESS,
+    "CANARY-REFRESH-TOKEN-abcdef0123456789",
+    "CANARY-ID-TOKEN-abcdef",
+    "CANARY-DEVICE-CODE-0123456789",
+]
 ECHO = f"token {CANARIES[1]} was {CANARY_ACCESS}"  # a server that echoes secrets back in its error text
 
-TOKEN_OK = (200, {"access_token": CANARY_ACCESS, "token_type": "Bearer", "expires_in": 60,
-                  "refresh_token": CANARIES[1], "id_token": CANARIES[2]})
+TOKEN_OK = (
+    200,
+    {
+        "access_token": CANARY_ACCESS,
+        "token_type": "Bearer",
+        "expires_in": 60,
+        "refresh_token": CANARIES[1],
+        "id_token": CANARIES[2],
+    },
+)
 
 
 def scenarios() -> list[tuple[str, list[tuple[str, Any]]]]:
@@ -39,7 +52,13 @@ def scenarios() -> list[tuple[str, list[tuple[str, Any]]]]:
         ("denied", [("/oauth2/token", (400, {"error": "access_denied", "error_description": ECHO}))]),
         ("timeout", [("/oauth2/token", httpx2.ReadTimeout(ECHO))]),
         ("refresh echo", [("/oauth2/token", TOKEN_OK), ("/oauth2/token", echo)]),
-        ("refresh invalid_grant", [("/oauth2/token", TOKEN_OK), ("/oauth2/token", (400, {"error": "invalid_grant", "error_description": ECHO}))]),
+        (
+            "refresh invalid_grant",
+            [
+                ("/oauth2/token", TOKEN_OK),
+                ("/oauth2/token", (400, {"error": "invalid_grant", "error_description": ECHO})),
+            ],
+        ),
         ("refresh html", [("/oauth2/token", TOKEN_OK), ("/oauth2/token", html)]),
         ("models 401", [("/oauth2/token", TOKEN_OK), ("/v1/models", (401, {"error": ECHO}))]),
         ("models html", [("/oauth2/token", TOKEN_OK), ("/v1/models", html)]),
@@ -48,8 +67,13 @@ def scenarios() -> list[tuple[str, list[tuple[str, Any]]]]:
 
 
 @pytest.mark.parametrize(("name", "script"), scenarios(), ids=[s[0] for s in scenarios()])
-def test_in_process_outputs_carry_no_secret(name: str, script: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture, isolated_home: Path) -> None:
+def test_in_process_outputs_carry_no_secret(
+    name: str,
+    script: list[tuple[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    isolated_home: Path,
+) -> None:
     caplog.set_level(logging.DEBUG)
     server = FakeAuthServer()
     server.queue("/oauth2/device/code", device_code_answer(device_code=CANARIES[3]))
@@ -60,8 +84,17 @@ def test_in_process_outputs_carry_no_secret(name: str, script: list[tuple[str, A
     monkeypatch.setattr("xai_oauth._client.Account", lambda *a, **k: account)
     monkeypatch.setenv("XAI_BASE_URL", "https://api.x.ai/v1")
     outputs: list[Any] = []
-    for call in (exports.start, exports.poll, exports.status, lambda: exports.refresh(force=True), exports.models,
-                 exports.status, exports.logout, exports.poll, exports.refresh):
+    for call in (
+        exports.start,
+        exports.poll,
+        exports.status,
+        lambda: exports.refresh(force=True),
+        exports.models,
+        exports.status,
+        exports.logout,
+        exports.poll,
+        exports.refresh,
+    ):
         result = call()
         outputs.append(result)
         json.dumps(result)  # JSON-ready, always

@@ -33,20 +33,28 @@ class TestLanes:
     def test_chat_completions_whole_and_streamed(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
         whole = agent("chat('xai-grok/grok-4.3', [{'role': 'user', 'content': 'hello grok'}], temperature=0.1)")
-        assert whole == {"ok": True, "model": "xai-grok/grok-4.3", "lane": "chat_completions",
-                         "content": "You said: hello grok", "finish_reason": "stop",
-                         "usage": {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}}
+        assert whole == {
+            "ok": True,
+            "model": "xai-grok/grok-4.3",
+            "lane": "chat_completions",
+            "content": "You said: hello grok",
+            "finish_reason": "stop",
+            "usage": {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6},
+        }
         streamed = agent("chat('xai-grok/grok-4.3', 'hello grok', stream=True)")
         assert streamed == whole and streamed_text(agent) == "You said: hello grok"
         assert emulator.api_requests[0]["body"]["temperature"] == 0.1
         assert emulator.api_requests[1]["body"]["stream"] is True
 
     @pytest.mark.parametrize(("effort", "agents"), [("low", 4), ("medium", 4), ("high", 16)])
-    def test_responses_lane_whole_and_streamed_with_effort(self, agent: Agent, emulator: Emulator, effort: str,
-                                                           agents: int) -> None:
+    def test_responses_lane_whole_and_streamed_with_effort(
+        self, agent: Agent, emulator: Emulator, effort: str, agents: int
+    ) -> None:
         signed_in(agent)
-        call = (f"chat('xai-grok/{MULTI}', [{{'role': 'system', 'content': 'terse'}}, "
-                f"{{'role': 'user', 'content': 'plan'}}], thinking={{'effort': '{effort}'}}, max_tokens=64")
+        call = (
+            f"chat('xai-grok/{MULTI}', [{{'role': 'system', 'content': 'terse'}}, "
+            f"{{'role': 'user', 'content': 'plan'}}], thinking={{'effort': '{effort}'}}, max_tokens=64"
+        )
         whole = agent(call + ")")
         assert whole["lane"] == "responses" and whole["content"] == f"{agents} agents considered: plan"
         assert whole["usage"]["reasoning_tokens"] == 10 * agents
@@ -72,7 +80,12 @@ class TestByok:
         assert agent("chat('xai/grok-4.3-heavy', 'by key')", **with_key)["model"] == "xai/grok-4.3-heavy"
         denied = agent("chat('xai-grok/grok-4.3-heavy', 'by subscription')", **with_key)
         assert denied["error"] == "tier_denied" and "API key" in denied["action"]
-        assert [r["credential"] for r in emulator.api_requests] == ["api_key", "subscription", "api_key", "subscription"]
+        assert [r["credential"] for r in emulator.api_requests] == [
+            "api_key",
+            "subscription",
+            "api_key",
+            "subscription",
+        ]
 
     def test_models_lists_both_side_by_side(self, agent: Agent, with_key: dict[str, str]) -> None:
         signed_in(agent)
@@ -81,7 +94,10 @@ class TestByok:
         assert "xai-grok/grok-4.3" in ids and "xai/grok-4.3-heavy" in ids and "xai-grok/grok-4.3-heavy" not in ids
         assert {"id": f"xai/{MULTI}", "lane": "responses", "credential": "api_key"} in listing["models"]
         assert listing["default_model_id"] == "xai-grok/grok-4.3"
-        assert not any("imagine" in i for i in ids) and {"id": "xai/grok-imagine-video", "credential": "api_key"} in listing["image_models"]
+        assert (
+            not any("imagine" in i for i in ids)
+            and {"id": "xai/grok-imagine-video", "credential": "api_key"} in listing["image_models"]
+        )
 
     def test_key_from_env_file_in_home(self, agent: Agent, emulator: Emulator, isolated_home: Path) -> None:
         emulator.settings.api_key = API_KEY
@@ -114,31 +130,53 @@ class TestErrorTable:
 
     def test_repeated_401_is_reauth_required(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
-        emulator.inject(Fault(CHAT, status=401, body='{"code": "unauthenticated:bad-credentials"}',
-                              content_type="application/json", times=2))
+        emulator.inject(
+            Fault(
+                CHAT,
+                status=401,
+                body='{"code": "unauthenticated:bad-credentials"}',
+                content_type="application/json",
+                times=2,
+            )
+        )
         failed = agent("chat('xai-grok/grok-4.3', 'x')")
         assert failed["error"] == "reauth_required" and "logout()" in failed["action"] and failed["http_status"] == 401
         assert emulator.stats()["refreshes"] == 1
 
     def test_403_unauthenticated_counts_as_auth_failure(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
-        emulator.inject(Fault(CHAT, status=403, body='{"code": "unauthenticated:bad-credentials"}',
-                              content_type="application/json"))
+        emulator.inject(
+            Fault(CHAT, status=403, body='{"code": "unauthenticated:bad-credentials"}', content_type="application/json")
+        )
         assert agent("chat('xai-grok/grok-4.3', 'x')")["ok"] and emulator.stats()["refreshes"] == 1
 
     def test_403_tier_and_404_model(self, agent: Agent) -> None:
         signed_in(agent)
         assert agent("chat('xai-grok/grok-4.3-heavy', 'x')")["error"] == "tier_denied"
         missing = agent("chat('xai-grok/grok-9', 'x')")
-        assert missing["error"] == "model_not_found" and "models()" in missing["action"] and missing["http_status"] == 404
+        assert (
+            missing["error"] == "model_not_found" and "models()" in missing["action"] and missing["http_status"] == 404
+        )
 
     def test_429_usage_exhausted(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
-        emulator.inject(Fault(CHAT, status=429, content_type="application/json",
-                              body='{"code": "subscription:free-usage-exhausted", "error": "usage exhausted"}'))
+        emulator.inject(
+            Fault(
+                CHAT,
+                status=429,
+                content_type="application/json",
+                body='{"code": "subscription:free-usage-exhausted", "error": "usage exhausted"}',
+            )
+        )
         limited = agent("chat('xai-grok/grok-4.3', 'x')")
-        assert limited == {**limited, "ok": False, "error": "rate_limited", "retry_after": 1.0,
-                           "server_code": "subscription:free-usage-exhausted", "http_status": 429}
+        assert limited == {
+            **limited,
+            "ok": False,
+            "error": "rate_limited",
+            "retry_after": 1.0,
+            "server_code": "subscription:free-usage-exhausted",
+            "http_status": 429,
+        }
         assert "API key" in limited["action"]
 
     def test_5xx_retried_then_upstream_error(self, agent: Agent, emulator: Emulator) -> None:
@@ -164,7 +202,9 @@ class TestErrorTable:
         assert agent("chat('xai/grok-4.3', 'x')")["error"] == "not_signed_in"
 
     @pytest.mark.parametrize("drop", [False, True])
-    def test_truncated_stream_is_an_error_not_a_short_answer(self, agent: Agent, emulator: Emulator, drop: bool) -> None:
+    def test_truncated_stream_is_an_error_not_a_short_answer(
+        self, agent: Agent, emulator: Emulator, drop: bool
+    ) -> None:
         signed_in(agent)
         emulator.settings.reply_repeat = 5
         emulator.inject(Fault(CHAT, after=True, cut_stream=True, drop=drop))
@@ -187,12 +227,24 @@ class TestErrorTable:
 def test_no_secret_in_any_chat_output(agent: Agent, emulator: Emulator, with_key: dict[str, str]) -> None:
     """Every path of this module's kind, errors included, scanned for every secret the emulator issued."""
     signed_in(agent)
-    calls = ["models()", "chat('xai-grok/grok-4.3', 'x')", "chat('xai/grok-4.3', 'x', stream=True)",
-             f"chat('xai-grok/{MULTI}', 'x', stream=True)", "chat('xai-grok/grok-4.3-heavy', 'x')"]
+    calls = [
+        "models()",
+        "chat('xai-grok/grok-4.3', 'x')",
+        "chat('xai/grok-4.3', 'x', stream=True)",
+        f"chat('xai-grok/{MULTI}', 'x', stream=True)",
+        "chat('xai-grok/grok-4.3-heavy', 'x')",
+    ]
     for call in calls:
         assert agent(call, **with_key)["ok"] in (True, False)
-    emulator.inject(Fault(CHAT, status=401, body='{"code": "unauthenticated:bad-credentials"}',
-                          content_type="application/json", times=2))
+    emulator.inject(
+        Fault(
+            CHAT,
+            status=401,
+            body='{"code": "unauthenticated:bad-credentials"}',
+            content_type="application/json",
+            times=2,
+        )
+    )
     agent("chat('xai-grok/grok-4.3', 'x')", **with_key)
     emulator.settings.api_key = "another-key"
     assert agent("chat('xai/grok-4.3', 'x')", **with_key)["error"] == "api_key_invalid"

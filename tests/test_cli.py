@@ -26,15 +26,25 @@ class Terminal:
         self.outputs: list[str] = []
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "xai_oauth", *args], env={**self.env, **env},
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "xai_oauth", *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         self.outputs += [done.stdout, done.stderr]
         return done
 
     def login(self, *args: str, decide: str = "approve") -> subprocess.CompletedProcess[str]:
         """``xai-oauth login --no-browser``: read the link it prints, decide on the page, wait for the exit."""
-        child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "login", "--no-browser", *args], env=self.env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "xai_oauth", "login", "--no-browser", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout is not None
         url = ""
         while not url:
@@ -104,8 +114,15 @@ def test_login_refused_or_expired_exit_codes(terminal: Terminal, decide: str, ex
 def test_chat_from_a_file(terminal: Terminal, tmp_path: Path) -> None:
     assert terminal.login().returncode == 0
     conversation = tmp_path / "messages.json"
-    conversation.write_text(json.dumps([{"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"},
-                                        {"role": "user", "content": "from a file"}]))
+    conversation.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": "from a file"},
+            ]
+        )
+    )
     assert terminal("chat", "--file", str(conversation)).stdout == "You said: from a file\n"
     conversation.write_text("{not json")
     broken = terminal("chat", "--file", str(conversation))
@@ -117,21 +134,31 @@ def test_errors_show_message_and_action_never_a_traceback(terminal: Terminal) ->
     assert nobody.returncode == 1 and nobody.stdout == ""
     assert nobody.stderr.startswith("error: ") and "→ Run `xai-oauth login`" in nobody.stderr
     assert "Traceback" not in nobody.stderr
-    offline = terminal("models", XAI_OAUTH_ISSUER="http://127.0.0.1:9", XAI_BASE_URL="http://127.0.0.1:9/v1",
-                       XAI_API_KEY="xai-CANARY-KEY-" + "z" * 40)
+    offline = terminal(
+        "models",
+        XAI_OAUTH_ISSUER="http://127.0.0.1:9",
+        XAI_BASE_URL="http://127.0.0.1:9/v1",
+        XAI_API_KEY="xai-CANARY-KEY-" + "z" * 40,
+    )
     assert offline.returncode == 1 and "Traceback" not in offline.stderr and "error: " in offline.stderr
 
 
 def test_debug_shows_a_redacted_traceback(terminal: Terminal) -> None:
     key = "xai-CANARY-KEY-" + "z" * 40
-    debug = terminal("--debug", "chat", "-m", "xai/grok-4.3", "hi", XAI_BASE_URL="http://127.0.0.1:9/v1", XAI_API_KEY=key)
+    debug = terminal(
+        "--debug", "chat", "-m", "xai/grok-4.3", "hi", XAI_BASE_URL="http://127.0.0.1:9/v1", XAI_API_KEY=key
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "NetworkError" in debug.stderr
     assert key not in debug.stderr
 
 
 def test_emulator_command_serves(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "emulator", "--tier", "4"], stdout=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "xai_oauth", "emulator", "--tier", "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert child.stdout is not None
         first = child.stdout.readline()
@@ -147,8 +174,15 @@ def test_emulator_command_serves(tmp_path: Path) -> None:
 
 def test_no_secret_in_any_command_output(terminal: Terminal, emulator: Emulator) -> None:
     assert terminal.login().returncode == 0
-    for args in (("status",), ("status", "--json"), ("models", "--json"), ("refresh", "--force", "--json"),
-                 ("chat", "--json", "x"), ("--debug", "chat", "-m", "xai-grok/grok-9", "x"), ("logout", "--json")):
+    for args in (
+        ("status",),
+        ("status", "--json"),
+        ("models", "--json"),
+        ("refresh", "--force", "--json"),
+        ("chat", "--json", "x"),
+        ("--debug", "chat", "-m", "xai-grok/grok-9", "x"),
+        ("logout", "--json"),
+    ):
         terminal(*args)
     secrets: list[Any] = emulator.authority.secrets()
     for output in terminal.outputs:
@@ -159,8 +193,13 @@ def test_no_secret_in_any_command_output(terminal: Terminal, emulator: Emulator)
 def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_home: Path) -> None:
     import signal
 
-    child = subprocess.Popen([sys.executable, "-m", "xai_oauth", "login", "--no-browser"], env=terminal.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "xai_oauth", "login", "--no-browser"],
+        env=terminal.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     while "user_code=" not in child.stdout.readline():
         pass

@@ -35,15 +35,24 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
 
     time.sleep(1.0)  # the emulator's interval: poll again only when allowed
     connected = agent("poll()")
-    assert connected == {**connected, "ok": True, "status": "connected", "tier": 3, "tier_name": "SuperGrok",
-                         "default_model_id": "xai-grok/grok-4.3", "storage": "file"}
+    assert connected == {
+        **connected,
+        "ok": True,
+        "status": "connected",
+        "tier": 3,
+        "tier_name": "SuperGrok",
+        "default_model_id": "xai-grok/grok-4.3",
+        "storage": "file",
+    }
 
     status = agent("status()")
     assert status["connected"] and status["state"] == "connected" and 21_500 < status["expires_in"] <= 21_600
 
     models = agent("models()")
     assert models["default_model_id"] == "xai-grok/grok-4.3"
-    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses", "credential": "subscription"} in models["models"]
+    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses", "credential": "subscription"} in models[
+        "models"
+    ]
     assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image", "credential": "subscription"}]
     assert "xai-grok/grok-4.3" in agent("status()")["models"]
 
@@ -120,8 +129,11 @@ def test_unreachable_issuer_is_a_network_error(agent: Agent) -> None:
 
 
 def test_keyring_store_across_processes(agent: Agent, tmp_path: Path, isolated_home: Path) -> None:
-    keyring_env = {"XAI_OAUTH_STORE": "auto", "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.FileKeyring",
-                   "FAKE_KEYRING_FILE": str(tmp_path / "keyring.json")}
+    keyring_env = {
+        "XAI_OAUTH_STORE": "auto",
+        "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.FileKeyring",
+        "FAKE_KEYRING_FILE": str(tmp_path / "keyring.json"),
+    }
     agent.env.update(keyring_env)
     assert signed_in(agent)["storage"] == "keyring"
     assert not (isolated_home / "credentials.json").exists()
@@ -133,8 +145,13 @@ def test_keyring_store_across_processes(agent: Agent, tmp_path: Path, isolated_h
 
 
 def test_hanging_keyring_falls_back_to_file_and_remembers(agent: Agent, isolated_home: Path) -> None:
-    agent.env.update({"XAI_OAUTH_STORE": "auto", "XAI_OAUTH_KEYRING_TIMEOUT": "0.5",
-                      "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.HangingKeyring"})
+    agent.env.update(
+        {
+            "XAI_OAUTH_STORE": "auto",
+            "XAI_OAUTH_KEYRING_TIMEOUT": "0.5",
+            "PYTHON_KEYRING_BACKEND": "tests.support.fake_keyrings.HangingKeyring",
+        }
+    )
     connected = signed_in(agent)
     assert connected["ok"] and connected["storage"] == "file"
     state = json.loads((isolated_home / "state.json").read_text())
@@ -160,7 +177,9 @@ def test_missing_dependency_is_a_clear_error(agent: Agent, tmp_path: Path) -> No
     assert result == {**result, "ok": False, "error": "missing_dependency"} and "pip install" in result["action"]
 
 
-def test_auth_renews_a_refused_token_for_a_developer_client(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_renews_a_refused_token_for_a_developer_client(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """xai_oauth.Auth in an httpx2.Client over real HTTP: a 401 from the API costs one refresh and one retry."""
     import httpx2
 

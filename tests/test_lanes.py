@@ -28,8 +28,12 @@ MULTI = "grok-4.20-multi-agent-0309"
 class TestPrefixes:
     @pytest.mark.parametrize(
         ("model", "signed_in", "credential", "model_id"),
-        [("xai-grok/grok-4.3", False, "subscription", "grok-4.3"), ("xai/grok-4.3", True, "api_key", "grok-4.3"),
-         ("grok-4.3", True, "subscription", "grok-4.3"), ("grok-4.3", False, "api_key", "grok-4.3")],
+        [
+            ("xai-grok/grok-4.3", False, "subscription", "grok-4.3"),
+            ("xai/grok-4.3", True, "api_key", "grok-4.3"),
+            ("grok-4.3", True, "subscription", "grok-4.3"),
+            ("grok-4.3", False, "api_key", "grok-4.3"),
+        ],
     )
     def test_prefix_picks_the_credential(self, model: str, signed_in: bool, credential: str, model_id: str) -> None:
         choice = parse_model(model, signed_in=signed_in)
@@ -43,31 +47,60 @@ class TestPrefixes:
 class TestRequests:
     def test_chat_lane_passes_messages_and_params_unchanged(self) -> None:
         messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
-        body = build_request(parse_model("xai/grok-4.3", signed_in=False), messages, stream=True,
-                             thinking={"effort": "low"}, params={"temperature": 0.2, "stop": ["x"]})
-        assert body == {"model": "grok-4.3", "messages": messages, "temperature": 0.2, "stop": ["x"],
-                        "reasoning_effort": "low", "stream": True, "stream_options": {"include_usage": True}}
+        body = build_request(
+            parse_model("xai/grok-4.3", signed_in=False),
+            messages,
+            stream=True,
+            thinking={"effort": "low"},
+            params={"temperature": 0.2, "stop": ["x"]},
+        )
+        assert body == {
+            "model": "grok-4.3",
+            "messages": messages,
+            "temperature": 0.2,
+            "stop": ["x"],
+            "reasoning_effort": "low",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
 
     def test_responses_lane_translates_messages_effort_and_limits(self) -> None:
         messages = [
             {"role": "system", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "look"},
-                                         {"type": "image_url", "image_url": {"url": "https://i/x.png", "detail": "high"}}]},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "https://i/x.png", "detail": "high"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": "42"},
             {"role": "assistant", "content": [{"type": "text", "text": "so"}]},
         ]
         tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-        body = build_request(parse_model(f"xai-grok/{MULTI}", signed_in=True), messages, stream=False,
-                             thinking={"effort": "high"},
-                             params={"max_tokens": 99, "tools": tools, "response_format": {"type": "json_object"}})
+        body = build_request(
+            parse_model(f"xai-grok/{MULTI}", signed_in=True),
+            messages,
+            stream=False,
+            thinking={"effort": "high"},
+            params={"max_tokens": 99, "tools": tools, "response_format": {"type": "json_object"}},
+        )
         assert body == {
             "model": MULTI,
             "input": [
                 {"role": "system", "content": "be brief"},
-                {"role": "user", "content": [{"type": "input_text", "text": "look"},
-                                             {"type": "input_image", "image_url": "https://i/x.png", "detail": "high"}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "look"},
+                        {"type": "input_image", "image_url": "https://i/x.png", "detail": "high"},
+                    ],
+                },
                 {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
                 {"type": "function_call_output", "call_id": "c1", "output": "42"},
                 {"role": "assistant", "content": [{"type": "output_text", "text": "so"}]},
@@ -78,38 +111,79 @@ class TestRequests:
             "reasoning": {"effort": "high"},
         }
 
-    @pytest.mark.parametrize(("model", "param"), [(f"xai-grok/{MULTI}", "stop"), (f"xai-grok/{MULTI}", "seed"),
-                                                  ("xai-grok/grok-4.3", "logit_bias"), ("xai-grok/grok-4.3", "reasoning")])
+    @pytest.mark.parametrize(
+        ("model", "param"),
+        [
+            (f"xai-grok/{MULTI}", "stop"),
+            (f"xai-grok/{MULTI}", "seed"),
+            ("xai-grok/grok-4.3", "logit_bias"),
+            ("xai-grok/grok-4.3", "reasoning"),
+        ],
+    )
     def test_unsupported_parameters_are_refused_not_dropped(self, model: str, param: str) -> None:
         with pytest.raises(UnsupportedParameter) as caught:
-            build_request(parse_model(model, signed_in=True), [{"role": "user", "content": "x"}], stream=False,
-                          thinking=None, params={param: 1})
+            build_request(
+                parse_model(model, signed_in=True),
+                [{"role": "user", "content": "x"}],
+                stream=False,
+                thinking=None,
+                params={param: 1},
+            )
         assert caught.value.details["parameter"] == param and param in caught.value.message
 
-    @pytest.mark.parametrize(("messages", "thinking"), [([], None), ("hi", None), ([{"role": "user", "content": "x"}], {"effort": "max"}),
-                                                        ([{"role": "robot", "content": "x"}], None)])
+    @pytest.mark.parametrize(
+        ("messages", "thinking"),
+        [
+            ([], None),
+            ("hi", None),
+            ([{"role": "user", "content": "x"}], {"effort": "max"}),
+            ([{"role": "robot", "content": "x"}], None),
+        ],
+    )
     def test_bad_messages_and_thinking(self, messages: Any, thinking: Any) -> None:
         with pytest.raises(UnsupportedParameter):
-            build_request(parse_model(f"xai-grok/{MULTI}", signed_in=True), messages, stream=False,
-                          thinking=thinking, params={})
+            build_request(
+                parse_model(f"xai-grok/{MULTI}", signed_in=True), messages, stream=False, thinking=thinking, params={}
+            )
 
 
 class TestAnswers:
     def test_one_shape_for_both_lanes(self) -> None:
-        chat = read_answer(parse_model("xai-grok/grok-4.3", signed_in=True), {
-            "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}})
-        resp = read_answer(parse_model(f"xai-grok/{MULTI}", signed_in=True), {
-            "status": "completed", "output": [{"type": "reasoning"}, {"type": "message", "content": [
-                {"type": "output_text", "text": "h"}, {"type": "output_text", "text": "i"}]}],
-            "usage": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3, "output_tokens_details": {"reasoning_tokens": 7}}})
+        chat = read_answer(
+            parse_model("xai-grok/grok-4.3", signed_in=True),
+            {
+                "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+            },
+        )
+        resp = read_answer(
+            parse_model(f"xai-grok/{MULTI}", signed_in=True),
+            {
+                "status": "completed",
+                "output": [
+                    {"type": "reasoning"},
+                    {
+                        "type": "message",
+                        "content": [{"type": "output_text", "text": "h"}, {"type": "output_text", "text": "i"}],
+                    },
+                ],
+                "usage": {
+                    "input_tokens": 1,
+                    "output_tokens": 2,
+                    "total_tokens": 3,
+                    "output_tokens_details": {"reasoning_tokens": 7},
+                },
+            },
+        )
         assert set(chat) == set(resp) == {"model", "lane", "content", "finish_reason", "usage"}
         assert chat["content"] == resp["content"] == "hi" and chat["finish_reason"] == resp["finish_reason"] == "stop"
         assert resp["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "reasoning_tokens": 7}
 
     def test_responses_tool_calls_and_length(self) -> None:
         choice = parse_model(f"xai-grok/{MULTI}", signed_in=True)
-        calls = read_answer(choice, {"output": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]})
+        calls = read_answer(
+            choice, {"output": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]}
+        )
         assert calls["finish_reason"] == "tool_calls" and calls["tool_calls"][0]["function"]["name"] == "f"
         cut = read_answer(choice, {"output": [], "incomplete_details": {"reason": "max_output_tokens"}})
         assert cut["finish_reason"] == "length"
@@ -122,8 +196,19 @@ class TestStreams:
             {"choices": [{"delta": {"role": "assistant", "content": ""}}]},
             {"choices": [{"delta": {"content": "Hel"}}]},
             {"choices": [{"delta": {"content": "lo"}}]},
-            {"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{\"a\""}}]}}]},
-            {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}, "finish_reason": "tool_calls"}]},
+            {
+                "choices": [
+                    {"delta": {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": '{"a"'}}]}}
+                ]
+            },
+            {
+                "choices": [
+                    {
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]},
+                        "finish_reason": "tool_calls",
+                    }
+                ]
+            },
             {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
         ]
         deltas = [reader.feed("message", json.dumps(c)) for c in chunks]
@@ -133,21 +218,30 @@ class TestStreams:
         reader.feed("message", "[DONE]")
         result = reader.result()
         assert result["content"] == "Hello" and result["finish_reason"] == "tool_calls"
-        assert result["tool_calls"] == [{"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
+        assert result["tool_calls"] == [
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ]
         assert result["usage"]["total_tokens"] == 3
 
     def test_responses_stream_needs_completed_and_fails_on_failed(self) -> None:
         choice = parse_model(f"xai-grok/{MULTI}", signed_in=True)
         reader = ResponsesStream(choice)
         assert reader.feed("response.created", json.dumps({"type": "response.created", "response": {}})) is None
-        assert reader.feed("response.output_text.delta", json.dumps({"type": "response.output_text.delta", "delta": "Hi"})) == "Hi"
+        assert (
+            reader.feed("response.output_text.delta", json.dumps({"type": "response.output_text.delta", "delta": "Hi"}))
+            == "Hi"
+        )
         with pytest.raises(IncompleteStream):
             reader.result()
-        reader.feed("response.completed", json.dumps({"type": "response.completed", "response": {"usage": {"output_tokens": 1}}}))
+        reader.feed(
+            "response.completed",
+            json.dumps({"type": "response.completed", "response": {"usage": {"output_tokens": 1}}}),
+        )
         assert reader.result()["content"] == "Hi"
         with pytest.raises(ServerError):
-            ResponsesStream(choice).feed("response.failed", json.dumps(
-                {"type": "response.failed", "response": {"error": {"message": "boom"}}}))
+            ResponsesStream(choice).feed(
+                "response.failed", json.dumps({"type": "response.failed", "response": {"error": {"message": "boom"}}})
+            )
         with pytest.raises(ServerError):
             ResponsesStream(choice).feed("error", json.dumps({"type": "error", "message": "overloaded"}))
 
@@ -185,10 +279,19 @@ class TestByokConfig:
         home.mkdir()
         cwd.mkdir()
         (home / ".env.xai").write_text("XAI_API_KEY=from-home\nXAI_DEFAULT_MODEL=xai/grok-4.3\n")
-        (cwd / ".env.xai").write_text('# mine\nexport XAI_API_KEY="from-cwd"\nXAI_BASE_URL=http://127.0.0.1:9/v1 # local\nOTHER=x\n')
+        (cwd / ".env.xai").write_text(
+            '# mine\nexport XAI_API_KEY="from-cwd"\nXAI_BASE_URL=http://127.0.0.1:9/v1 # local\nOTHER=x\n'
+        )
         config = Config.from_env({"XAI_OAUTH_HOME": str(home)}, cwd=str(cwd))
-        assert (config.api_key, config.base_url, config.default_model) == ("from-cwd", "http://127.0.0.1:9/v1", "xai/grok-4.3")
-        assert Config.from_env({"XAI_OAUTH_HOME": str(home), "XAI_API_KEY": "from-env"}, cwd=str(cwd)).api_key == "from-env"
+        assert (config.api_key, config.base_url, config.default_model) == (
+            "from-cwd",
+            "http://127.0.0.1:9/v1",
+            "xai/grok-4.3",
+        )
+        assert (
+            Config.from_env({"XAI_OAUTH_HOME": str(home), "XAI_API_KEY": "from-env"}, cwd=str(cwd)).api_key
+            == "from-env"
+        )
         assert "from-" not in repr(config)
         assert read_env_file(str(tmp_path / "missing")) == {}
 

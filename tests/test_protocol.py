@@ -147,9 +147,19 @@ class TestCredential:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1, (1, "X Premium")), (2, (2, "X Premium+")), ("3", (3, "SuperGrok")), (4.0, (4, "SuperGrok Heavy")),
-     (None, (None, "unknown")), (0, (None, "unknown")), (5, (None, "unknown")), ("x", (None, "unknown")),
-     (True, (None, "unknown")), (2.5, (None, "unknown")), ({}, (None, "unknown"))],
+    [
+        (1, (1, "X Premium")),
+        (2, (2, "X Premium+")),
+        ("3", (3, "SuperGrok")),
+        (4.0, (4, "SuperGrok Heavy")),
+        (None, (None, "unknown")),
+        (0, (None, "unknown")),
+        (5, (None, "unknown")),
+        ("x", (None, "unknown")),
+        (True, (None, "unknown")),
+        (2.5, (None, "unknown")),
+        ({}, (None, "unknown")),
+    ],
 )
 def test_tiers_tolerate_odd_values(value: object, expected: tuple[object, str]) -> None:
     assert describe_tier(value) == expected
@@ -175,8 +185,16 @@ class TestDiscoveryPinning:
 
     @pytest.mark.parametrize(
         "url",
-        ["http://auth.x.ai/token", "https://evil.example/token", "https://x.ai.evil.example/token",
-         "https://evilx.ai/token", "https://user:pw@auth.x.ai/token", "", None, 7],
+        [
+            "http://auth.x.ai/token",
+            "https://evil.example/token",
+            "https://x.ai.evil.example/token",
+            "https://evilx.ai/token",
+            "https://user:pw@auth.x.ai/token",
+            "",
+            None,
+            7,
+        ],
     )
     def test_rejects_off_domain_insecure_or_missing(self, url: object) -> None:
         with pytest.raises(DiscoveryError):

@@ -22,16 +22,6 @@ HTML_503 = httpx2.Response(503, text="<html>down</html>", headers={"content-type
 
 
 @pytest.fixture
-def server() -> FakeAuthServer:
-    return FakeAuthServer()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def account(server: FakeAuthServer, clock: FakeClock) -> Account:
     acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
     signed_in(acct, server, clock)
@@ -67,7 +57,9 @@ class TestLeeway:
         assert cred.expires_at == clock() + 900
         assert not cred.refresh_due(clock() + 600)
 
-    def test_a_fifteen_minute_token_is_not_refreshed_on_every_call(self, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_a_fifteen_minute_token_is_not_refreshed_on_every_call(
+        self, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
         from .support.fake_server import device_code_answer
 
@@ -88,9 +80,15 @@ class TestLeeway:
 
 
 class TestRetries:
-    def test_5xx_and_html_are_retried_with_backoff(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
-        server.queue(TOKEN, HTML_503, httpx2.Response(200, text="<html>challenge</html>",
-                     headers={"content-type": "text/html"}), token_answer(clock(), refresh="CANARY-REFRESH-2"))
+    def test_5xx_and_html_are_retried_with_backoff(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
+        server.queue(
+            TOKEN,
+            HTML_503,
+            httpx2.Response(200, text="<html>challenge</html>", headers={"content-type": "text/html"}),
+            token_answer(clock(), refresh="CANARY-REFRESH-2"),
+        )
         assert account.refresh(force=True)["refreshed"] is True
         assert server.count[TOKEN] == 1 + 3 and clock.slept == [0.5, 1.5]
 
@@ -99,13 +97,17 @@ class TestRetries:
         assert account.refresh(force=True)["refreshed"] is True
         assert clock.slept == [2.0]
 
-    def test_a_long_retry_after_is_reported_not_waited(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_a_long_retry_after_is_reported_not_waited(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         server.queue(TOKEN, httpx2.Response(429, json={}, headers={"retry-after": "600"}))
         with pytest.raises(RateLimited) as caught:
             account.refresh(force=True)
         assert caught.value.retry_after == 600 and clock.slept == []
 
-    def test_retries_are_bounded_and_keep_the_credential(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path) -> None:
+    def test_retries_are_bounded_and_keep_the_credential(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
+    ) -> None:
         before = stored(isolated_home)
         server.queue(TOKEN, HTML_503, HTML_503, HTML_503, HTML_503)
         with pytest.raises(ServerError):
@@ -117,7 +119,9 @@ class TestRetries:
         assert account.refresh(force=True)["refreshed"] is True
 
     @pytest.mark.parametrize("failure", [httpx2.ReadTimeout("slow"), httpx2.RemoteProtocolError("cut off")])
-    def test_no_resend_after_the_request_may_have_arrived(self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, failure: Exception) -> None:
+    def test_no_resend_after_the_request_may_have_arrived(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, failure: Exception
+    ) -> None:
         before = stored(isolated_home)
         server.queue(TOKEN, failure, token_answer(clock()))
         with pytest.raises(NetworkError) as caught:
@@ -135,11 +139,15 @@ class TestRetries:
 
 
 class TestSingleFlight:
-    def test_replacing_a_token_already_renewed_elsewhere_sends_nothing(self, account: Account, server: FakeAuthServer) -> None:
+    def test_replacing_a_token_already_renewed_elsewhere_sends_nothing(
+        self, account: Account, server: FakeAuthServer
+    ) -> None:
         result = account.refresh(force=True, replacing="an-older-access-token")
         assert result["refreshed"] is False and server.count[TOKEN] == 1
 
-    def test_replacing_the_stored_token_renews_it(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_replacing_the_stored_token_renews_it(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         server.queue(TOKEN, token_answer(clock(), refresh="CANARY-REFRESH-2"))
         assert account.refresh(force=True, replacing=account.access_token())["refreshed"] is True
 
@@ -158,7 +166,9 @@ API = "https://api.x.ai/v1"
 class FakeApi:
     """Accepts only the bearers in ``good``; answers the others as xAI does."""
 
-    def __init__(self, refusal: tuple[int, dict[str, Any]] = (401, {"code": "unauthenticated:bad-credentials"})) -> None:
+    def __init__(
+        self, refusal: tuple[int, dict[str, Any]] = (401, {"code": "unauthenticated:bad-credentials"})
+    ) -> None:
         self.good: set[str] = set()
         self.refusal = refusal
         self.seen: list[str | None] = []
@@ -174,9 +184,16 @@ class FakeApi:
 
 class TestAuth:
     @pytest.mark.parametrize(
-        "refusal", [(401, {"error": "expired"}), (403, {"code": "unauthenticated:bad-credentials", "error": "x"}),
-                    (403, {"error": {"code": "unauthenticated:expired"}})])
-    def test_auth_failure_forces_one_refresh_and_one_retry(self, account: Account, server: FakeAuthServer, clock: FakeClock, refusal: Any) -> None:
+        "refusal",
+        [
+            (401, {"error": "expired"}),
+            (403, {"code": "unauthenticated:bad-credentials", "error": "x"}),
+            (403, {"error": {"code": "unauthenticated:expired"}}),
+        ],
+    )
+    def test_auth_failure_forces_one_refresh_and_one_retry(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock, refusal: Any
+    ) -> None:
         api = FakeApi(refusal)
         renewed = token_answer(clock(), refresh="CANARY-REFRESH-2", access_token=access_token(clock(), marker="B"))
         api.good.add(renewed[1]["access_token"])
@@ -186,7 +203,9 @@ class TestAuth:
         assert response.status_code == 200 and response.json() == {"echo": {"n": 1}}
         assert server.count[TOKEN] == 2 and len(api.seen) == 2 and api.seen[0] != api.seen[1]
 
-    def test_a_second_refusal_is_returned_not_looped(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_a_second_refusal_is_returned_not_looped(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         api = FakeApi()
         server.queue(TOKEN, token_answer(clock(), refresh="CANARY-REFRESH-2"))
         with httpx2.Client(transport=httpx2.MockTransport(api), auth=Auth(account)) as client:
@@ -206,7 +225,9 @@ class TestAuth:
             client.get("http://api.x.ai/v1/models")
         assert api.seen == [None, None]
 
-    def test_a_due_token_is_refreshed_before_sending(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
+    def test_a_due_token_is_refreshed_before_sending(
+        self, account: Account, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
         api = FakeApi()
         clock.t += 21_600 - 60
         renewed = token_answer(clock(), refresh="CANARY-REFRESH-2", access_token=access_token(clock(), marker="B"))

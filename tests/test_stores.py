@@ -22,7 +22,9 @@ from xai_oauth._tokens import Credential
 from .support.fake_keyrings import HangingKeyring, RaisingKeyring
 
 ROOT = Path(__file__).resolve().parent.parent
-CRED = Credential("CANARY-ACCESS", "CANARY-REFRESH", expires_at=2e9, lifetime=21600, issued_at=1e9, id_token="CANARY-ID")
+CRED = Credential(
+    "CANARY-ACCESS", "CANARY-REFRESH", expires_at=2e9, lifetime=21600, issued_at=1e9, id_token="CANARY-ID"
+)
 
 
 class MemoryKeyring(KeyringBackend):

@@ -41,15 +41,23 @@ def test_every_error_has_code_and_action() -> None:
 
 
 def test_status_fast_path_imports_nothing_heavy() -> None:
-    code = (f"import sys, json; before = set(sys.modules); sys.path.insert(0, {str(ROOT)!r}); "
-            "from exports import status; r = status(); "
-            "print(json.dumps([r['state'], sorted(set(sys.modules) - before)]))")
+    code = (
+        f"import sys, json; before = set(sys.modules); sys.path.insert(0, {str(ROOT)!r}); "
+        "from exports import status; r = status(); "
+        "print(json.dumps([r['state'], sorted(set(sys.modules) - before)]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30).stdout
     state, loaded = json.loads(out)
     assert state == "logged_out"
     ours = [m for m in loaded if m.startswith("xai_oauth")]
-    assert ours == ["xai_oauth", "xai_oauth._exceptions", "xai_oauth._files", "xai_oauth._paths",
-                    "xai_oauth._state", "xai_oauth._status"]
+    assert ours == [
+        "xai_oauth",
+        "xai_oauth._exceptions",
+        "xai_oauth._files",
+        "xai_oauth._paths",
+        "xai_oauth._state",
+        "xai_oauth._status",
+    ]
     heavy = {"httpx2", "jwt", "keyring", "platformdirs", "filelock", "pathlib", "typing", "dataclasses"}
     assert not heavy & {m.split(".")[0] for m in loaded}, loaded
 

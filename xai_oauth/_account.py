@@ -370,7 +370,7 @@ class Account:
         return isinstance(_read_state_or_empty(self.paths).get("credential"), dict)
 
     def cached_models(self) -> dict[str, Any] | None:
-        """The subscription's last model listing (``models``, ``image_models``, ``default_model_id``, ``fetched_at``)."""
+        """The subscription's last listing: ``models``, ``image_models``, ``default_model_id``, ``fetched_at``."""
         cache = _read_state_or_empty(self.paths).get("models")
         if not isinstance(cache, dict) or not isinstance(cache.get("models"), list):
             return None
@@ -468,4 +468,3 @@ def _refresh_result(credential: Credential, now: float, *, refreshed: bool) -> d
         "expires_at": int(credential.expires_at),
         "expires_in": int(credential.expires_in(now)),
     }
-

@@ -26,7 +26,9 @@ def is_auth_failure(status: int, body: object) -> bool:
     return status == 403 and (error_code(body) or "").startswith("unauthenticated:")
 
 
-def api_error(status: int, body: object, *, credential: str, model: str, retry_after: "float | None" = None) -> "Exception":
+def api_error(
+    status: int, body: object, *, credential: str, model: str, retry_after: "float | None" = None
+) -> "Exception":
     """The exception for an API error answer (the README's error → action table).
 
     ``credential`` is ``subscription`` or ``api_key``; ``model`` is the id the
@@ -53,18 +55,28 @@ def api_error(status: int, body: object, *, credential: str, model: str, retry_a
     if status == 404 or code == "model_not_found":
         return ModelNotFound(f"{model} is not available to this {_who(credential)}{said}.", http_status=status)
     if status == 403:
-        action = None if credential == "subscription" else (
-            "This API key's team cannot use that model; check its permissions at console.x.ai, "
-            "or use the subscription (xai-grok/<model>)."
+        action = (
+            None
+            if credential == "subscription"
+            else (
+                "This API key's team cannot use that model; check its permissions at console.x.ai, "
+                "or use the subscription (xai-grok/<model>)."
+            )
         )
-        return TierDenied(f"The API refused {model} for this {_who(credential)} (HTTP 403){said}.",
-                          action=action, http_status=status, server_code=code)
+        return TierDenied(
+            f"The API refused {model} for this {_who(credential)} (HTTP 403){said}.",
+            action=action,
+            http_status=status,
+            server_code=code,
+        )
     if status == 429:
         return RateLimited(
             f"Rate limited for {model} (HTTP 429){said}.",
             action="Wait for the rolling window to pass (retry_after seconds, when given), "
             "or send this request with an API key (xai/<model>).",
-            retry_after=retry_after, http_status=429, server_code=code,
+            retry_after=retry_after,
+            http_status=429,
+            server_code=code,
         )
     if status >= 500:
         return ServerError(
@@ -73,7 +85,9 @@ def api_error(status: int, body: object, *, credential: str, model: str, retry_a
             http_status=status,
         )
     if status in (400, 422):
-        return RequestRejected(f"The API refused the request (HTTP {status}){said}.", http_status=status, server_code=code)
+        return RequestRejected(
+            f"The API refused the request (HTTP {status}){said}.", http_status=status, server_code=code
+        )
     return ServerError(f"The xAI API answered HTTP {status}{said}.", http_status=status)
 
 

@@ -52,7 +52,11 @@ class Auth(httpx2.Auth):
             return self._account
 
     def __repr__(self) -> str:
-        return "xai_oauth.Auth()" if self._account is None else f"xai_oauth.Auth(base_url={self._account.config.base_url!r})"
+        return (
+            "xai_oauth.Auth()"
+            if self._account is None
+            else f"xai_oauth.Auth(base_url={self._account.config.base_url!r})"
+        )
 
     # -- the two flows httpx2 drives -------------------------------------
 

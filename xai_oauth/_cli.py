@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xai-oauth", description="Sign in to xAI / Grok with your subscription, and use it.")
+    parser = argparse.ArgumentParser(
+        prog="xai-oauth", description="Sign in to xAI / Grok with your subscription, and use it."
+    )
     parser.add_argument("--debug", action="store_true", help="on errors, also show a traceback (tokens redacted)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -64,12 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", "-m", help="xai-grok/<id> (subscription), xai/<id> (API key); default: your default")
     chat.add_argument("--system", "-s", help="a system message to put first")
     chat.add_argument("--file", "-f", help="a JSON file with a list of chat messages")
-    chat.add_argument("--thinking", choices=("low", "medium", "high"), help="reasoning effort (multi-agent: 4 or 16 agents)")
+    chat.add_argument(
+        "--thinking", choices=("low", "medium", "high"), help="reasoning effort (multi-agent: 4 or 16 agents)"
+    )
     chat.add_argument("--max-tokens", type=int)
-    chat.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
-                      help="print the answer as it arrives (default: when the output is a terminal)")
-    commands.add_parser("emulator", add_help=False,
-                        help="Serve the built-in xAI emulator for trying everything offline (--port, --tier, --help).")
+    chat.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print the answer as it arrives (default: when the output is a terminal)",
+    )
+    commands.add_parser(
+        "emulator",
+        add_help=False,
+        help="Serve the built-in xAI emulator for trying everything offline (--port, --tier, --help).",
+    )
     return parser
 
 
@@ -85,8 +96,11 @@ def _emit(result: dict[str, Any], args: argparse.Namespace, human: Any) -> int:
     if not result.get("ok"):
         if not args.json:
             _print_error(result)
-        return EXIT_DENIED if result.get("error") == "access_denied" else (
-            EXIT_EXPIRED if result.get("error") == "expired" else EXIT_FAILED)
+        return (
+            EXIT_DENIED
+            if result.get("error") == "access_denied"
+            else (EXIT_EXPIRED if result.get("error") == "expired" else EXIT_FAILED)
+        )
     return EXIT_OK
 
 
@@ -99,8 +113,13 @@ def _print_error(result: dict[str, Any], stream: TextIO | None = None) -> None:
         print(result["traceback"], file=stream, end="")
 
 
-_COMMANDS = {"start()": "xai-oauth login", "logout()": "xai-oauth logout", "refresh()": "xai-oauth refresh",
-             "models()": "xai-oauth models", "poll()": "xai-oauth login"}
+_COMMANDS = {
+    "start()": "xai-oauth login",
+    "logout()": "xai-oauth logout",
+    "refresh()": "xai-oauth refresh",
+    "models()": "xai-oauth models",
+    "poll()": "xai-oauth login",
+}
 
 
 def _for_terminal(action: str) -> str:
@@ -125,18 +144,8 @@ def _login(args: argparse.Namespace) -> int:
     started = exports.start()
     if not started.get("ok"):
         return _emit(started, args, None)
-    url, code = started["verification_url_with_code"], started["user_code"]
-    if args.json:
-        print(json.dumps(started), flush=True)  # JSON lines: the link first, the outcome last
-    else:
-        print(f"\n  Open this link to sign in:\n\n    {url}\n\n  and check that it shows the code:  {code}\n", flush=True)
-        if sys.stdout.isatty():
-            _print_qr(url)
-    if not args.no_browser and _has_display():
-        import webbrowser
-
-        webbrowser.open(url)
-    try:
+    try:  # from here on, Ctrl-C means "give up": drop the pending sign-in
+        _show_link(started, args)
         result = _wait_for_approval(started, quiet=args.json or not sys.stderr.isatty())
     except KeyboardInterrupt:
         from ._account import Account
@@ -144,9 +153,31 @@ def _login(args: argparse.Namespace) -> int:
         Account().cancel_login()
         print("\nCancelled; nothing was saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return _emit(result, args, lambda r: print(
-        f"Signed in: {r['tier_name']} (tier {r['tier']}); token good for {_duration(r['expires_in'])}, "
-        f"kept in {r['storage']}. Default model: {r['default_model_id']}"))
+    return _emit(
+        result,
+        args,
+        lambda r: print(
+            f"Signed in: {r['tier_name']} (tier {r['tier']}); token good for {_duration(r['expires_in'])}, "
+            f"kept in {r['storage']}. Default model: {r['default_model_id']}"
+        ),
+    )
+
+
+def _show_link(started: dict[str, Any], args: argparse.Namespace) -> None:
+    """The link and code, prominently (a QR code too on a terminal), and the browser when there is a display."""
+    url, code = started["verification_url_with_code"], started["user_code"]
+    if args.json:
+        print(json.dumps(started), flush=True)  # JSON lines: the link first, the outcome last
+    else:
+        print(
+            f"\n  Open this link to sign in:\n\n    {url}\n\n  and check that it shows the code:  {code}\n", flush=True
+        )
+        if sys.stdout.isatty():
+            _print_qr(url)
+    if not args.no_browser and _has_display():
+        import webbrowser
+
+        webbrowser.open(url)
 
 
 def _wait_for_approval(started: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
@@ -163,8 +194,12 @@ def _wait_for_approval(started: dict[str, Any], *, quiet: bool) -> dict[str, Any
         while time.time() < wake:
             if not quiet:
                 left = _duration(deadline - time.time())
-                print(f"\r{SPINNER[frame % len(SPINNER)]} Waiting for approval · code expires in {left} ",
-                      end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r{SPINNER[frame % len(SPINNER)]} Waiting for approval · code expires in {left} ",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 frame += 1
             time.sleep(0.1)
 
@@ -194,10 +229,13 @@ def _status(args: argparse.Namespace) -> int:
             print(f"Token expires in {_duration(r['expires_in'])} (kept in {r['storage']})")
             print(f"Default model: {r['default_model_id']}")
         else:
-            print({"expired": "Signed in, but the access token has expired (any call refreshes it).",
-                   "pending": "A sign-in is waiting for approval.",
-                   "reauth_required": f"The sign-in no longer works ({r.get('reason', 'refused')}).",
-                   }.get(r["state"], "Not signed in."))
+            print(
+                {
+                    "expired": "Signed in, but the access token has expired (any call refreshes it).",
+                    "pending": "A sign-in is waiting for approval.",
+                    "reauth_required": f"The sign-in no longer works ({r.get('reason', 'refused')}).",
+                }.get(r["state"], "Not signed in.")
+            )
             if r.get("action"):
                 print(f"  → {_for_terminal(r['action'])}")
 
@@ -206,19 +244,31 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _logout(args: argparse.Namespace) -> int:
-    return _emit(exports.logout(), args, lambda r: print(
-        "Signed out" + (" and revoked at xAI." if r["revoked"] else " (revocation at xAI was not confirmed).")))
+    return _emit(
+        exports.logout(),
+        args,
+        lambda r: print(
+            "Signed out" + (" and revoked at xAI." if r["revoked"] else " (revocation at xAI was not confirmed).")
+        ),
+    )
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    return _emit(exports.refresh(force=args.force), args, lambda r: print(
-        ("Renewed" if r["refreshed"] else "Still fresh") + f"; expires in {_duration(r['expires_in'])}."))
+    return _emit(
+        exports.refresh(force=args.force),
+        args,
+        lambda r: print(
+            ("Renewed" if r["refreshed"] else "Still fresh") + f"; expires in {_duration(r['expires_in'])}."
+        ),
+    )
 
 
 def _models(args: argparse.Namespace) -> int:
     def human(r: dict[str, Any]) -> None:
-        rows = [(m["id"] + (" (default)" if m["id"] == r["default_model_id"] else ""), m["lane"], m["credential"])
-                for m in r["models"]]
+        rows = [
+            (m["id"] + (" (default)" if m["id"] == r["default_model_id"] else ""), m["lane"], m["credential"])
+            for m in r["models"]
+        ]
         rows += [(m["id"], "images", m["credential"]) for m in r["image_models"]]
         width = max((len(row[0]) for row in rows), default=5)
         print(f"{'MODEL':<{width}}  {'LANE':<16}  PAID BY")
@@ -237,8 +287,16 @@ def _chat(args: argparse.Namespace) -> int:
             with open(args.file, encoding="utf-8") as handle:
                 messages = json.load(handle)
         except (OSError, ValueError) as exc:
-            return _emit({"ok": False, "error": "invalid_request", "message": f"Could not read {args.file}: {type(exc).__name__}.",
-                          "action": "Give a JSON file holding a list of {role, content} messages."}, args, None)
+            return _emit(
+                {
+                    "ok": False,
+                    "error": "invalid_request",
+                    "message": f"Could not read {args.file}: {type(exc).__name__}.",
+                    "action": "Give a JSON file holding a list of {role, content} messages.",
+                },
+                args,
+                None,
+            )
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
     if args.prompt:
@@ -247,8 +305,9 @@ def _chat(args: argparse.Namespace) -> int:
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
     stream = (sys.stdout.isatty() if args.stream is None else args.stream) and not args.json
-    result = exports.chat(args.model, messages, stream=stream,
-                          thinking={"effort": args.thinking} if args.thinking else None, **params)
+    result = exports.chat(
+        args.model, messages, stream=stream, thinking={"effort": args.thinking} if args.thinking else None, **params
+    )
     return _emit(result, args, (lambda r: None) if stream else (lambda r: print(r["content"])))
 
 

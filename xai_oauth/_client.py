@@ -43,14 +43,23 @@ class Client:
     ``account`` built with a fake transport and clock.
     """
 
-    def __init__(self, account: Account | None = None, *, config: Config | None = None, transport: Any = None,
-                 now: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        account: Account | None = None,
+        *,
+        config: Config | None = None,
+        transport: Any = None,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.account = account or Account(config, transport=transport, now=now, sleep=sleep)
         self.config = self.account.config
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"xai_oauth.Client(base_url={self.config.base_url!r}, api_key={'set' if self.config.api_key else 'unset'})"
+        return (
+            f"xai_oauth.Client(base_url={self.config.base_url!r}, api_key={'set' if self.config.api_key else 'unset'})"
+        )
 
     def close(self) -> None:
         self.account.close()
@@ -78,7 +87,9 @@ class Client:
         notes: list[str] = []
         cached_at = None
         for credential, prefix in (("subscription", SUBSCRIPTION_PREFIX), ("api_key", API_KEY_PREFIX)):
-            if (credential == "subscription" and not signed_in) or (credential == "api_key" and not self.config.api_key):
+            if (credential == "subscription" and not signed_in) or (
+                credential == "api_key" and not self.config.api_key
+            ):
                 continue
             try:
                 ids = self._model_ids(credential)
@@ -110,8 +121,13 @@ class Client:
         return result
 
     def _model_ids(self, credential: str) -> list[str]:
-        answer = self._send(credential, "models", lambda headers: self.account.http.get(
-            f"{self.config.base_url}/models", headers=headers, timeout=MODELS_TIMEOUT))
+        answer = self._send(
+            credential,
+            "models",
+            lambda headers: self.account.http.get(
+                f"{self.config.base_url}/models", headers=headers, timeout=MODELS_TIMEOUT
+            ),
+        )
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         if not isinstance(data, list):
             raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
@@ -119,24 +135,32 @@ class Client:
 
     # -- chat -------------------------------------------------------------
 
-    def chat(self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None,
-             **params: Any) -> dict[str, Any]:
+    def chat(
+        self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None, **params: Any
+    ) -> dict[str, Any]:
         """One whole answer: ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls"?}``."""
         choice, body = self._prepare(model, messages, thinking, params, stream=False)
-        answer = self._send(choice.credential, choice.display_id, lambda headers: self.account.http.post_json(
-            self.config.base_url + choice.path, body, headers=headers, timeout=self._timeout(timeout)))
+        answer = self._send(
+            choice.credential,
+            choice.display_id,
+            lambda headers: self.account.http.post_json(
+                self.config.base_url + choice.path, body, headers=headers, timeout=self._timeout(timeout)
+            ),
+        )
         if not isinstance(answer.body, dict):
             raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
         return read_answer(choice, answer.body)
 
-    def stream(self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None,
-               **params: Any) -> ChatStream:
+    def stream(
+        self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None, **params: Any
+    ) -> ChatStream:
         """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
         choice, body = self._prepare(model, messages, thinking, params, stream=True)
         return ChatStream(self._stream_deltas(choice, body, self._timeout(timeout)))
 
-    def _prepare(self, model: str | None, messages: Any, thinking: Any, params: dict[str, Any], *,
-                 stream: bool) -> tuple[ModelChoice, dict[str, Any]]:
+    def _prepare(
+        self, model: str | None, messages: Any, thinking: Any, params: dict[str, Any], *, stream: bool
+    ) -> tuple[ModelChoice, dict[str, Any]]:
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
         choice = parse_model(model or self.default_model(), signed_in=self.account.signed_in())
@@ -177,16 +201,19 @@ class Client:
                     yield whole["content"]
                 yield whole
                 return
-            token, renewed, attempt = self._after_failure(choice.credential, choice.display_id, answer, token,
-                                                          renewed, attempt)
+            token, renewed, attempt = self._after_failure(
+                choice.credential, choice.display_id, answer, token, renewed, attempt
+            )
 
     # -- sending ----------------------------------------------------------
 
     def _bearer(self, credential: str) -> str:
         if credential == "api_key":
             if not self.config.api_key:
-                raise NotSignedIn("That model id asks for the API key (xai/...), but no XAI_API_KEY is set.",
-                                  action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.")
+                raise NotSignedIn(
+                    "That model id asks for the API key (xai/...), but no XAI_API_KEY is set.",
+                    action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.",
+                )
             return self.config.api_key
         return self.account.access_token()
 
@@ -199,8 +226,9 @@ class Client:
                 return answer
             token, renewed, attempt = self._after_failure(credential, what, answer, token, renewed, attempt)
 
-    def _after_failure(self, credential: str, what: str, answer: Any, token: str, renewed: bool,
-                       attempt: int) -> tuple[str, bool, int]:
+    def _after_failure(
+        self, credential: str, what: str, answer: Any, token: str, renewed: bool, attempt: int
+    ) -> tuple[str, bool, int]:
         """What to send with next after a failed answer, or raise the table's error."""
         from ._http import parse_retry_after
 
@@ -239,7 +267,10 @@ def _auth_header(token: str) -> dict[str, str]:
 
 
 def _listing(ids: list[str], prefix: str, credential: str) -> dict[str, Any]:
-    chat = [{"id": prefix + i, "lane": lane_for(i), "credential": credential}
-            for i in ids if not i.startswith("grok-imagine")]
+    chat = [
+        {"id": prefix + i, "lane": lane_for(i), "credential": credential}
+        for i in ids
+        if not i.startswith("grok-imagine")
+    ]
     images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
     return {"models": chat, "image_models": images}

@@ -66,7 +66,7 @@ def read_env_file(path: str) -> dict[str, str]:
     return found
 
 
-def _seconds(env: "os._Environ[str] | dict[str, str]", name: str, default: float) -> float:
+def _seconds(env: os._Environ[str] | dict[str, str], name: str, default: float) -> float:
     try:
         value = float(env.get(name) or default)
     except ValueError:
@@ -123,11 +123,13 @@ class Config:
             raise ConfigError("XAI_OAUTH_CLIENT_ID is empty.")
 
     @classmethod
-    def from_env(cls, environ: "os._Environ[str] | dict[str, str] | None" = None, cwd: str | None = None) -> Config:
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, cwd: str | None = None) -> Config:
         env = os.environ if environ is None else environ
         paths = Paths(env.get("XAI_OAUTH_HOME") or None)
-        files = {**read_env_file(os.path.join(paths.home, ENV_FILE)),
-                 **read_env_file(os.path.join(cwd or os.getcwd(), ENV_FILE))}
+        files = {
+            **read_env_file(os.path.join(paths.home, ENV_FILE)),
+            **read_env_file(os.path.join(cwd or os.getcwd(), ENV_FILE)),
+        }
         byok = {name: env.get(name) or files.get(name) for name in ENV_FILE_NAMES}
         keyring_timeout = _seconds(env, "XAI_OAUTH_KEYRING_TIMEOUT", 3.0)
         return cls(

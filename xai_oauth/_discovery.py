@@ -79,9 +79,7 @@ def _check_endpoint(name: str, url: object, issuer: str) -> str:
 def validate_discovery(document: Mapping[str, object], issuer: str) -> Endpoints:
     """Endpoints from a discovery document, or ``DiscoveryError`` saying what is wrong."""
     if document.get("issuer") != issuer:
-        raise DiscoveryError(
-            f"The discovery document names a different issuer than the configured {issuer}."
-        )
+        raise DiscoveryError(f"The discovery document names a different issuer than the configured {issuer}.")
     revocation = document.get("revocation_endpoint")
     jwks = document.get("jwks_uri")
     return Endpoints(
@@ -113,11 +111,7 @@ def load_endpoints(
     if cached and cached.get("issuer") == issuer:
         fetched_at = cached.get("fetched_at")
         document = cached.get("document")
-        if (
-            isinstance(fetched_at, (int, float))
-            and 0 <= now() - fetched_at < CACHE_TTL
-            and isinstance(document, dict)
-        ):
+        if isinstance(fetched_at, (int, float)) and 0 <= now() - fetched_at < CACHE_TTL and isinstance(document, dict):
             try:
                 return validate_discovery(document, issuer)
             except DiscoveryError:

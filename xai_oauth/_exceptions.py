@@ -9,7 +9,7 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── ConfigError                 config_invalid
     ├── DiscoveryError              discovery_invalid
     ├── NetworkError                network            (.maybe_sent)
-    ├── ServerError                 upstream_error     (.http_status)
+    ├── ServerError                 upstream_error
     │   ├── MalformedResponse       bad_response
     │   ├── IncompleteStream        stream_incomplete
     │   └── RateLimited             rate_limited       (.retry_after)
@@ -23,13 +23,14 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── ApiKeyRejected              api_key_invalid
     ├── TierDenied                  tier_denied
     ├── ModelNotFound               model_not_found
-    ├── RequestRejected             invalid_request    (.http_status)
+    ├── RequestRejected             invalid_request
     ├── UnsupportedParameter        unsupported_parameter
     └── StoreError                  store_error
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
         └── KeyringUnavailable      keyring_unavailable
 
+Any of them may carry ``http_status`` (the status of the answer behind it).
 Messages are written by this package, never copied from a server without
 passing through ``_redact.scrub``, so no token can ride along in one.
 
@@ -81,6 +82,12 @@ class XaiOAuthError(Exception):
             self.action = action
         self.details = {k: v for k, v in details.items() if v is not None}
 
+    @property
+    def http_status(self) -> "int | None":
+        """The HTTP status of the answer behind this error, when there was one."""
+        status = self.details.get("http_status")
+        return status if isinstance(status, int) else None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
@@ -124,10 +131,6 @@ class ServerError(XaiOAuthError):
 
     code = "upstream_error"
     action = "The xAI service is having trouble; try again in a minute."
-
-    def __init__(self, message: str, *, http_status: "int | None" = None, **kw: object) -> None:
-        super().__init__(message, http_status=http_status, **kw)  # type: ignore[arg-type]
-        self.http_status = http_status
 
 
 class MalformedResponse(ServerError):
@@ -179,10 +182,14 @@ class OAuthError(XaiOAuthError):
 
         error = body.get("error")
         if not isinstance(error, str) or not error:
-            return MalformedResponse(f"The {what} answered HTTP {status} without an OAuth error code.", http_status=status)
+            return MalformedResponse(
+                f"The {what} answered HTTP {status} without an OAuth error code.", http_status=status
+            )
         description = body.get("error_description")
         text = f": {scrub(description)}" if isinstance(description, str) and description else "."
-        return OAuthError(f"The {what} refused the request ({scrub(error)}){text}", oauth_error=scrub(error), http_status=status)
+        return OAuthError(
+            f"The {what} refused the request ({scrub(error)}){text}", oauth_error=scrub(error), http_status=status
+        )
 
 
 class DeviceFlowError(XaiOAuthError):
@@ -270,10 +277,6 @@ class RequestRejected(XaiOAuthError):
     code = "invalid_request"
     action = "Fix the request (messages, parameters) as the message says, then send it again."
 
-    def __init__(self, message: str, *, http_status: "int | None" = None, **kw: object) -> None:
-        super().__init__(message, http_status=http_status, **kw)  # type: ignore[arg-type]
-        self.http_status = http_status
-
 
 class UnsupportedParameter(XaiOAuthError):
     """A chat parameter the chosen lane cannot take; refused here rather than silently dropped."""
@@ -307,6 +310,4 @@ class KeyringUnavailable(StoreError):
     """The OS keyring holds the credential but did not answer in time, or raised."""
 
     code = "keyring_unavailable"
-    action = (
-        "Unlock the system keyring and try again, or set XAI_OAUTH_STORE=file and sign in again."
-    )
+    action = "Unlock the system keyring and try again, or set XAI_OAUTH_STORE=file and sign in again."

@@ -59,9 +59,7 @@ class Answer:
             raise ServerError(f"The {what} failed with HTTP {self.status}.", http_status=self.status)
         if not isinstance(self.body, dict):
             kind = "an HTML page" if self.is_html else "something that is not a JSON object"
-            raise MalformedResponse(
-                f"The {what} answered with {kind} (HTTP {self.status}).", http_status=self.status
-            )
+            raise MalformedResponse(f"The {what} answered with {kind} (HTTP {self.status}).", http_status=self.status)
         return self.body
 
 
@@ -132,7 +130,10 @@ class Http:
         multi-line ``data:``, ``event:`` names, CR/LF variants).
         """
         request = self.client.build_request(
-            "POST", url, json=body, headers={**(headers or {}), "Accept": "text/event-stream"},
+            "POST",
+            url,
+            json=body,
+            headers={**(headers or {}), "Accept": "text/event-stream"},
             **({"timeout": timeout} if timeout is not None else {}),
         )
         with _mapped_errors(url):

@@ -48,16 +48,48 @@ PATHS = {CHAT_COMPLETIONS: "/chat/completions", RESPONSES: "/responses"}
 EFFORTS = ("low", "medium", "high")
 
 #: Passed through unchanged to /chat/completions (OpenAI-compatible names xAI accepts).
-CHAT_PARAMS = frozenset({
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice",
-    "parallel_tool_calls", "response_format", "seed", "n", "presence_penalty", "frequency_penalty",
-    "logprobs", "top_logprobs", "user", "search_parameters", "reasoning_effort", "stream_options",
-})
+CHAT_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "seed",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "search_parameters",
+        "reasoning_effort",
+        "stream_options",
+    }
+)
 #: What /responses takes, after the renames below.
-RESPONSES_PARAMS = frozenset({
-    "temperature", "top_p", "max_output_tokens", "tools", "tool_choice", "parallel_tool_calls", "text",
-    "user", "store", "previous_response_id", "instructions", "include", "metadata", "max_tool_calls",
-})
+RESPONSES_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "text",
+        "user",
+        "store",
+        "previous_response_id",
+        "instructions",
+        "include",
+        "metadata",
+        "max_tool_calls",
+    }
+)
 RESPONSES_RENAMES = {"max_tokens": "max_output_tokens", "max_completion_tokens": "max_output_tokens"}
 
 
@@ -100,9 +132,9 @@ def parse_model(model: str, *, signed_in: bool) -> ModelChoice:
         raise UnsupportedParameter("model must be a model id such as xai-grok/grok-4.3.", parameter="model")
     model = model.strip()
     if model.startswith(SUBSCRIPTION_PREFIX):
-        credential, model_id = "subscription", model[len(SUBSCRIPTION_PREFIX):]
+        credential, model_id = "subscription", model[len(SUBSCRIPTION_PREFIX) :]
     elif model.startswith(API_KEY_PREFIX):
-        credential, model_id = "api_key", model[len(API_KEY_PREFIX):]
+        credential, model_id = "api_key", model[len(API_KEY_PREFIX) :]
     else:
         credential, model_id = ("subscription" if signed_in else "api_key"), model
     return ModelChoice(model_id=model_id, credential=credential, lane=lane_for(model_id))
@@ -116,7 +148,9 @@ def build_request(
 ) -> dict[str, Any]:
     """The JSON body for ``choice.lane``; ``UnsupportedParameter`` for anything it cannot take."""
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-        raise UnsupportedParameter("messages must be a non-empty list of {'role', 'content'} objects.", parameter="messages")
+        raise UnsupportedParameter(
+            "messages must be a non-empty list of {'role', 'content'} objects.", parameter="messages"
+        )
     effort = _effort(thinking)
     if choice.lane == CHAT_COMPLETIONS:
         _refuse_unknown(params, CHAT_PARAMS, choice)
@@ -130,7 +164,11 @@ def build_request(
     renamed = {RESPONSES_RENAMES.get(k, k): v for k, v in params.items()}
     response_format = renamed.pop("response_format", None)
     _refuse_unknown(renamed, RESPONSES_PARAMS, choice)
-    body = {"model": choice.model_id, "input": [_input_item(item) for m in messages for item in _split_tool_calls(m)], **renamed}
+    body = {
+        "model": choice.model_id,
+        "input": [_input_item(item) for m in messages for item in _split_tool_calls(m)],
+        **renamed,
+    }
     if response_format is not None:
         body["text"] = {"format": _text_format(response_format)}
     if "tools" in body:
@@ -173,15 +211,23 @@ def _input_item(message: dict[str, Any]) -> dict[str, Any]:
     role = message.get("role")
     if role == "_function_call":
         function = message.get("function") or {}
-        return {"type": "function_call", "call_id": message.get("id"), "name": function.get("name"),
-                "arguments": function.get("arguments", "")}
+        return {
+            "type": "function_call",
+            "call_id": message.get("id"),
+            "name": function.get("name"),
+            "arguments": function.get("arguments", ""),
+        }
     if role == "tool":
         content = message.get("content")
-        return {"type": "function_call_output", "call_id": message.get("tool_call_id"),
-                "output": content if isinstance(content, str) else json.dumps(content)}
+        return {
+            "type": "function_call_output",
+            "call_id": message.get("tool_call_id"),
+            "output": content if isinstance(content, str) else json.dumps(content),
+        }
     if role not in ("system", "developer", "user", "assistant"):
-        raise UnsupportedParameter(f"A message has role {role!r}; use system, developer, user, assistant or tool.",
-                                   parameter="messages")
+        raise UnsupportedParameter(
+            f"A message has role {role!r}; use system, developer, user, assistant or tool.", parameter="messages"
+        )
     content = message.get("content")
     if isinstance(content, str):
         return {"role": role, "content": content}
@@ -233,8 +279,13 @@ def _from_chat_completion(choice: ModelChoice, body: dict[str, Any]) -> dict[str
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponse("The chat completion has no choices.")
     message = choices[0].get("message") or {}
-    return _shape(choice, message.get("content") or "", choices[0].get("finish_reason"),
-                  _usage(body.get("usage")), message.get("tool_calls") or None)
+    return _shape(
+        choice,
+        message.get("content") or "",
+        choices[0].get("finish_reason"),
+        _usage(body.get("usage")),
+        message.get("tool_calls") or None,
+    )
 
 
 def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
@@ -248,18 +299,36 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(item, dict):
             continue
         if item.get("type") == "message":
-            text += [p.get("text", "") for p in item.get("content") or [] if isinstance(p, dict) and p.get("type") == "output_text"]
+            text += [
+                p.get("text", "")
+                for p in item.get("content") or []
+                if isinstance(p, dict) and p.get("type") == "output_text"
+            ]
         elif item.get("type") == "function_call":
-            calls.append({"id": item.get("call_id"), "type": "function",
-                          "function": {"name": item.get("name"), "arguments": item.get("arguments", "")}})
-    incomplete = (body.get("incomplete_details") or {}).get("reason") if isinstance(body.get("incomplete_details"), dict) else None
+            calls.append(
+                {
+                    "id": item.get("call_id"),
+                    "type": "function",
+                    "function": {"name": item.get("name"), "arguments": item.get("arguments", "")},
+                }
+            )
+    incomplete = (
+        (body.get("incomplete_details") or {}).get("reason")
+        if isinstance(body.get("incomplete_details"), dict)
+        else None
+    )
     finish = "tool_calls" if calls else ("length" if incomplete == "max_output_tokens" else "stop")
     return _shape(choice, "".join(text), finish, _usage(body.get("usage")), calls or None)
 
 
 def _shape(choice: ModelChoice, content: str, finish: Any, usage: dict[str, int], tool_calls: Any) -> dict[str, Any]:
-    answer = {"model": choice.display_id, "lane": choice.lane, "content": content,
-              "finish_reason": finish if isinstance(finish, str) else None, "usage": usage}
+    answer = {
+        "model": choice.display_id,
+        "lane": choice.lane,
+        "content": content,
+        "finish_reason": finish if isinstance(finish, str) else None,
+        "usage": usage,
+    }
     if tool_calls:
         answer["tool_calls"] = tool_calls
     return answer
@@ -269,12 +338,14 @@ def _usage(raw: Any) -> dict[str, int]:
     """Both lanes' usage as prompt / completion / total (+ reasoning) tokens."""
     if not isinstance(raw, dict):
         return {}
+
     def number(*keys: str) -> int | None:
         for key in keys:
             value = raw.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
         return None
+
     details = raw.get("output_tokens_details") or raw.get("completion_tokens_details") or {}
     usage = {
         "prompt_tokens": number("prompt_tokens", "input_tokens"),
@@ -333,8 +404,10 @@ class ChatCompletionsStream:
         return delta_text
 
     def _merge_call(self, call: dict[str, Any]) -> None:
-        slot = self.calls.setdefault(call.get("index", len(self.calls)), {"id": None, "type": "function",
-                                                                           "function": {"name": "", "arguments": ""}})
+        slot = self.calls.setdefault(
+            call.get("index", len(self.calls)),
+            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+        )
         slot["id"] = call.get("id") or slot["id"]
         function = call.get("function") or {}
         slot["function"]["name"] += function.get("name") or ""
@@ -372,9 +445,13 @@ class ResponsesStream:
             self.done = True
         elif kind == "response.failed":
             response = payload.get("response") or {}
-            raise ServerError(f"The model failed: {_error_text(response.get('error') if isinstance(response, dict) else None)}")
+            raise ServerError(
+                f"The model failed: {_error_text(response.get('error') if isinstance(response, dict) else None)}"
+            )
         elif kind == "error":
-            raise ServerError(f"The stream reported an error: {_error_text(payload.get('message') or payload.get('code'))}")
+            raise ServerError(
+                f"The stream reported an error: {_error_text(payload.get('message') or payload.get('code'))}"
+            )
         return None
 
     def result(self) -> dict[str, Any]:

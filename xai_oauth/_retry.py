@@ -18,7 +18,9 @@ BACKOFF = (0.5, 1.5)
 MAX_WAIT = 10.0
 
 
-def retry_delay(status: "int | None", *, attempt: int, html: bool = False, retry_after: "float | None" = None) -> "float | None":
+def retry_delay(
+    status: "int | None", *, attempt: int, html: bool = False, retry_after: "float | None" = None
+) -> "float | None":
     """Seconds to wait before trying again after try number ``attempt`` (0-based), or None to stop.
 
     ``status`` is None for a request that never reached the server (connection

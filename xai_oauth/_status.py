@@ -51,7 +51,7 @@ def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "di
     else:
         kind = "logged_out"
 
-    result: "dict[str, object]" = {
+    result: dict[str, object] = {
         "ok": True,
         "connected": kind == "connected",
         "state": kind,

@@ -130,9 +130,7 @@ class KeyringStore:
         try:
             return Credential.from_dict(json.loads(raw))
         except (ValueError, TypeError, AttributeError):
-            raise StoreCorrupt(
-                "The keyring entry for xai-oauth is not a credential; it was left in place."
-            ) from None
+            raise StoreCorrupt("The keyring entry for xai-oauth is not a credential; it was left in place.") from None
 
     def save(self, credential: Credential) -> None:
         import json
@@ -160,4 +158,3 @@ class KeyringStore:
 
     def __repr__(self) -> str:
         return f"KeyringStore(service={SERVICE!r}, account={self.account!r})"
-

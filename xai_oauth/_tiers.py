@@ -43,7 +43,7 @@ def describe_tier(value: object) -> "tuple[int | None, str]":
     """
     if isinstance(value, bool):
         return None, "unknown"
-    level: "int | None" = None
+    level: int | None = None
     if isinstance(value, int):
         level = value
     elif isinstance(value, float) and value.is_integer():

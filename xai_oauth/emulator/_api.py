@@ -46,7 +46,9 @@ def _check_model(body: dict[str, Any], allowed: list[str]) -> str:
     if not isinstance(model, str) or not model:
         raise ApiRefusal(400, "invalid-argument", "model is required")
     if model not in KNOWN_MODELS:
-        raise ApiRefusal(404, "model_not_found", f"The model {model} does not exist or your team does not have access to it.")
+        raise ApiRefusal(
+            404, "model_not_found", f"The model {model} does not exist or your team does not have access to it."
+        )
     if model not in allowed:
         raise ApiRefusal(403, "permission-denied:tier", f"Your subscription does not include {model}.")
     return model
@@ -79,25 +81,54 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
     if body.get("reasoning_effort"):
         text += f" (thought with {body['reasoning_effort']} effort)"
     pieces = _words(text, repeat)
-    usage = {"prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
-             "completion_tokens": len(pieces)}
+    usage = {
+        "prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
+        "completion_tokens": len(pieces),
+    }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     ident, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
-    whole = {"id": ident, "object": "chat.completion", "created": created, "model": model,
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
-                          "finish_reason": "stop"}],
-             "usage": usage}
+    whole = {
+        "id": ident,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)}, "finish_reason": "stop"}
+        ],
+        "usage": usage,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> tuple[str | None, str]:
-        return None, json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+        return None, json.dumps(
+            {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+        )
 
     events = [chunk({"role": "assistant", "content": ""})]
     events += [chunk({"content": piece}) for piece in pieces]
     events.append(chunk({}, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
-        events.append((None, json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created,
-                                         "model": model, "choices": [], "usage": usage})))
+        events.append(
+            (
+                None,
+                json.dumps(
+                    {
+                        "id": ident,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                ),
+            )
+        )
     events.append((None, "[DONE]"))
     return Reply(whole, events)
 
@@ -116,21 +147,38 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
     said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
     pieces = _words(f"{agents} agents considered: {said}", repeat)
     input_tokens = sum(len(_text_of(i.get("content")).split()) for i in items)
-    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces), "total_tokens": input_tokens + len(pieces),
-             "output_tokens_details": {"reasoning_tokens": 10 * agents}}
+    usage = {
+        "input_tokens": input_tokens,
+        "output_tokens": len(pieces),
+        "total_tokens": input_tokens + len(pieces),
+        "output_tokens_details": {"reasoning_tokens": 10 * agents},
+    }
     response_id, item_id = "resp_" + uuid.uuid4().hex[:12], "msg_" + uuid.uuid4().hex[:12]
     text = "".join(pieces)
-    message: dict[str, Any] = {"id": item_id, "type": "message", "role": "assistant", "status": "completed",
-               "content": [{"type": "output_text", "text": text, "annotations": []}]}
-    base = {"id": response_id, "object": "response", "created_at": int(time.time()), "model": model,
-            "reasoning": {"effort": effort}}
+    message: dict[str, Any] = {
+        "id": item_id,
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    base = {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": model,
+        "reasoning": {"effort": effort},
+    }
     whole = {**base, "status": "completed", "output": [message], "usage": usage}
     in_progress = {**base, "status": "in_progress", "output": []}
     where = {"item_id": item_id, "output_index": 0, "content_index": 0}
     sequence: list[tuple[str, dict[str, Any]]] = [
         ("response.created", {"response": in_progress}),
         ("response.in_progress", {"response": in_progress}),
-        ("response.output_item.added", {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}}),
+        (
+            "response.output_item.added",
+            {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}},
+        ),
         ("response.content_part.added", {**where, "part": {"type": "output_text", "text": "", "annotations": []}}),
         *[("response.output_text.delta", {**where, "delta": piece}) for piece in pieces],
         ("response.output_text.done", {**where, "text": text}),

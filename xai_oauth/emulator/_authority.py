@@ -229,7 +229,9 @@ class Authority:
             if device.decision == "denied":
                 device.spent = True
                 raise OAuthRefusal("access_denied")
-            too_fast = device.last_poll is not None and now - device.last_poll < device.interval - self.settings.poll_tolerance
+            too_fast = (
+                device.last_poll is not None and now - device.last_poll < device.interval - self.settings.poll_tolerance
+            )
             device.last_poll = now
             if device.decision == "pending":
                 if too_fast:
@@ -293,7 +295,10 @@ class Authority:
             claims["tier"] = tier
         access = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         id_token = jwt.encode(
-            {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}, self.key, algorithm="RS256", headers={"kid": self.kid}
+            {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")},
+            self.key,
+            algorithm="RS256",
+            headers={"kid": self.kid},
         )
         self.issued_tokens += [access, id_token]
         return {

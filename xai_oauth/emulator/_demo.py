@@ -26,7 +26,9 @@ def run_export(expression: str, env: dict[str, str], timeout: float = 120) -> su
     This is the agent's heredoc, word for word in effect; the demo and the
     end-to-end tests both go through it.
     """
-    code = f"import json, sys; sys.path.insert(0, {SKILL_DIR!r}); import exports; print(json.dumps(exports.{expression}))"
+    code = (
+        f"import json, sys; sys.path.insert(0, {SKILL_DIR!r}); import exports; print(json.dumps(exports.{expression}))"
+    )
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -72,8 +74,10 @@ def run_demo(emulator: Emulator) -> int:
         show("status()", "status()")
         show("models()", "models()")
         show("chat('xai-grok/grok-4.3', 'Hello, Grok')", "chat('xai-grok/grok-4.3', 'Hello, Grok')")
-        show("chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})",
-             "chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})")
+        show(
+            "chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})",
+            "chat('xai-grok/grok-4.20-multi-agent-0309', 'Plan a picnic', thinking={'effort': 'high'})",
+        )
         show("refresh(force=True)", "refresh(force=True)")
         show("logout()", "logout()")
         show("status()", "status()")

@@ -67,7 +67,9 @@ class _QuietServer(ThreadingHTTPServer):
 class Emulator:
     """A local auth.x.ai + api.x.ai. ``with Emulator() as emu:`` serves on ``emu.url`` until the block ends."""
 
-    def __init__(self, settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 0, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 0, **overrides: Any
+    ) -> None:
         settings = settings or Settings()
         for name, value in overrides.items():
             setattr(settings, name, value)
@@ -185,7 +187,12 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return True
-            self._send(fault.status, fault.body.encode(), fault.content_type, {"Retry-After": "1"} if fault.status == 429 else None)
+            self._send(
+                fault.status,
+                fault.body.encode(),
+                fault.content_type,
+                {"Retry-After": "1"} if fault.status == 429 else None,
+            )
             return True
 
         @contextmanager
@@ -203,15 +210,18 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return
             if url.path == "/.well-known/openid-configuration":
                 base = emulator.url
-                self._json(200, {
-                    "issuer": base,
-                    "device_authorization_endpoint": f"{base}/oauth2/device/code",
-                    "token_endpoint": f"{base}/oauth2/token",
-                    "revocation_endpoint": f"{base}/oauth2/revoke",
-                    "jwks_uri": f"{base}/oauth2/jwks",
-                    "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
-                    "token_endpoint_auth_methods_supported": ["none"],
-                })
+                self._json(
+                    200,
+                    {
+                        "issuer": base,
+                        "device_authorization_endpoint": f"{base}/oauth2/device/code",
+                        "token_endpoint": f"{base}/oauth2/token",
+                        "revocation_endpoint": f"{base}/oauth2/revoke",
+                        "jwks_uri": f"{base}/oauth2/jwks",
+                        "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+                        "token_endpoint_auth_methods_supported": ["none"],
+                    },
+                )
             elif url.path == "/oauth2/jwks":
                 self._json(200, authority.jwks())
             elif url.path == "/device":
@@ -221,7 +231,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 allowed = self._allowed_models()
                 if allowed is None:
                     return
-                self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in allowed]})
+                self._json(
+                    200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in allowed]}
+                )
             elif url.path == "/_emulator/stats":
                 self._json(200, emulator.stats())
             else:
