@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Set up and run the whole test suite (what .ci/run calls). Extra arguments go to pytest.
+# Set up and run every check (what .ci/run calls): ruff, mypy --strict, then the whole pytest suite.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/ruff check .
+.venv/bin/ruff format --check --quiet xai_oauth exports.py tests bench
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
