@@ -99,6 +99,13 @@ class TestByok:
             and {"id": "xai/grok-imagine-video", "credential": "api_key"} in listing["image_models"]
         )
 
+    def test_one_credential_failing_does_not_hide_the_other(self, agent: Agent, emulator: Emulator) -> None:
+        emulator.settings.api_key = API_KEY
+        signed_in(agent)
+        listing = agent("models()", XAI_API_KEY="xai-a-wrong-key")
+        assert listing["ok"] and {m["credential"] for m in listing["models"]} == {"subscription"}
+        assert "api_key_invalid" in listing["notes"][0]
+
     def test_key_from_env_file_in_home(self, agent: Agent, emulator: Emulator, isolated_home: Path) -> None:
         emulator.settings.api_key = API_KEY
         isolated_home.mkdir(parents=True, exist_ok=True)

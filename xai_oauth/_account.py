@@ -65,7 +65,8 @@ class Account:
         self.paths = self.config.paths
         self._transport = transport
         self._now = now
-        self._sleep = sleep
+        #: how this account waits (between polls, before retries); tests pass a fake clock's
+        self.sleep = sleep
         self._http_client: Any = None
         self._file = FileStore(self.paths.credentials)
         self._keyring = KeyringStore(self.config.keyring_account, self.config.keyring_timeout)
@@ -215,7 +216,7 @@ class Account:
             delay = float(result["retry_after"])
             if deadline is not None and self._now() + delay > deadline:
                 return {**result, "timed_out": True}
-            self._sleep(delay)
+            self.sleep(delay)
 
     def _poll_once(self) -> dict[str, Any]:
         with self._locked():
@@ -349,7 +350,7 @@ class Account:
                 )
                 if wait is None:
                     return answer, answer.json_object("token endpoint")
-            self._sleep(wait)
+            self.sleep(wait)
             attempt += 1
 
     def access_token(self) -> str:

@@ -52,9 +52,9 @@ class Client:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``now``, ``sleep`` and ``transport`` are for the ``Account`` made here; a given one keeps its own."""
         self.account = account or Account(config, transport=transport, now=now, sleep=sleep)
         self.config = self.account.config
-        self._sleep = sleep
 
     def __repr__(self) -> str:
         return (
@@ -77,48 +77,56 @@ class Client:
 
         The subscription's listing is cached in the state file (``status()``
         shows it); when the API cannot be reached the cache answers, marked
-        ``cached: True``.
+        ``cached: True``. When one credential fails and the other lists
+        models, the failure becomes a note instead of hiding the list.
         """
-        signed_in = self.account.signed_in()
-        if not signed_in and not self.config.api_key:
+        wanted = [
+            c
+            for c, present in (("subscription", self.account.signed_in()), ("api_key", self.config.api_key))
+            if present
+        ]
+        if not wanted:
             raise NotSignedIn("Nobody is signed in and no API key is set.")
-        chat: list[dict[str, Any]] = []
-        images: list[dict[str, Any]] = []
-        notes: list[str] = []
-        cached_at = None
-        for credential, prefix in (("subscription", SUBSCRIPTION_PREFIX), ("api_key", API_KEY_PREFIX)):
-            if (credential == "subscription" and not signed_in) or (
-                credential == "api_key" and not self.config.api_key
-            ):
-                continue
+        result: dict[str, Any] = {"models": [], "image_models": []}
+        failures: list[XaiOAuthError] = []
+        for credential in wanted:
             try:
-                ids = self._model_ids(credential)
-            except NetworkError:
-                cache = self.account.cached_models() if credential == "subscription" else None
-                if cache is None:
-                    raise
-                chat += cache["models"]
-                images += cache["image_models"]
-                cached_at = cache["fetched_at"]
-                notes.append("The API could not be reached; the subscription's models are from the cache.")
-                continue
+                listed = self._listing(credential)
             except XaiOAuthError as exc:
-                if credential == "subscription" and self.config.api_key:
-                    notes.append(f"Subscription models unavailable: {exc.message} ({exc.code}).")
-                    continue
-                raise
-            listed = _listing(ids, prefix, credential)
-            if credential == "subscription":
-                self.account.remember_models(listed)
-            chat += listed["models"]
-            images += listed["image_models"]
-        default = pick_default([m["id"] for m in chat], self.config.default_model)
-        result: dict[str, Any] = {"models": chat, "image_models": images, "default_model_id": default}
-        if cached_at is not None:
-            result.update(cached=True, fetched_at=int(cached_at))
-        if notes:
-            result["notes"] = notes
+                failures.append(exc)
+                continue
+            result["models"] += listed["models"]
+            result["image_models"] += listed["image_models"]
+            if "fetched_at" in listed:  # from the cache
+                result.update(cached=True, fetched_at=int(listed["fetched_at"]))
+                result.setdefault("notes", []).append("The API could not be reached; subscription models are cached.")
+        if failures and not result["models"]:
+            raise failures[0]
+        for failure in failures:
+            result.setdefault("notes", []).append(f"Some models are missing: {failure.message} ({failure.code}).")
+        result["default_model_id"] = pick_default([m["id"] for m in result["models"]], self.config.default_model)
         return result
+
+    def _listing(self, credential: str) -> dict[str, Any]:
+        """One credential's models; the subscription's come from the cache when the API is unreachable."""
+        try:
+            ids = self._model_ids(credential)
+        except NetworkError:
+            cache = self.account.cached_models() if credential == "subscription" else None
+            if cache is None:
+                raise
+            return cache
+        prefix = SUBSCRIPTION_PREFIX if credential == "subscription" else API_KEY_PREFIX
+        chat = [
+            {"id": prefix + i, "lane": lane_for(i), "credential": credential}
+            for i in ids
+            if not i.startswith("grok-imagine")
+        ]
+        images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
+        listed = {"models": chat, "image_models": images}
+        if credential == "subscription":
+            self.account.remember_models(listed)
+        return listed
 
     def _model_ids(self, credential: str) -> list[str]:
         answer = self._send(
@@ -239,7 +247,7 @@ class Client:
         if answer.status != 429:  # a usage window is the person's call: wait, or use the API key
             wait = retry_delay(answer.status, attempt=attempt, html=answer.is_html, retry_after=retry_after)
             if wait is not None:
-                self._sleep(wait)
+                self.account.sleep(wait)
                 return token, renewed, attempt + 1
         raise api_error(answer.status, answer.body, credential=credential, model=what, retry_after=retry_after)
 
@@ -264,13 +272,3 @@ class ChatStream:
 
 def _auth_header(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _listing(ids: list[str], prefix: str, credential: str) -> dict[str, Any]:
-    chat = [
-        {"id": prefix + i, "lane": lane_for(i), "credential": credential}
-        for i in ids
-        if not i.startswith("grok-imagine")
-    ]
-    images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
-    return {"models": chat, "image_models": images}
