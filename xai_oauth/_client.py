@@ -203,7 +203,9 @@ class Client:
                     yield reader.result()
                     return
                 answer = opened
-            if answer.status == 200 and isinstance(answer.body, dict):  # a gateway that ignored stream=True
+            if answer.status == 200:  # a gateway that ignored stream=True and answered whole
+                if not isinstance(answer.body, dict):
+                    raise MalformedResponse("The chat answer is neither an event stream nor JSON.", http_status=200)
                 whole = read_answer(choice, answer.body)
                 if whole["content"]:
                     yield whole["content"]
