@@ -42,6 +42,7 @@ class Auth(httpx2.Auth):
 
     def __init__(self, account: Account | None = None) -> None:
         self._account = account
+        self._owns_account = account is None  # then its connections are ours to close
         self._lock = threading.Lock()
 
     @property
@@ -65,7 +66,7 @@ class Auth(httpx2.Auth):
             yield request
             return
         request.read()
-        token = self.account.access_token()
+        token = self._token()
         response = yield _with_bearer(request, token)
         body = None
         if response.status_code == 403:
@@ -81,7 +82,7 @@ class Auth(httpx2.Auth):
             yield request
             return
         await request.aread()
-        token = await asyncio.to_thread(self.account.access_token)
+        token = await asyncio.to_thread(self._token)
         response = yield _with_bearer(request, token)
         body = None
         if response.status_code == 403:
@@ -92,10 +93,24 @@ class Auth(httpx2.Auth):
 
     # -- helpers ----------------------------------------------------------
 
+    def _token(self) -> str:
+        try:
+            return self.account.access_token()
+        finally:
+            self._release()
+
     def _renewed(self, refused_token: str) -> str:
         """A token other than ``refused_token``: one forced refresh, unless another process already did it."""
-        self.account.refresh(force=True, replacing=refused_token)
-        return self.account.access_token()
+        try:
+            self.account.refresh(force=True, replacing=refused_token)
+            return self.account.access_token()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Close the token endpoint connection we opened (a refresh is hours away; httpx2 has no Auth.close)."""
+        if self._owns_account:
+            self.account.close()
 
     def _applies_to(self, request: httpx2.Request) -> bool:
         api = httpx2.URL(self.account.config.base_url)

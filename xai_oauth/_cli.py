@@ -225,7 +225,11 @@ def _status(args: argparse.Namespace) -> int:
 
     def human(r: dict[str, Any]) -> None:
         if r["connected"]:
-            print(f"Signed in: {r['tier_name']} (tier {r['tier']})")
+            from ._tiers import TIERS
+
+            tier = TIERS.get(r["tier"]) if isinstance(r["tier"], int) else None
+            about = f": {tier.price}, {tier.access}" if tier else ""
+            print(f"Signed in: {r['tier_name']} (tier {r['tier']}){about}")
             print(f"Token expires in {_duration(r['expires_in'])} (kept in {r['storage']})")
             print(f"Default model: {r['default_model_id']}")
         else:
