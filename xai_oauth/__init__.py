@@ -1,4 +1,8 @@
-"""Sign in to xAI / Grok with an X Premium or SuperGrok subscription, and keep the tokens alive.
+"""Sign in to xAI / Grok with an X Premium or SuperGrok subscription, keep the tokens alive, and talk to Grok.
+
+``Account`` is the sign-in (device flow, refresh, logout), ``Client`` talks to
+the models over both lanes with the subscription or an API key, ``Auth``
+lends the sign-in to any httpx2 client (and so the openai SDK).
 
 The public names below are loaded on first use (PEP 562), so ``import
 xai_oauth`` stays cheap and the offline status path never pays for httpx2,
