@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -300,3 +301,58 @@ class TestByokConfig:
 
         with pytest.raises(ConfigError):
             Config.from_env({"XAI_BASE_URL": "http://gateway.example/v1"})
+
+
+class TestEventStreamParsing:
+    """Awkward but valid server-sent events, through the real client over httpx2.MockTransport."""
+
+    @staticmethod
+    def client(body: bytes, content_type: str = "text/event-stream") -> Any:
+        import httpx2
+
+        from xai_oauth import Client
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            return httpx2.Response(200, headers={"content-type": content_type}, content=body)
+
+        config = Config.from_env({"XAI_API_KEY": "k", "XAI_OAUTH_HOME": os.environ["XAI_OAUTH_HOME"]})
+        return Client(config=config, transport=httpx2.MockTransport(handler))
+
+    def test_comments_crlf_multiline_data_and_event_names(self) -> None:
+        chunk = json.dumps({"choices": [{"delta": {"content": "two"}}]})
+        body = (
+            b": keep-alive\r\n\r\n"
+            b'data: {"choices": [{"delta": {"content": "one "}}]}\r\n\r\n'
+            + b"event: message\ndata: "
+            + chunk[:10].encode()
+            + b"\ndata: "
+            + chunk[10:].encode()
+            + b"\n\n"
+            b": ping\n\n"
+            b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n'
+            b"data: [DONE]\n\n"
+        )
+        stream = self.client(body).stream("xai/grok-4.3", "hi")
+        assert list(stream) == ["one ", "two"]
+        assert stream.result is not None and stream.result["content"] == "one two"
+
+    def test_multiline_data_joins_with_a_newline(self) -> None:
+        """Per the SSE spec two data lines are one payload joined by \\n, which JSON reads as whitespace."""
+        body = b'data: {"choices":\ndata: [{"delta": {"content": "x"}}]}\n\ndata: [DONE]\n\n'
+        assert list(self.client(body).stream("xai/grok-4.3", "hi")) == ["x"]
+
+    def test_a_stream_without_done_is_incomplete(self) -> None:
+        body = b'data: {"choices": [{"delta": {"content": "cut"}}]}\n\n'
+        stream = self.client(body).stream("xai/grok-4.3", "hi")
+        with pytest.raises(IncompleteStream):
+            list(stream)
+
+    def test_a_gateway_that_answers_whole_json_still_works(self) -> None:
+        whole = json.dumps({"choices": [{"message": {"content": "whole"}, "finish_reason": "stop"}]}).encode()
+        assert list(self.client(whole, "application/json").stream("xai/grok-4.3", "hi")) == ["whole"]
+
+    def test_garbage_event_is_bad_response(self) -> None:
+        from xai_oauth import MalformedResponse
+
+        with pytest.raises(MalformedResponse):
+            list(self.client(b"data: <html>\n\n").stream("xai/grok-4.3", "hi"))
