@@ -23,6 +23,12 @@ def with_key(emulator: Emulator) -> dict[str, str]:
     return {"XAI_API_KEY": API_KEY}
 
 
+def unauthenticated(status: int = 401, times: int = 1) -> Fault:
+    """The chat endpoint refusing the bearer as xAI does, ``times`` times."""
+    body = '{"code": "unauthenticated:bad-credentials"}'
+    return Fault(CHAT, status=status, body=body, content_type="application/json", times=times)
+
+
 def streamed_text(agent: Agent) -> str:
     """What the last export printed before its JSON line: the deltas, as they arrived."""
     lines = agent.outputs[-2].strip().splitlines()
@@ -137,24 +143,14 @@ class TestErrorTable:
 
     def test_repeated_401_is_reauth_required(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
-        emulator.inject(
-            Fault(
-                CHAT,
-                status=401,
-                body='{"code": "unauthenticated:bad-credentials"}',
-                content_type="application/json",
-                times=2,
-            )
-        )
+        emulator.inject(unauthenticated(times=2))
         failed = agent("chat('xai-grok/grok-4.3', 'x')")
         assert failed["error"] == "reauth_required" and "logout()" in failed["action"] and failed["http_status"] == 401
         assert emulator.stats()["refreshes"] == 1
 
     def test_403_unauthenticated_counts_as_auth_failure(self, agent: Agent, emulator: Emulator) -> None:
         signed_in(agent)
-        emulator.inject(
-            Fault(CHAT, status=403, body='{"code": "unauthenticated:bad-credentials"}', content_type="application/json")
-        )
+        emulator.inject(unauthenticated(status=403))
         assert agent("chat('xai-grok/grok-4.3', 'x')")["ok"] and emulator.stats()["refreshes"] == 1
 
     def test_403_tier_and_404_model(self, agent: Agent) -> None:
@@ -243,15 +239,7 @@ def test_no_secret_in_any_chat_output(agent: Agent, emulator: Emulator, with_key
     ]
     for call in calls:
         assert agent(call, **with_key)["ok"] in (True, False)
-    emulator.inject(
-        Fault(
-            CHAT,
-            status=401,
-            body='{"code": "unauthenticated:bad-credentials"}',
-            content_type="application/json",
-            times=2,
-        )
-    )
+    emulator.inject(unauthenticated(times=2))
     agent("chat('xai-grok/grok-4.3', 'x')", **with_key)
     emulator.settings.api_key = "another-key"
     assert agent("chat('xai/grok-4.3', 'x')", **with_key)["error"] == "api_key_invalid"
