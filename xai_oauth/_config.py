@@ -66,6 +66,15 @@ def read_env_file(path: str) -> dict[str, str]:
     return found
 
 
+def _require_https(name: str, url: str) -> None:
+    """Tokens travel to ``url``: https, or plain http only on a loopback address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{name} must be an https URL, got {url!r}.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(f"{name} may use plain http only on a loopback address (127.0.0.1, ::1, localhost).")
+
+
 def _seconds(env: os._Environ[str] | dict[str, str], name: str, default: float) -> float:
     try:
         value = float(env.get(name) or default)
@@ -105,18 +114,8 @@ class Config:
     read_timeout: float = 3600.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.issuer)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ConfigError(f"XAI_OAUTH_ISSUER must be an https URL, got {self.issuer!r}.")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ConfigError(
-                "XAI_OAUTH_ISSUER may use plain http only on a loopback address (127.0.0.1, ::1, localhost)."
-            )
-        api = urlsplit(self.base_url)
-        if api.scheme not in ("https", "http") or not api.hostname:
-            raise ConfigError(f"XAI_BASE_URL must be an https URL, got {self.base_url!r}.")
-        if api.scheme == "http" and not is_loopback_host(api.hostname):
-            raise ConfigError("XAI_BASE_URL may use plain http only on a loopback address: tokens travel to it.")
+        _require_https("XAI_OAUTH_ISSUER", self.issuer)
+        _require_https("XAI_BASE_URL", self.base_url)
         if self.store not in STORES:
             raise ConfigError(f"XAI_OAUTH_STORE must be one of {', '.join(STORES)}, got {self.store!r}.")
         if not self.client_id.strip():

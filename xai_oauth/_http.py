@@ -26,12 +26,14 @@ from ._exceptions import IncompleteStream, MalformedResponse, NetworkError, Rate
 __all__ = ["Answer", "EventStream", "Http", "httpx2", "parse_retry_after", "read_timeout"]
 
 USER_AGENT = "xai-oauth/0.1"
-DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 
 
 def read_timeout(seconds: float) -> httpx2.Timeout:
     """A short connect timeout with a long read timeout: reasoning models think before the first byte."""
     return httpx2.Timeout(seconds, connect=10.0)
+
+
+DEFAULT_TIMEOUT = read_timeout(30.0)
 
 
 @dataclass(frozen=True)
