@@ -56,9 +56,9 @@ def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
 def status() -> dict[str, Any]:
     """Where the sign-in stands, offline: connected, state, tier, expires_in, storage, models."""
     try:
-        from xai_oauth._status import read_status
+        from xai_oauth._status import current_status
 
-        return read_status()
+        return current_status()
     except Exception as exc:  # noqa: BLE001 - the contract: never raise
         return _failure(exc)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from xai_oauth._config import Config
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._demo import parse_export, run_export
 
@@ -27,6 +28,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XAI_OAUTH_HOME", str(home))
     monkeypatch.setenv("XAI_OAUTH_STORE", "file")
     return home
+
+
+def account_dir(env: dict[str, str] | None = None) -> Path:
+    """The sign-in slot's directory for the settings in ``env`` (default: this process's environment)."""
+    return Path(Config.from_env(env).paths.dir)
 
 
 @pytest.fixture
@@ -54,8 +60,8 @@ class Agent:
         self.env = env
         self.outputs: list[str] = []
 
-    def __call__(self, expression: str, **env: str) -> dict[str, Any]:
-        done = run_export(expression, {**self.env, **env}, timeout=60)
+    def __call__(self, expression: str, cwd: str | None = None, **env: str) -> dict[str, Any]:
+        done = run_export(expression, {**self.env, **env}, timeout=60, cwd=cwd)
         self.outputs += [done.stdout, done.stderr]
         return parse_export(done, expression)
 

@@ -28,6 +28,7 @@ from xai_oauth._exceptions import (
     ServerError,
 )
 
+from .conftest import account_dir
 from .support.fake_server import ISSUER, FakeAuthServer, FakeClock, device_code_answer
 
 TOKEN = "/oauth2/token"
@@ -71,7 +72,7 @@ class TestStart:
         result = account.start()
         assert result["verification_url_with_code"] == "https://accounts.x.ai/device?user_code=WXYZ-BCDF"
         assert result["status"] == "pending" and result["interval"] == 5 and result["expires_in"] == 900
-        pending = isolated_home / "pending.json"
+        pending = account_dir() / "pending.json"
         assert stat.S_IMODE(pending.stat().st_mode) == 0o600
         assert stat.S_IMODE(isolated_home.stat().st_mode) == 0o700
         assert server.requests[-1][1]["scope"].split() == [
@@ -87,7 +88,7 @@ class TestStart:
         server.queue(DEVICE, device_code_answer(), device_code_answer(user_code="NEWC-ODEX", device_code="D2"))
         account.start()
         account.start()
-        assert json.loads((isolated_home / "pending.json").read_text())["user_code"] == "NEWC-ODEX"
+        assert json.loads((account_dir() / "pending.json").read_text())["user_code"] == "NEWC-ODEX"
 
     @pytest.mark.parametrize(
         ("answer", "error"),
@@ -163,17 +164,17 @@ class TestPoll:
         account.start()
         result = account.poll()
         assert result["slowed_down"] and result["interval"] == 10 and result["retry_after"] == 10
-        assert json.loads((isolated_home / "pending.json").read_text())["interval"] == 10
+        assert json.loads((account_dir() / "pending.json").read_text())["interval"] == 10
 
     def test_approved_stores_credential_and_drops_pending(
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
     ) -> None:
         signed_in(account, server, clock)
-        assert not (isolated_home / "pending.json").exists()
-        assert stat.S_IMODE((isolated_home / "credentials.json").stat().st_mode) == 0o600
+        assert not (account_dir() / "pending.json").exists()
+        assert stat.S_IMODE((account_dir() / "credentials.json").stat().st_mode) == 0o600
         status = account.status()
         assert status["connected"] and status["tier"] == 3 and status["storage"] == "file"
-        assert "CANARY" not in (isolated_home / "state.json").read_text()
+        assert "CANARY" not in (account_dir() / "state.json").read_text()
 
     def test_denied_and_expired_are_terminal(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
         server.queue(DEVICE, device_code_answer(), device_code_answer())
@@ -245,11 +246,11 @@ class TestRefreshAndLogout:
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
     ) -> None:
         signed_in(account, server, clock)
-        before = (isolated_home / "credentials.json").read_text()
+        before = (account_dir() / "credentials.json").read_text()
         server.queue(TOKEN, (400, {"error": "invalid_grant"}))
         with pytest.raises(ReauthRequired):
             account.refresh(force=True)
-        assert (isolated_home / "credentials.json").read_text() == before
+        assert (account_dir() / "credentials.json").read_text() == before
         assert account.status()["state"] == "reauth_required"
 
     @pytest.mark.parametrize(
@@ -266,11 +267,11 @@ class TestRefreshAndLogout:
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, answer: Any
     ) -> None:
         signed_in(account, server, clock)
-        before = (isolated_home / "credentials.json").read_text()
+        before = (account_dir() / "credentials.json").read_text()
         server.queue(TOKEN, *[answer] * 3)  # a 5xx is tried three times
         with pytest.raises((MalformedResponse, NetworkError, ServerError)):
             account.refresh(force=True)
-        assert (isolated_home / "credentials.json").read_text() == before
+        assert (account_dir() / "credentials.json").read_text() == before
         assert account.status()["connected"]
 
     def test_not_signed_in(self, account: Account) -> None:
@@ -288,7 +289,7 @@ class TestRefreshAndLogout:
             "token": "CANARY-REFRESH-1",
             "token_type_hint": "refresh_token",
         }
-        assert sorted(p.name for p in isolated_home.iterdir()) == [".lock"]
+        assert sorted(p.name for p in account_dir().iterdir()) == [".lock"]
         assert account.logout()["revoked"] is False  # idempotent
         assert account.status()["state"] == "logged_out"
 
@@ -299,19 +300,19 @@ class TestRefreshAndLogout:
         server.queue("/oauth2/revoke", httpx2.ConnectTimeout("x"))
         result = account.logout()
         assert result["revoked"] is False and result["notes"]
-        assert not (isolated_home / "credentials.json").exists()
+        assert not (account_dir() / "credentials.json").exists()
 
 
 def test_corrupt_credential_file_is_set_aside(
     account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
 ) -> None:
     signed_in(account, server, clock)
-    (isolated_home / "credentials.json").write_text('{"access_token": "trunc')
+    (account_dir() / "credentials.json").write_text('{"access_token": "trunc')
     from xai_oauth._exceptions import StoreCorrupt
 
     with pytest.raises(StoreCorrupt):
         account.refresh()
-    kept = [p for p in isolated_home.iterdir() if p.name.startswith("credentials.json.corrupt-")]
+    kept = [p for p in account_dir().iterdir() if p.name.startswith("credentials.json.corrupt-")]
     assert len(kept) == 1 and kept[0].read_text() == '{"access_token": "trunc'
 
 

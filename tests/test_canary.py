@@ -18,7 +18,7 @@ from xai_oauth._exceptions import XaiOAuthError
 from xai_oauth.emulator import Emulator, Fault
 from xai_oauth.emulator._demo import approve_in_browser
 
-from .conftest import Agent
+from .conftest import Agent, account_dir
 from .support.fake_server import FakeAuthServer, FakeClock, device_code_answer
 
 CANARY_ACCESS = jwt.encode({"tier": 2, "exp": 4_000_000_000, "canary": "CANARY-IN-JWT"}, "k" * 32, algorithm="HS256")
@@ -101,7 +101,7 @@ def test_in_process_outputs_carry_no_secret(
     for error_class in XaiOAuthError.__subclasses__():
         outputs.append(repr(error_class("m")))
     outputs += [repr(account), caplog.text]
-    outputs += [p.read_text() for p in isolated_home.glob("*.json") if p.name in ("state.json", "discovery.json")]
+    outputs += [p.read_text() for p in account_dir().glob("*.json") if p.name in ("state.json", "discovery.json")]
     blob = json.dumps(outputs, default=str)
     for canary in CANARIES:
         assert canary not in blob, f"{name}: a secret leaked"

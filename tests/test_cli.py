@@ -14,7 +14,7 @@ import pytest
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._demo import approve_in_browser
 
-from .conftest import ROOT
+from .conftest import ROOT, account_dir
 
 
 class Terminal:
@@ -203,11 +203,14 @@ def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_
     assert child.stdout is not None
     while "user_code=" not in child.stdout.readline():
         pass
-    assert (isolated_home / "pending.json").exists()
+    assert (account_dir(terminal.env) / "pending.json").exists()
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130 and "Cancelled" in err and "Traceback" not in err
-    assert not (isolated_home / "pending.json").exists() and not (isolated_home / "credentials.json").exists()
+    assert (
+        not (account_dir(terminal.env) / "pending.json").exists()
+        and not (account_dir(terminal.env) / "credentials.json").exists()
+    )
 
 
 def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from xai_oauth.emulator import Emulator, Fault
 from xai_oauth.emulator._demo import approve_in_browser
 
-from .conftest import ROOT, Agent
+from .conftest import ROOT, Agent, account_dir
 
 
 def signed_in(agent: Agent) -> dict[str, object]:
@@ -98,7 +98,7 @@ def test_slow_down(agent: Agent, emulator: Emulator, isolated_home: Path) -> Non
     emulator.inject(Fault("/oauth2/token", status=400, body='{"error": "slow_down"}', content_type="application/json"))
     slowed = agent("poll()")
     assert slowed["ok"] and slowed["status"] == "pending" and slowed["interval"] == 6
-    assert json.loads((isolated_home / "pending.json").read_text())["interval"] == 6
+    assert json.loads((account_dir(agent.env) / "pending.json").read_text())["interval"] == 6
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_keyring_store_across_processes(agent: Agent, tmp_path: Path, isolated_h
     }
     agent.env.update(keyring_env)
     assert signed_in(agent)["storage"] == "keyring"
-    assert not (isolated_home / "credentials.json").exists()
+    assert not (account_dir(agent.env) / "credentials.json").exists()
     assert (tmp_path / "keyring.json").exists()
     assert agent("status()")["storage"] == "keyring"
     assert agent("refresh(force=True)")["refreshed"] is True
@@ -154,17 +154,17 @@ def test_hanging_keyring_falls_back_to_file_and_remembers(agent: Agent, isolated
     )
     connected = signed_in(agent)
     assert connected["ok"] and connected["storage"] == "file"
-    state = json.loads((isolated_home / "state.json").read_text())
+    state = json.loads((account_dir(agent.env) / "state.json").read_text())
     assert "did not answer within 0.5 s" in state["keyring_unusable"]
     assert agent("refresh(force=True)")["ok"]  # the remembered choice: no second probe, no hang
 
 
 def test_corrupt_state_file_is_reported_and_kept(agent: Agent, isolated_home: Path) -> None:
     signed_in(agent)
-    (isolated_home / "state.json").write_text("{not json")
+    (account_dir(agent.env) / "state.json").write_text("{not json")
     broken = agent("status()")
     assert broken == {**broken, "ok": False, "error": "store_corrupt"}
-    assert list(isolated_home.glob("state.json.corrupt-*"))
+    assert list(account_dir(agent.env).glob("state.json.corrupt-*"))
     assert agent("refresh(force=True)")["ok"]  # the credential itself was never touched
     assert agent("status()")["connected"]
 

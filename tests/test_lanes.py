@@ -20,8 +20,9 @@ from xai_oauth import (
     UnsupportedParameter,
 )
 from xai_oauth._api_errors import api_error
-from xai_oauth._config import Config, read_env_file
+from xai_oauth._config import Config
 from xai_oauth._lanes import ChatCompletionsStream, ResponsesStream, build_request, parse_model, read_answer
+from xai_oauth._settings import read_env_file
 
 MULTI = "grok-4.20-multi-agent-0309"
 
@@ -286,15 +287,16 @@ class TestByokConfig:
         config = Config.from_env({"XAI_OAUTH_HOME": str(home)}, cwd=str(cwd))
         assert (config.api_key, config.base_url, config.default_model) == (
             "from-cwd",
-            "http://127.0.0.1:9/v1",
+            "https://api.x.ai/v1",  # a working-directory file never says where credentials go
             "xai/grok-4.3",
         )
+        assert "XAI_BASE_URL" in config.notes[0]
         assert (
             Config.from_env({"XAI_OAUTH_HOME": str(home), "XAI_API_KEY": "from-env"}, cwd=str(cwd)).api_key
             == "from-env"
         )
         assert "from-" not in repr(config)
-        assert read_env_file(str(tmp_path / "missing")) == {}
+        assert read_env_file(str(tmp_path / "missing"), trusted=False) == {}
 
     def test_plain_http_api_off_loopback_is_refused(self) -> None:
         from xai_oauth import ConfigError

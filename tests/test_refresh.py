@@ -15,6 +15,7 @@ from xai_oauth import Account, Auth, Config, NetworkError, RateLimited, ReauthRe
 from xai_oauth._exceptions import MalformedResponse
 from xai_oauth._tokens import credential_from_token_response, refresh_leeway
 
+from .conftest import account_dir
 from .support.fake_server import FakeAuthServer, FakeClock
 from .test_account import TOKEN, access_token, signed_in, token_answer
 
@@ -108,11 +109,11 @@ class TestRetries:
     def test_retries_are_bounded_and_keep_the_credential(
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
     ) -> None:
-        before = stored(isolated_home)
+        before = stored(account_dir())
         server.queue(TOKEN, HTML_503, HTML_503, HTML_503, HTML_503)
         with pytest.raises(ServerError):
             account.refresh(force=True)
-        assert server.count[TOKEN] == 1 + 3 and stored(isolated_home) == before
+        assert server.count[TOKEN] == 1 + 3 and stored(account_dir()) == before
 
     def test_refused_connection_is_retried(self, account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
         server.queue(TOKEN, httpx2.ConnectError("refused"), token_answer(clock()))
@@ -122,13 +123,13 @@ class TestRetries:
     def test_no_resend_after_the_request_may_have_arrived(
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, failure: Exception
     ) -> None:
-        before = stored(isolated_home)
+        before = stored(account_dir())
         server.queue(TOKEN, failure, token_answer(clock()))
         with pytest.raises(NetworkError) as caught:
             account.refresh(force=True)
         assert caught.value.maybe_sent and "refresh()" in caught.value.action
         assert server.count[TOKEN] == 1 + 1 and clock.slept == []  # sent once, never again
-        assert stored(isolated_home) == before
+        assert stored(account_dir()) == before
 
     def test_bad_json_is_not_retried(self, account: Account, server: FakeAuthServer, isolated_home: Path) -> None:
         """A 200 with broken JSON came from the token endpoint itself: it may have rotated the token."""

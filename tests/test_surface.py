@@ -55,6 +55,8 @@ def test_status_fast_path_imports_nothing_heavy() -> None:
         "xai_oauth._exceptions",
         "xai_oauth._files",
         "xai_oauth._paths",
+        "xai_oauth._settings",
+        "xai_oauth._slots",
         "xai_oauth._state",
         "xai_oauth._status",
     ]

@@ -10,15 +10,18 @@ HTTP transport come in from outside; tests pass fakes and never sleep.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from ._config import Config
 from ._device import DEVICE_GRANT, Approved, PendingLogin, begin, step
 from ._discovery import Endpoints, load_endpoints
 from ._exceptions import (
+    ConfigError,
     KeyringUnavailable,
     LoginExpired,
     MalformedResponse,
@@ -32,9 +35,10 @@ from ._exceptions import (
     StoreError,
     XaiOAuthError,
 )
-from ._files import ensure_private_dir, read_json, remove, write_json
+from ._files import check_private, ensure_private_dir, read_json, remove, write_json
 from ._lanes import pick_default
 from ._retry import retry_delay
+from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, read_status
 from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
@@ -44,6 +48,7 @@ __all__ = ["Account"]
 
 LOCK_TIMEOUT = 30.0
 REVOKE_TIMEOUT = 3.0
+USERINFO_TIMEOUT = 5.0
 
 
 class Account:
@@ -70,6 +75,10 @@ class Account:
         self._http_client: Any = None
         self._file = FileStore(self.paths.credentials)
         self._keyring = KeyringStore(self.config.keyring_account, self.config.keyring_timeout)
+        for directory in (self.paths.home, self.paths.dir):
+            check_private(directory)  # a planted home is refused before anything in it is read
+        adopted = adopt_legacy(self.paths.home)
+        self.notes = [*self.config.notes, *([adopted] if adopted else [])]
 
     def __repr__(self) -> str:
         return f"Account(issuer={self.config.issuer!r}, home={self.paths.home!r})"
@@ -100,6 +109,7 @@ class Account:
         import filelock
 
         ensure_private_dir(self.paths.home)
+        ensure_private_dir(self.paths.dir)
         lock = filelock.FileLock(self.paths.lock, timeout=LOCK_TIMEOUT, mode=0o600)
         try:
             lock.acquire()
@@ -149,15 +159,31 @@ class Account:
         reason = keyring_usable(self.config.keyring_timeout)
         if reason is None:
             return self._keyring
+        if self.config.store == "keyring":
+            raise _keyring_required(reason)
         state["keyring_unusable"] = reason
         return self._file
 
-    def _save(self, credential: Credential, state: dict[str, Any], store: CredentialStore) -> CredentialStore:
-        """Persist ``credential``; if the keyring fails, fall back to the file so it is never lost."""
+    def _require_keyring(self) -> None:
+        """With ``XAI_OAUTH_STORE=keyring``, ``KeyringUnavailable`` now, before a one-time code or token is spent."""
+        if self.config.store == "keyring":
+            reason = keyring_usable(self.config.keyring_timeout)
+            if reason is not None:
+                raise _keyring_required(reason)
+
+    def _save(
+        self, credential: Credential, state: dict[str, Any], store: CredentialStore, *, account: str | None = None
+    ) -> CredentialStore:
+        """Persist ``credential``; if the keyring fails, fall back to the file so it is never lost (``auto`` only).
+
+        ``account`` names who signed in (at sign-in); a refresh keeps the one on record.
+        """
         if store is self._keyring:
             try:
                 self._keyring.save(credential)
             except KeyringUnavailable as exc:
+                if self.config.store == "keyring":
+                    raise _keyring_required(exc.message) from None  # never plaintext without consent
                 state["keyring_unusable"] = exc.message
                 store = self._file
         if store is self._file:
@@ -168,8 +194,13 @@ class Account:
         old = state.get("credential") if isinstance(state.get("credential"), dict) else {}
         state["credential"] = {
             "storage": store.name,
+            "storage_reason": None
+            if store is self._keyring
+            else (state.get("keyring_unusable") or f"XAI_OAUTH_STORE={self.config.store}"),
             "issuer": self.config.issuer,
             "client_id": self.config.client_id,
+            "profile": self.config.profile,
+            "account": account or (old or {}).get("account"),
             "tier": tier,
             "tier_name": tier_name,
             "expires_at": credential.expires_at,
@@ -185,6 +216,7 @@ class Account:
 
     def start(self) -> dict[str, Any]:
         """Begin a device authorization (RFC 8628 §3.1) and persist it for a later poll()."""
+        self._require_keyring()
         endpoints = self.endpoints()
         answer = self.http.post_form(
             endpoints.device_authorization_endpoint, self._client_form(scope=self.config.scope)
@@ -249,16 +281,18 @@ class Account:
                     remove(self.paths.pending)  # terminal: the device code is spent
                 raise
             if isinstance(outcome, Approved):
+                credential = replace(outcome.credential, issuer=self.config.issuer)
                 state = _read_state_or_empty(self.paths)
-                store = self._save(outcome.credential, state, self._preferred_store(state))
+                store = self._save(credential, state, self._preferred_store(state), account=self._identity(credential))
                 remove(self.paths.pending)
-                tier, tier_name = outcome.credential.tier
+                tier, tier_name = credential.tier
                 return {
                     "status": "connected",
+                    "account": state["credential"]["account"],
                     "tier": tier,
                     "tier_name": tier_name,
-                    "expires_at": int(outcome.credential.expires_at),
-                    "expires_in": int(outcome.credential.expires_in(now)),
+                    "expires_at": int(credential.expires_at),
+                    "expires_in": int(credential.expires_in(now)),
                     "storage": store.name,
                     "default_model_id": DEFAULT_MODEL_ID,
                 }
@@ -275,7 +309,7 @@ class Account:
     # -- the credential ---------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        return read_status(self.paths, self._now())
+        return read_status(self.paths, self._now(), notes=self.notes, api_key=bool(self.config.api_key))
 
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> dict[str, Any]:
         """Renew the access token with the (rotating) refresh token when due, or always with ``force``.
@@ -302,15 +336,59 @@ class Account:
             if not credential.refresh_token:
                 self._mark_reauth(state, "no refresh token was issued")
                 raise ReauthRequired("The stored sign-in has no refresh token.")
+            self._check_issuer(credential, meta)
+            if store is self._keyring:
+                self._require_keyring()
             answer, body = self._send_refresh_grant(credential.refresh_token)
             if answer.status != 200:
                 if body.get("error") == "invalid_grant":
                     self._mark_reauth(state, "the refresh token was refused")
                     raise ReauthRequired("xAI refused the refresh token (revoked, used elsewhere, or expired).")
                 raise OAuthError.from_body("token endpoint", answer.status, body)
-            renewed = credential.succeeded_by(credential_from_token_response(body, now))
+            renewed = credential.succeeded_by(
+                replace(credential_from_token_response(body, now), issuer=self.config.issuer)
+            )
             self._save(renewed, state, store)  # before the lock is released: nobody can read the spent token
             return _refresh_result(renewed, now, refreshed=True)
+
+    def _check_issuer(self, credential: Credential, meta: dict[str, Any]) -> None:
+        """Right before a refresh token leaves: it goes only to the issuer that issued it."""
+        issued_by = credential.issuer or meta.get("issuer")
+        if issued_by != self.config.issuer or self.endpoints().issuer != self.config.issuer:
+            raise ConfigError(
+                f"The stored sign-in was issued by {issued_by or 'an unknown issuer'}, not {self.config.issuer}; "
+                "its refresh token is only ever sent to the issuer that issued it.",
+                action="Sign in again for this issuer (logout(), then start()), or set XAI_OAUTH_ISSUER back.",
+            )
+
+    def _identity(self, credential: Credential) -> str | None:
+        """Who signed in: the email from the ID token (or userinfo), else the subject. Never a token."""
+        from ._claims import unverified_claims
+
+        claims: dict[str, Any] = {}
+        if credential.id_token:
+            id_claims = unverified_claims(credential.id_token)
+            if id_claims.get("iss", self.config.issuer).rstrip("/") == self.config.issuer:
+                claims = id_claims
+        claims = {**unverified_claims(credential.access_token), **claims}
+        if not isinstance(claims.get("email"), str):
+            claims.update(self._userinfo(credential.access_token))
+        for name in ("email", "preferred_username", "sub"):
+            value = claims.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:200]
+        return None
+
+    def _userinfo(self, access_token: str) -> dict[str, Any]:
+        """The userinfo endpoint's claims (OIDC Core §5.3), best effort: ``{}`` on any trouble."""
+        try:
+            url = self.endpoints().userinfo_endpoint
+            if not url:
+                return {}
+            answer = self.http.get(url, headers={"Authorization": f"Bearer {access_token}"}, timeout=USERINFO_TIMEOUT)
+        except XaiOAuthError:
+            return {}
+        return answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
 
     def _send_refresh_grant(self, refresh_token: str) -> tuple[Any, dict[str, Any]]:
         """POST the refresh grant; retry only answers that prove the server did not act on it.
@@ -394,9 +472,13 @@ class Account:
             write_state(self.paths, state)
 
     def logout(self) -> dict[str, Any]:
-        """Revoke (best effort), then forget the credential, the pending sign-in and every cache.
+        """Revoke, then forget every trace of this slot: credential (keyring and file), leftovers, caches.
 
-        Idempotent; a failing revocation or keyring never stops the local clean-up.
+        Idempotent; a failing revocation or keyring never stops the local
+        clean-up. Temp files of interrupted writes and set-aside damaged
+        credentials go too; a set-aside credential whose refresh token can
+        still be read is revoked first. ``revoked`` is True only when the
+        server confirmed the revocation of the live sign-in.
         """
         revoked = False
         notes: list[str] = []
@@ -407,23 +489,49 @@ class Account:
             except StoreError as exc:
                 state, credential = {}, None
                 notes.append(exc.message)
-            if credential is not None and credential.refresh_token:
-                revoked = self._revoke(credential.refresh_token, notes)
             meta = state.get("credential") if isinstance(state.get("credential"), dict) else None
-            in_keyring = (meta or {}).get("storage") == "keyring" or (
-                meta is None and self.config.store != "file" and not state.get("keyring_unusable")
-            )
-            if in_keyring:
-                try:
-                    self._keyring.delete()
-                except KeyringUnavailable as exc:
-                    notes.append(exc.message)
+            if credential is not None and credential.refresh_token:
+                revoked = self._revoke_issued(credential, meta or {}, notes)
+            for kept in glob.glob(glob.escape(self.paths.credentials) + ".corrupt-*"):
+                leftover = _readable_credential(kept)
+                if leftover is not None and leftover.refresh_token:
+                    self._revoke_issued(leftover, meta or {}, notes)
+            self._forget_keyring_entry(meta, state, notes)
             for path in (self.paths.credentials, self.paths.pending, self.paths.state, self.paths.discovery):
                 remove(path)
+            for pattern in ("*.tmp-*", "*.corrupt-*"):
+                for leftover_path in glob.glob(os.path.join(glob.escape(self.paths.dir), pattern)):
+                    remove(leftover_path)
+            remove_legacy(self.paths.home)  # old files no issuer could adopt
         result: dict[str, Any] = {"status": "logged_out", "revoked": revoked}
         if notes:
             result["notes"] = notes
         return result
+
+    def _forget_keyring_entry(self, meta: dict[str, Any] | None, state: dict[str, Any], notes: list[str]) -> None:
+        """Delete this slot's keyring entry: the live one, or a stale one left by a fall-back to the file.
+
+        A keyring that is not there (or ``XAI_OAUTH_STORE=file``) is left alone
+        quietly: nothing can be stored where nothing works.
+        """
+        if (meta or {}).get("storage") != "keyring":
+            if self.config.store == "file" or keyring_usable(self.config.keyring_timeout) is not None:
+                return
+        try:
+            self._keyring.delete()
+        except KeyringUnavailable as exc:
+            if (meta or {}).get("storage") == "keyring":
+                notes.append(exc.message)
+
+    def _revoke_issued(self, credential: Credential, meta: dict[str, Any], notes: list[str]) -> bool:
+        """Revoke ``credential``'s refresh token at its own issuer; never at another."""
+        try:
+            self._check_issuer(credential, meta)
+        except XaiOAuthError as exc:
+            notes.append(f"Revocation skipped: {exc.message}")
+            return False
+        assert credential.refresh_token is not None
+        return self._revoke(credential.refresh_token, notes)
 
     def _revoke(self, refresh_token: str, notes: list[str]) -> bool:
         """RFC 7009 revocation of the refresh token, short timeout, never raising."""
@@ -442,6 +550,25 @@ class Account:
         if answer.status != 200:
             notes.append(f"Revocation answered HTTP {answer.status}; the local sign-in was removed anyway.")
         return bool(answer.status == 200)
+
+
+def _readable_credential(path: str) -> Credential | None:
+    """The credential in a set-aside file, when one can still be read from it."""
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            return Credential.from_dict(json.loads(handle.read()))
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def _keyring_required(reason: str) -> KeyringUnavailable:
+    return KeyringUnavailable(
+        f"XAI_OAUTH_STORE=keyring, but the system keyring cannot be used ({reason}); nothing was written in plaintext.",
+        action="Unlock or install a system keyring (e.g. GNOME Keyring, KWallet, macOS Keychain), or set "
+        "XAI_OAUTH_STORE=auto to allow a 0600 file.",
+    )
 
 
 def _read_state_or_empty(paths: Any) -> dict[str, Any]:

@@ -113,9 +113,11 @@ class Auth(httpx2.Auth):
             self.account.close()
 
     def _applies_to(self, request: httpx2.Request) -> bool:
-        api = httpx2.URL(self.account.config.base_url)
-        url = request.url
-        return (url.scheme, url.host, url.port) == (api.scheme, api.host, api.port)
+        """Only xAI's own hosts get the bearer: ``XAI_BASE_URL``'s origin when it is one."""
+        from ._routes import is_subscription_url, same_origin
+
+        url, api = str(request.url), self.account.config.base_url
+        return is_subscription_url(url) and same_origin(url, api)
 
 
 def _with_bearer(request: httpx2.Request, token: str) -> httpx2.Request:

@@ -133,7 +133,7 @@ class Client:
             credential,
             "models",
             lambda headers: self.account.http.get(
-                f"{self.config.base_url}/models", headers=headers, timeout=MODELS_TIMEOUT
+                f"{self._base(credential)}/models", headers=headers, timeout=MODELS_TIMEOUT
             ),
         )
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
@@ -152,7 +152,7 @@ class Client:
             choice.credential,
             choice.display_id,
             lambda headers: self.account.http.post_json(
-                self.config.base_url + choice.path, body, headers=headers, timeout=self._timeout(timeout)
+                self._base(choice.credential) + choice.path, body, headers=headers, timeout=self._timeout(timeout)
             ),
         )
         if not isinstance(answer.body, dict):
@@ -188,7 +188,7 @@ class Client:
         """Yields text deltas, then the final answer dict."""
         from ._http import EventStream
 
-        url = self.config.base_url + choice.path
+        url = self._base(choice.credential) + choice.path
         attempt, token, renewed = 0, self._bearer(choice.credential), False
         while True:
             with self.account.http.open_event_stream(url, body, headers=_auth_header(token), timeout=timeout) as opened:
@@ -216,6 +216,10 @@ class Client:
             )
 
     # -- sending ----------------------------------------------------------
+
+    def _base(self, credential: str) -> str:
+        """Where this credential's requests go; the subscription's bearer only ever to xAI's own hosts."""
+        return self.config.base_url if credential == "api_key" else self.config.subscription_api_url
 
     def _bearer(self, credential: str) -> str:
         if credential == "api_key":

@@ -1,100 +1,54 @@
-"""Settings, read once from the environment (all optional).
+"""Settings, validated (all optional; see ``_settings`` for where each may come from).
 
-| variable              | default                                   |
-|-----------------------|-------------------------------------------|
-| XAI_OAUTH_ISSUER      | https://auth.x.ai                         |
-| XAI_OAUTH_CLIENT_ID   | the public Grok CLI client                |
-| XAI_OAUTH_SCOPE       | openid profile email offline_access ...   |
-| XAI_OAUTH_HOME        | the per-user data dir (see ``_paths``)    |
-| XAI_OAUTH_STORE       | auto (keyring if usable, else file)       |
-| XAI_BASE_URL          | https://api.x.ai/v1                       |
-| XAI_OAUTH_KEYRING_TIMEOUT | 3 (seconds for any one keyring call)  |
-| XAI_OAUTH_READ_TIMEOUT | 3600 (seconds a chat answer may take)    |
-| XAI_API_KEY           | none: an API key to use beside the subscription |
-| XAI_DEFAULT_MODEL     | xai-grok/grok-4.3 when available          |
-
-``XAI_API_KEY``, ``XAI_BASE_URL`` and ``XAI_DEFAULT_MODEL`` may also come from
-a ``.env.xai`` file in the working directory or in ``XAI_OAUTH_HOME`` (the
-environment wins, then the working directory's file).
+| variable                  | default                                            |
+|---------------------------|----------------------------------------------------|
+| XAI_OAUTH_ISSUER          | https://auth.x.ai                                  |
+| XAI_OAUTH_CLIENT_ID       | the public Grok CLI client                         |
+| XAI_OAUTH_SCOPE           | openid profile email offline_access ...            |
+| XAI_OAUTH_PROFILE         | default (several accounts at one issuer)           |
+| XAI_OAUTH_HOME            | the per-user data dir (see ``_paths``)             |
+| XAI_OAUTH_STORE           | auto (keyring if usable, else file); keyring; file |
+| XAI_OAUTH_BASE_URL        | https://cli-chat-proxy.grok.com/v1 (subscription)  |
+| XAI_OAUTH_ROUTE           | proxy, or api (subscription text via XAI_BASE_URL) |
+| XAI_OAUTH_CLIENT_VERSION  | the Grok CLI version the proxy is told             |
+| XAI_BASE_URL              | https://api.x.ai/v1 (API key; subscription media)  |
+| XAI_OAUTH_KEYRING_TIMEOUT | 3 (seconds for any one keyring call)               |
+| XAI_OAUTH_READ_TIMEOUT    | 3600 (seconds a chat answer may take)              |
+| XAI_API_KEY               | none: an API key to use beside the subscription    |
+| XAI_DEFAULT_MODEL         | xai-grok/grok-4.3 when available                   |
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
 from ._paths import Paths
+from ._routes import (
+    DEFAULT_API_URL,
+    DEFAULT_PROXY_URL,
+    GROK_CLI_VERSION,
+    ROUTES,
+    is_subscription_url,
+    require_https,
+)
+from ._settings import DEFAULT_CLIENT_ID, DEFAULT_ISSUER, DEFAULT_PROFILE, Settings, slot_name
 
-__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_ISSUER", "DEFAULT_SCOPE", "Config", "is_loopback_host", "read_env_file"]
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_ISSUER", "DEFAULT_SCOPE", "Config"]
 
-DEFAULT_ISSUER = "https://auth.x.ai"
-DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 DEFAULT_SCOPE = "openid profile email offline_access grok-cli:access api:access"
-DEFAULT_BASE_URL = "https://api.x.ai/v1"
 STORES = ("auto", "keyring", "file")
-ENV_FILE = ".env.xai"
-ENV_FILE_NAMES = ("XAI_API_KEY", "XAI_BASE_URL", "XAI_DEFAULT_MODEL")
 
 
-def read_env_file(path: str) -> dict[str, str]:
-    """``NAME=value`` lines of a dotenv-style file (``export``, quotes and ``#`` comments allowed).
-
-    Only the names in ``ENV_FILE_NAMES`` are taken; a missing or unreadable
-    file is simply empty. The values are never echoed anywhere.
-    """
+def _seconds(settings: Settings, name: str, default: float) -> float:
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return {}
-    found: dict[str, str] = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.removeprefix("export ").partition("=")
-        name, value = name.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        if name in ENV_FILE_NAMES and value:
-            found[name] = value
-    return found
-
-
-def _require_https(name: str, url: str) -> None:
-    """Tokens travel to ``url``: https, or plain http only on a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"{name} must be an https URL, got {url!r}.")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(f"{name} may use plain http only on a loopback address (127.0.0.1, ::1, localhost).")
-
-
-def _seconds(env: os._Environ[str] | dict[str, str], name: str, default: float) -> float:
-    try:
-        value = float(env.get(name) or default)
+        value = float(settings.get(name) or default)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds.") from None
     if not value > 0:
         raise ConfigError(f"{name} must be a positive number of seconds.")
     return value
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts where plain http is allowed."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -104,47 +58,86 @@ class Config:
     issuer: str = DEFAULT_ISSUER
     client_id: str = DEFAULT_CLIENT_ID
     scope: str = DEFAULT_SCOPE
-    base_url: str = DEFAULT_BASE_URL
+    #: where API-key requests (and the subscription's media) go
+    base_url: str = DEFAULT_API_URL
+    #: where the subscription's text inference and account endpoints go on the proxy route
+    oauth_base_url: str = DEFAULT_PROXY_URL
+    #: ``proxy`` (the official CLI's way) or ``api`` (subscription text through ``base_url``)
+    route: str = "proxy"
+    client_version: str = GROK_CLI_VERSION
+    profile: str = DEFAULT_PROFILE
     store: str = "auto"
     keyring_timeout: float = 3.0
-    paths: Paths = field(default_factory=Paths)
+    #: the slot's files; by default ``<home>/accounts/<client>@<issuer>/<profile>``
+    paths: Paths = None  # type: ignore[assignment]
     #: the BYOK key; secret, so left out of repr
     api_key: str | None = field(default=None, repr=False)
     default_model: str | None = None
     read_timeout: float = 3600.0
+    #: what status() should say about the settings (e.g. names a working-directory .env.xai may not set)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _require_https("XAI_OAUTH_ISSUER", self.issuer)
-        _require_https("XAI_BASE_URL", self.base_url)
+        require_https("XAI_OAUTH_ISSUER", self.issuer)
+        require_https("XAI_BASE_URL", self.base_url)
+        require_https("XAI_OAUTH_BASE_URL", self.oauth_base_url)
+        if not is_subscription_url(self.oauth_base_url):
+            raise ConfigError(
+                "XAI_OAUTH_BASE_URL must be on x.ai or grok.com (or loopback): the subscription's token goes there."
+            )
+        if self.route not in ROUTES:
+            raise ConfigError(f"XAI_OAUTH_ROUTE must be one of {', '.join(ROUTES)}, got {self.route!r}.")
         if self.store not in STORES:
             raise ConfigError(f"XAI_OAUTH_STORE must be one of {', '.join(STORES)}, got {self.store!r}.")
         if not self.client_id.strip():
             raise ConfigError("XAI_OAUTH_CLIENT_ID is empty.")
+        if self.paths is None:
+            object.__setattr__(self, "paths", Paths(None, slot_name(self.issuer, self.client_id, self.profile)))
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None, cwd: str | None = None) -> Config:
-        env = os.environ if environ is None else environ
-        paths = Paths(env.get("XAI_OAUTH_HOME") or None)
-        files = {
-            **read_env_file(os.path.join(paths.home, ENV_FILE)),
-            **read_env_file(os.path.join(cwd or os.getcwd(), ENV_FILE)),
-        }
-        byok = {name: env.get(name) or files.get(name) for name in ENV_FILE_NAMES}
-        keyring_timeout = _seconds(env, "XAI_OAUTH_KEYRING_TIMEOUT", 3.0)
+        settings = Settings(environ, cwd)
         return cls(
-            issuer=(env.get("XAI_OAUTH_ISSUER") or DEFAULT_ISSUER).rstrip("/"),
-            client_id=env.get("XAI_OAUTH_CLIENT_ID") or DEFAULT_CLIENT_ID,
-            scope=env.get("XAI_OAUTH_SCOPE") or DEFAULT_SCOPE,
-            base_url=(byok["XAI_BASE_URL"] or DEFAULT_BASE_URL).rstrip("/"),
-            store=(env.get("XAI_OAUTH_STORE") or "auto").strip().lower(),
-            keyring_timeout=keyring_timeout,
-            paths=paths,
-            api_key=(byok["XAI_API_KEY"] or "").strip() or None,
-            default_model=(byok["XAI_DEFAULT_MODEL"] or "").strip() or None,
-            read_timeout=_seconds(env, "XAI_OAUTH_READ_TIMEOUT", 3600.0),
+            issuer=settings.issuer,
+            client_id=settings.client_id,
+            scope=settings.get("XAI_OAUTH_SCOPE", DEFAULT_SCOPE),
+            base_url=settings.get("XAI_BASE_URL", DEFAULT_API_URL).rstrip("/"),
+            oauth_base_url=settings.get("XAI_OAUTH_BASE_URL", DEFAULT_PROXY_URL).rstrip("/"),
+            route=settings.get("XAI_OAUTH_ROUTE", "proxy").strip().lower(),
+            client_version=settings.get("XAI_OAUTH_CLIENT_VERSION", GROK_CLI_VERSION).strip(),
+            profile=settings.profile,
+            store=settings.get("XAI_OAUTH_STORE", "auto").strip().lower(),
+            keyring_timeout=_seconds(settings, "XAI_OAUTH_KEYRING_TIMEOUT", 3.0),
+            paths=Paths(settings.home, settings.slot),
+            api_key=settings.get("XAI_API_KEY").strip() or None,
+            default_model=settings.get("XAI_DEFAULT_MODEL").strip() or None,
+            read_timeout=_seconds(settings, "XAI_OAUTH_READ_TIMEOUT", 3600.0),
+            notes=tuple(settings.notes()),
         )
 
     @property
     def keyring_account(self) -> str:
-        """The keyring username: one entry per (client, issuer), so an emulator never clobbers a real login."""
-        return f"{self.client_id}@{self.issuer}"
+        """The keyring username: one entry per (client, issuer, profile), so one sign-in never clobbers another."""
+        account = f"{self.client_id}@{self.issuer}"
+        return account if self.profile == DEFAULT_PROFILE else f"{account}#{self.profile}"
+
+    @property
+    def subscription_text_url(self) -> str:
+        """Where the subscription's chat, responses and model listing go: the proxy, or ``base_url`` on route api."""
+        return self.oauth_base_url if self.route == "proxy" else self.subscription_api_url
+
+    @property
+    def on_proxy(self) -> bool:
+        return self.route == "proxy"
+
+    @property
+    def subscription_api_url(self) -> str:
+        """``base_url`` for the subscription's own calls there (media; text on route api), if its bearer may go."""
+        if not is_subscription_url(self.base_url):
+            raise ConfigError(
+                f"XAI_BASE_URL points at {self.base_url}, which is not an xAI host; the subscription's token goes "
+                "only to x.ai and grok.com hosts (or loopback), never to a gateway set for an API key.",
+                action="Use an API key model (xai/<id>) with that gateway, or unset XAI_BASE_URL (and "
+                "XAI_OAUTH_ROUTE) for the subscription.",
+            )
+        return self.base_url

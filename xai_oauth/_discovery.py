@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ._config import is_loopback_host
 from ._exceptions import DiscoveryError, StoreCorrupt
 from ._files import read_json, remove, write_json
+from ._routes import is_loopback_host
 
 __all__ = ["CACHE_TTL", "Endpoints", "load_endpoints", "registrable_domain", "validate_discovery"]
 
@@ -43,6 +43,7 @@ class Endpoints:
     token_endpoint: str
     revocation_endpoint: str | None
     jwks_uri: str | None
+    userinfo_endpoint: str | None = None
 
 
 def registrable_domain(host: str) -> str:
@@ -82,6 +83,7 @@ def validate_discovery(document: Mapping[str, object], issuer: str) -> Endpoints
         raise DiscoveryError(f"The discovery document names a different issuer than the configured {issuer}.")
     revocation = document.get("revocation_endpoint")
     jwks = document.get("jwks_uri")
+    userinfo = document.get("userinfo_endpoint")
     return Endpoints(
         issuer=issuer,
         device_authorization_endpoint=_check_endpoint(
@@ -90,6 +92,7 @@ def validate_discovery(document: Mapping[str, object], issuer: str) -> Endpoints
         token_endpoint=_check_endpoint("token_endpoint", document.get("token_endpoint"), issuer),
         revocation_endpoint=_check_endpoint("revocation_endpoint", revocation, issuer) if revocation else None,
         jwks_uri=_check_endpoint("jwks_uri", jwks, issuer) if jwks else None,
+        userinfo_endpoint=_check_endpoint("userinfo_endpoint", userinfo, issuer) if userinfo else None,
     )
 
 

@@ -28,6 +28,7 @@ that turns these into ``{"ok": False, ...}`` dicts.
     └── StoreError                  store_error
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
+        ├── HomeInsecure            home_insecure
         └── KeyringUnavailable      keyring_unavailable
 
 Any of them may carry ``http_status`` (the status of the answer behind it).
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigError",
     "DeviceFlowError",
     "DiscoveryError",
+    "HomeInsecure",
     "IncompleteStream",
     "KeyringUnavailable",
     "LoginExpired",
@@ -304,6 +306,17 @@ class StoreBusy(StoreError):
 
     code = "store_busy"
     action = "Another xai-oauth process is busy with the credential; try again in a few seconds."
+
+
+class HomeInsecure(StoreError):
+    """The home, or a file in it, is owned by another user or writable by others: it may have been planted.
+
+    Refused as ssh refuses such a ``~/.ssh``; the ``action`` names the exact
+    chmod or chown, which only the person should run.
+    """
+
+    code = "home_insecure"
+    action = "Make the xai-oauth home yours and private (chmod 700), or set XAI_OAUTH_HOME elsewhere."
 
 
 class KeyringUnavailable(StoreError):

@@ -13,20 +13,66 @@ import json
 import os
 import time
 
-from ._exceptions import StoreCorrupt, StoreError
+from ._exceptions import HomeInsecure, StoreCorrupt, StoreError
 
-__all__ = ["ensure_private_dir", "read_json", "remove", "set_aside", "write_json"]
+__all__ = ["check_private", "ensure_private_dir", "read_json", "remove", "set_aside", "write_json"]
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
 
+def check_private(path: str, st: "os.stat_result | None" = None) -> None:
+    """``HomeInsecure`` when ``path`` is owned by another user or writable by group or others.
+
+    The same rule ssh applies to ``~/.ssh``: a file someone else can write may
+    have been planted (a credential, a ``.env.xai`` naming another host), so it
+    is refused, never used and never silently "fixed". ``st`` is the file's
+    ``fstat`` when the caller already opened it (no race with a swap).
+    Not on Windows, where ownership and modes do not work this way.
+    """
+    if os.name == "nt":
+        return
+    if st is None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"Cannot inspect {path} ({exc.strerror}).") from None
+    if st.st_uid != os.geteuid():
+        raise HomeInsecure(
+            f"{path} belongs to another user (uid {st.st_uid}), so xai-oauth will not use it.",
+            action=f"If it is really yours, run: chown {os.geteuid()} '{path}'; else set XAI_OAUTH_HOME to a "
+            "directory of your own.",
+        )
+    if st.st_mode & 0o022:
+        raise HomeInsecure(
+            f"{path} can be written by other users (mode {st.st_mode & 0o777:o}), so xai-oauth will not use it.",
+            action=f"Check its contents, then run: chmod go-w '{path}'",
+        )
+
+
 def ensure_private_dir(path: str) -> None:
-    """Create ``path`` (and parents) as 0700 if missing."""
-    try:
-        os.makedirs(path, mode=_DIR_MODE, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"Cannot create the directory {path} ({exc.strerror}).") from None
+    """Create ``path`` and any missing parents, each 0700; an existing one must pass ``check_private``.
+
+    (``os.makedirs`` gives only the leaf the mode; the parents it creates would be 0755.)
+    """
+    missing = []
+    head = os.path.abspath(path)
+    while not os.path.isdir(head):
+        missing.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, _DIR_MODE)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"Cannot create the directory {directory} ({exc.strerror}).") from None
+    check_private(path)
 
 
 def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
@@ -37,6 +83,7 @@ def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
     """
     try:
         with open(path, "rb") as f:
+            check_private(path, os.fstat(f.fileno()))
             raw = f.read()
     except FileNotFoundError:
         return None

@@ -28,37 +28,48 @@ def default_home() -> str:
 
 
 class Paths:
-    """The files under one home directory (plain class: no dataclasses on the fast path)."""
+    """The files of one sign-in slot (plain class: no dataclasses on the fast path).
 
-    __slots__ = ("home",)
+    ``home`` is the xai-oauth home; ``dir`` is the slot's own directory,
+    ``<home>/accounts/<slot>`` (see ``_settings.slot_name``), or the home itself
+    when no slot is given (the layout before slots, read only to adopt it).
+    """
 
-    def __init__(self, home: "str | None" = None) -> None:
+    __slots__ = ("home", "dir")
+
+    def __init__(self, home: "str | None" = None, slot: "str | None" = None) -> None:
         self.home = home or os.environ.get("XAI_OAUTH_HOME") or default_home()
+        self.dir = os.path.join(self.home, "accounts", slot) if slot else self.home
+
+    @property
+    def accounts(self) -> str:
+        """Where every slot lives: one directory per authority, one below it per profile."""
+        return os.path.join(self.home, "accounts")
 
     @property
     def credentials(self) -> str:
         """The file store's secret file (0600): tokens, when the keyring is not used."""
-        return os.path.join(self.home, "credentials.json")
+        return os.path.join(self.dir, "credentials.json")
 
     @property
     def state(self) -> str:
         """Non-secret metadata (tier, expiry, storage, cached models) read offline by status()."""
-        return os.path.join(self.home, "state.json")
+        return os.path.join(self.dir, "state.json")
 
     @property
     def pending(self) -> str:
         """The sign-in in progress between start() and poll(); holds the device code (0600)."""
-        return os.path.join(self.home, "pending.json")
+        return os.path.join(self.dir, "pending.json")
 
     @property
     def discovery(self) -> str:
         """Cached OIDC discovery document (not secret)."""
-        return os.path.join(self.home, "discovery.json")
+        return os.path.join(self.dir, "discovery.json")
 
     @property
     def lock(self) -> str:
         """The cross-process lock taken around every read-modify-write of the above."""
-        return os.path.join(self.home, ".lock")
+        return os.path.join(self.dir, ".lock")
 
     def __repr__(self) -> str:
-        return f"Paths(home={self.home!r})"
+        return f"Paths(dir={self.dir!r})"

@@ -8,11 +8,11 @@ modules: no httpx2, no jwt, no keyring, no platformdirs.
 import time
 
 from ._exceptions import StoreCorrupt
-from ._files import read_json
+from ._files import check_private, read_json
 from ._paths import Paths
 from ._state import read_state
 
-__all__ = ["DEFAULT_MODEL_ID", "read_status"]
+__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
 
@@ -24,10 +24,33 @@ _ACTIONS = {
 }
 
 
-def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "dict[str, object]":
-    """The status dict (see ``exports.status``). Raises ``StoreCorrupt`` for a damaged state file."""
+def current_status(now: "float | None" = None) -> "dict[str, object]":
+    """status() for the settings in force: the environment, the home's .env.xai, the working directory's."""
+    from ._settings import Settings
+    from ._slots import adopt_legacy
+
+    settings = Settings()
+    adopted = adopt_legacy(settings.home)
+    notes = settings.notes() + ([adopted] if adopted else [])
+    return read_status(Paths(settings.home, settings.slot), now, notes=notes, api_key=bool(settings.get("XAI_API_KEY")))
+
+
+def read_status(
+    paths: "Paths | None" = None,
+    now: "float | None" = None,
+    *,
+    notes: "list[str] | None" = None,
+    api_key: bool = False,
+) -> "dict[str, object]":
+    """The status dict (see ``exports.status``). Raises ``StoreCorrupt`` for a damaged state file.
+
+    ``notes`` (what the settings or an adoption want said) and ``api_key``
+    (whether one is set; never the key) come from the caller, who read the settings.
+    """
     paths = paths or Paths()
     t = time.time() if now is None else now
+    for directory in (paths.home, paths.dir):
+        check_private(directory)
     state = read_state(paths)
     cred = state.get("credential")
     cred = cred if isinstance(cred, dict) else None
@@ -61,7 +84,16 @@ def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "di
         "expires_in": max(0, int(expires_at - t)) if isinstance(expires_at, (int, float)) else None,
         "storage": cred.get("storage") if cred else None,
         "default_model_id": models.get("default_model_id") or (DEFAULT_MODEL_ID if cred else None),
+        "api_key": api_key,
     }
+    if cred and cred.get("account"):
+        result["account"] = cred["account"]
+    if cred and cred.get("issuer"):
+        result["issuer"] = cred["issuer"]
+    if cred and cred.get("storage") == "file":
+        result["credentials_file"] = paths.credentials
+        why = cred.get("storage_reason") or "chosen"
+        result["storage_note"] = f"kept in a plaintext file {paths.credentials}: {why}"
     if isinstance(models.get("models"), list):
         result["models"] = [m.get("id") for m in models["models"] if isinstance(m, dict)]
     if kind == "reauth_required" and cred and cred.get("reauth_reason"):
@@ -74,4 +106,11 @@ def read_status(paths: "Paths | None" = None, now: "float | None" = None) -> "di
         }
     if kind in _ACTIONS:
         result["action"] = _ACTIONS[kind]
+    from ._slots import other_signins
+
+    others = other_signins(paths, t)
+    if others:
+        result["other_signins"] = others
+    if notes:
+        result["notes"] = notes
     return result

@@ -53,6 +53,8 @@ class Credential:
     id_token: str | None = field(default=None, repr=False)
     token_type: str = "Bearer"
     scope: str | None = None
+    #: the issuer whose token endpoint issued it: its refresh token is never sent anywhere else
+    issuer: str | None = None
 
     @property
     def tier(self) -> tuple[int | None, str]:
@@ -69,6 +71,7 @@ class Credential:
             "expires_at": self.expires_at,
             "lifetime": self.lifetime,
             "issued_at": self.issued_at,
+            "issuer": self.issuer,
         }
 
     @classmethod
@@ -84,7 +87,9 @@ class Credential:
         if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
             raise ValueError("bad times")
         id_token = data.get("id_token")
+        issuer = data.get("issuer")
         return cls(
+            issuer=issuer if isinstance(issuer, str) else None,
             access_token=access,
             refresh_token=refresh,
             id_token=id_token if isinstance(id_token, str) else None,
@@ -112,6 +117,7 @@ class Credential:
             newer,
             refresh_token=newer.refresh_token or self.refresh_token,
             id_token=newer.id_token or self.id_token,
+            issuer=newer.issuer or self.issuer,
         )
 
 

@@ -66,6 +66,8 @@ class Settings:
     reply_repeat: int = 1
     #: seconds between streamed events
     stream_delay: float = 0.0
+    #: the signed-in person's email, in the ID token when the ``email`` scope was granted
+    email: str = "person@example.com"
 
 
 @dataclass
@@ -294,8 +296,11 @@ class Authority:
         if tier is not None:
             claims["tier"] = tier
         access = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        identity = {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}
+        if "email" in str(claims["scope"]).split():
+            identity.update(email=self.settings.email, email_verified=True)
         id_token = jwt.encode(
-            {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")},
+            identity,
             self.key,
             algorithm="RS256",
             headers={"kid": self.kid},

@@ -20,7 +20,9 @@ from ._server import Emulator
 SKILL_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_export(expression: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_export(
+    expression: str, env: dict[str, str], timeout: float = 120, cwd: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``print(json.dumps(exports.<expression>))`` in a fresh interpreter with the skill dir on sys.path.
 
     This is the agent's heredoc, word for word in effect; the demo and the
@@ -29,7 +31,9 @@ def run_export(expression: str, env: dict[str, str], timeout: float = 120) -> su
     code = (
         f"import json, sys; sys.path.insert(0, {SKILL_DIR!r}); import exports; print(json.dumps(exports.{expression}))"
     )
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 def parse_export(done: subprocess.CompletedProcess[str], expression: str) -> dict[str, object]:

@@ -1,0 +1,106 @@
+"""Hosts, routes and the headers a host needs: the one module that decides where a request goes.
+
+xAI's own Grok CLI (xai-org/grok-build) sends the subscription's text
+inference to its chat proxy, ``https://cli-chat-proxy.grok.com/v1``, and adds
+the proxy's headers in one place keyed on the URL; API keys, and the
+subscription's image and video calls, go to ``https://api.x.ai/v1``. api.x.ai
+bills many subscribers' OAuth calls against API credit, so the proxy is the
+default route for the subscription (``XAI_OAUTH_ROUTE=api`` restores the old
+way).
+
+The subscription's bearer goes only to https hosts on ``x.ai`` or
+``grok.com`` (or to loopback, for the emulator): never to a gateway that was
+configured for an API key.
+
+Only ``ipaddress`` and ``urllib.parse`` here (the ``Config`` path, not status()).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_PROXY_URL",
+    "GROK_CLI_VERSION",
+    "ROUTES",
+    "is_loopback_host",
+    "is_subscription_url",
+    "proxy_headers",
+    "require_https",
+    "same_origin",
+]
+
+DEFAULT_API_URL = "https://api.x.ai/v1"
+DEFAULT_PROXY_URL = "https://cli-chat-proxy.grok.com/v1"
+ROUTES = ("proxy", "api")
+#: The Grok CLI release our proxy requests say they match (grok-build's xai-grok-version, 1.0.6 of 2026-08-18).
+#: The proxy gates on it (426 when absent or too old); ``XAI_OAUTH_CLIENT_VERSION`` overrides it.
+GROK_CLI_VERSION = "1.0.6"
+SUBSCRIPTION_DOMAINS = ("x.ai", "grok.com")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: the only hosts where plain http is allowed."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_https(name: str, url: str) -> None:
+    """Tokens travel to ``url``: https, or plain http only on a loopback address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{name} must be an https URL, got {url!r}.")
+    if parts.username or parts.password:
+        raise ConfigError(f"{name} must not carry credentials in the URL.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"{name} is plain http on {parts.hostname}; plain http is allowed only on a loopback address "
+            "(127.0.0.1, ::1, localhost). Use https."
+        )
+
+
+def is_subscription_url(url: str) -> bool:
+    """True when the subscription's bearer may go to ``url``: https on x.ai / grok.com, or loopback."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if is_loopback_host(host):
+        return parts.scheme in ("http", "https")
+    return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in SUBSCRIPTION_DOMAINS)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Scheme, host and port equal (default ports filled in)."""
+
+    def origin(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        return parts.scheme, (parts.hostname or "").lower(), port
+
+    return origin(a) == origin(b)
+
+
+def proxy_headers(model_id: str | None, client_version: str) -> dict[str, str]:
+    """What the chat proxy requires besides the bearer (grok-build's README, "Using auth.json for API Access").
+
+    ``X-XAI-Token-Auth`` makes its auth middleware read the bearer as a CLI
+    session token; ``x-grok-model-override`` routes to the model's backend
+    (the proxy reads it, not the body); ``x-grok-client-version`` is gated.
+    """
+    headers = {
+        "X-XAI-Token-Auth": "xai-grok-cli",
+        "x-authenticateresponse": "authenticate-response",
+        "x-grok-client-version": client_version,
+    }
+    if model_id:
+        headers["x-grok-model-override"] = model_id
+    return headers
