@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from xai_oauth._client import Client
 
-__all__ = ["chat", "logout", "models", "poll", "refresh", "start", "status"]
+__all__ = ["chat", "logout", "models", "poll", "refresh", "start", "status", "usage"]
 
 _MISSING_DEPENDENCY_ACTION = (
     "Install the dependencies: python3 -m pip install -r requirements.txt (in the skill folder), "
@@ -76,6 +76,14 @@ def models() -> dict[str, Any]:
     list answers, with ``cached: True``.
     """
     return _call(lambda client: client.models())
+
+
+def usage() -> dict[str, Any]:
+    """The subscription's usage meter, from xAI's chat proxy: credit_usage_percent, period, tier.
+
+    The reading is cached: status() shows the last one offline, with its age.
+    """
+    return _call(lambda client: client.usage())
 
 
 def chat(

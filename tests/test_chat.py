@@ -196,7 +196,7 @@ class TestErrorTable:
         emulator.inject(Fault(CHAT, status=200, delay=3))
         slow = agent("chat('xai-grok/grok-4.3', 'x')", XAI_OAUTH_READ_TIMEOUT="0.5")
         assert slow["error"] == "network" and "in time" in slow["message"]
-        refused = agent("chat('xai-grok/grok-4.3', 'x')", XAI_BASE_URL="http://127.0.0.1:9/v1")
+        refused = agent("chat('xai-grok/grok-4.3', 'x')", XAI_OAUTH_BASE_URL="http://127.0.0.1:9/v1")
         assert refused["error"] == "network" and "connection" in refused["action"]
 
     def test_nothing_to_sign_with(self, agent: Agent) -> None:
@@ -220,7 +220,7 @@ class TestErrorTable:
     def test_models_answer_from_cache_when_offline(self, agent: Agent) -> None:
         signed_in(agent)
         online = agent("models()")
-        offline = agent("models()", XAI_BASE_URL="http://127.0.0.1:9/v1")
+        offline = agent("models()", XAI_OAUTH_BASE_URL="http://127.0.0.1:9/v1")
         assert offline["ok"] and offline["cached"] and offline["models"] == online["models"]
         assert "cache" in offline["notes"][0]
         agent("logout()")

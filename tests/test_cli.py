@@ -73,10 +73,10 @@ def terminal(emulator: Emulator) -> Terminal:
 def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: Emulator) -> None:
     login = terminal.login()
     assert login.returncode == 0, login.stderr
-    assert "Signed in: SuperGrok (tier 3)" in login.stdout
+    assert "Signed in: SuperGrok (tier 1)" in login.stdout
 
     status = terminal("status")
-    assert status.returncode == 0 and "Signed in: SuperGrok (tier 3): $30/month" in status.stdout
+    assert status.returncode == 0 and "Signed in: SuperGrok (tier 1) - subscription" in status.stdout
     assert "Default model: xai-grok/grok-4.3" in status.stdout
     assert json.loads(terminal("status", "--json").stdout)["state"] == "connected"
 
@@ -163,7 +163,7 @@ def test_emulator_command_serves(tmp_path: Path) -> None:
         assert child.stdout is not None
         first = child.stdout.readline()
         assert "xAI emulator on http://127.0.0.1:" in first and "(tier 4)" in first
-        url = first.split(" on ")[1].split()[0]
+        url = first.split(" on ")[1].split(",")[0]
         from urllib.request import urlopen
 
         assert json.loads(urlopen(f"{url}/.well-known/openid-configuration", timeout=5).read())["issuer"] == url

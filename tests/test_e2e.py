@@ -39,7 +39,7 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
         **connected,
         "ok": True,
         "status": "connected",
-        "tier": 3,
+        "tier": 1,
         "tier_name": "SuperGrok",
         "default_model_id": "xai-grok/grok-4.3",
         "storage": "file",

@@ -110,7 +110,7 @@ class TestCredential:
         token = make_jwt(iat=10_600, exp=10_600 + 21_600, tier=3)
         cred = credential_from_token_response({"access_token": token, "token_type": "Bearer"}, now=10_000)
         assert cred.expires_at == 10_000 + 21_600 and cred.lifetime == 21_600
-        assert cred.tier == (3, "SuperGrok")
+        assert cred.tier == (3, "X Premium")
 
     def test_expiry_from_exp_alone_or_expires_in(self) -> None:
         assert credential_from_token_response({"access_token": make_jwt(exp=5000)}, now=1000).expires_at == 5000
@@ -148,13 +148,18 @@ class TestCredential:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (1, (1, "X Premium")),
-        (2, (2, "X Premium+")),
-        ("3", (3, "SuperGrok")),
-        (4.0, (4, "SuperGrok Heavy")),
+        # the official enum (xai-org/grok-build, jwt_tier_claim / prod_auth.SubscriptionTier)
+        (0, (0, "Free")),
+        (1, (1, "SuperGrok")),
+        (2, (2, "X Basic")),
+        ("3", (3, "X Premium")),
+        (4.0, (4, "X Premium+")),
+        (5, (5, "SuperGrok Heavy")),
+        (6, (6, "SuperGrok Lite")),
+        (7, (7, "SuperGrok Plus")),
+        (12, (12, "tier 12")),  # a tier added tomorrow is shown, never an error
         (None, (None, "unknown")),
-        (0, (None, "unknown")),
-        (5, (None, "unknown")),
+        (-1, (None, "unknown")),
         ("x", (None, "unknown")),
         (True, (None, "unknown")),
         (2.5, (None, "unknown")),

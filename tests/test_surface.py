@@ -17,7 +17,7 @@ from .conftest import ROOT
 
 
 def test_exports_exposes_exactly_the_documented_functions() -> None:
-    assert exports.__all__ == ["chat", "logout", "models", "poll", "refresh", "start", "status"]
+    assert exports.__all__ == ["chat", "logout", "models", "poll", "refresh", "start", "status", "usage"]
     public = {n for n in vars(exports) if not n.startswith("_") and callable(getattr(exports, n))}
     assert public == set(exports.__all__)
 

@@ -22,15 +22,18 @@ if TYPE_CHECKING:
     from ._exceptions import (
         AccessDenied,
         ApiKeyRejected,
+        ClientOutdated,
         ConfigError,
         DeviceFlowError,
         DiscoveryError,
+        HomeInsecure,
         IncompleteStream,
         KeyringUnavailable,
         LoginExpired,
         MalformedResponse,
         ModelNotFound,
         NetworkError,
+        NoCredits,
         NoPendingLogin,
         NotSignedIn,
         OAuthError,
@@ -45,9 +48,9 @@ if TYPE_CHECKING:
         UnsupportedParameter,
         XaiOAuthError,
     )
-    from ._tiers import TIERS, Tier, describe_tier
+    from ._tiers import TIERS, USER_TIERS, Tier, describe_tier
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _HOMES = {
     "Account": "._account",
@@ -56,19 +59,23 @@ _HOMES = {
     "Client": "._client",
     "Config": "._config",
     "TIERS": "._tiers",
+    "USER_TIERS": "._tiers",
     "Tier": "._tiers",
     "describe_tier": "._tiers",
     **{
         name: "._exceptions"
         for name in (
             "AccessDenied",
+            "ClientOutdated",
             "ConfigError",
             "DeviceFlowError",
             "DiscoveryError",
+            "HomeInsecure",
             "KeyringUnavailable",
             "LoginExpired",
             "MalformedResponse",
             "NetworkError",
+            "NoCredits",
             "NoPendingLogin",
             "NotSignedIn",
             "OAuthError",

@@ -455,12 +455,22 @@ class Account:
             return None
         return {"image_models": [], "default_model_id": None, "fetched_at": 0, **cache}
 
-    def remember_models(self, listing: dict[str, Any]) -> None:
-        """Cache the subscription's listing in the state file, for status() and offline models()."""
+    def remember_models(self, listing: dict[str, Any], preferred: str | None = None) -> None:
+        """Cache the subscription's listing in the state file, for status() and offline models().
+
+        ``preferred`` is the chat proxy's own default model, taken when listed.
+        """
         ids = [m["id"] for m in listing["models"]]
         with self._locked():
             state = _read_state_or_empty(self.paths)
-            state["models"] = {**listing, "default_model_id": pick_default(ids), "fetched_at": self._now()}
+            state["models"] = {**listing, "default_model_id": pick_default(ids, preferred), "fetched_at": self._now()}
+            write_state(self.paths, state)
+
+    def remember_usage(self, reading: dict[str, Any]) -> None:
+        """Cache the last usage reading, so status() can show it offline with its age."""
+        with self._locked():
+            state = _read_state_or_empty(self.paths)
+            state["usage"] = {**reading, "fetched_at": self._now()}
             write_state(self.paths, state)
 
     def _mark_reauth(self, state: dict[str, Any], reason: str) -> None:

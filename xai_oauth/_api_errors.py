@@ -26,17 +26,38 @@ def is_auth_failure(status: int, body: object) -> bool:
     return status == 403 and (error_code(body) or "").startswith("unauthenticated:")
 
 
+_ROUTE_ACTION = (
+    "api.x.ai bills this subscription's calls against API credit. Unset XAI_OAUTH_ROUTE to use the "
+    "subscription's chat proxy (the way xAI's own Grok CLI does), or use an API key (xai/<model>)."
+)
+
+
+def _about_credits(status: int, code: str, said: str) -> bool:
+    """402, or a 403 that speaks of credits or a spending limit."""
+    return status == 402 or (status == 403 and ("spending-limit" in code or "credit" in (code + said).lower()))
+
+
 def api_error(
-    status: int, body: object, *, credential: str, model: str, retry_after: "float | None" = None
+    status: int,
+    body: object,
+    *,
+    credential: str,
+    model: str,
+    retry_after: "float | None" = None,
+    route: "str | None" = None,
 ) -> "Exception":
     """The exception for an API error answer (the README's error → action table).
 
     ``credential`` is ``subscription`` or ``api_key``; ``model`` is the id the
-    caller asked for (with its prefix). Server text is scrubbed before it is shown.
+    caller asked for (with its prefix); ``route`` is where a subscription
+    request went (``proxy`` or ``api``), so a refusal can name the way out.
+    Server text is scrubbed before it is shown.
     """
     from ._exceptions import (
         ApiKeyRejected,
+        ClientOutdated,
         ModelNotFound,
+        NoCredits,
         RateLimited,
         ReauthRequired,
         RequestRejected,
@@ -46,6 +67,19 @@ def api_error(
 
     code = error_code(body)
     said = _server_text(body)
+    if status == 426:
+        return ClientOutdated(
+            f"The subscription's chat proxy wants a newer client (HTTP 426){said}.", http_status=426, server_code=code
+        )
+    if status == 400 and code == "invalid_api_key" and credential == "api_key":
+        return ApiKeyRejected(f"The API refused the API key (HTTP 400){said}.", http_status=400)
+    if _about_credits(status, code or "", said):
+        return NoCredits(
+            f"The API refused {model} for lack of credit (HTTP {status}){said}.",
+            action=_ROUTE_ACTION if route == "api" else None,
+            http_status=status,
+            server_code=code,
+        )
     if is_auth_failure(status, body):
         if credential == "api_key":
             return ApiKeyRejected(f"The API refused the API key (HTTP {status}).", http_status=status)
@@ -55,14 +89,18 @@ def api_error(
     if status == 404 or code == "model_not_found":
         return ModelNotFound(f"{model} is not available to this {_who(credential)}{said}.", http_status=status)
     if status == 403:
-        action = (
-            None
-            if credential == "subscription"
-            else (
+        if route == "proxy" and (code or "").startswith("permission-denied") and "tier" not in (code or ""):
+            action: str | None = (
+                "The subscription's chat proxy refused this client. Set XAI_OAUTH_ROUTE=api to send subscription "
+                "calls to api.x.ai instead (it may bill API credit), or use an API key (xai/<model>)."
+            )
+        elif credential == "subscription":
+            action = None
+        else:
+            action = (
                 "This API key's team cannot use that model; check its permissions at console.x.ai, "
                 "or use the subscription (xai-grok/<model>)."
             )
-        )
         return TierDenied(
             f"The API refused {model} for this {_who(credential)} (HTTP 403){said}.",
             action=action,
@@ -70,9 +108,12 @@ def api_error(
             server_code=code,
         )
     if status == 429:
+        billed_as_api = route == "api" and (code or "").startswith("subscription:")
         return RateLimited(
             f"Rate limited for {model} (HTTP 429){said}.",
-            action="Wait for the rolling window to pass (retry_after seconds, when given), "
+            action=_ROUTE_ACTION
+            if billed_as_api
+            else "Wait for the rolling window to pass (retry_after seconds, when given), "
             "or send this request with an API key (xai/<model>).",
             retry_after=retry_after,
             http_status=429,

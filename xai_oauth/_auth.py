@@ -8,8 +8,10 @@
         http_client=httpx2.Client(auth=xai_oauth.Auth()),
     )
 
-The bearer is added only to requests for the configured API origin
-(``XAI_BASE_URL``), so a client shared with other hosts never sends it there.
+The bearer is added only to requests for the subscription's own origins: the
+chat proxy (``XAI_OAUTH_BASE_URL``, where it also adds the proxy's headers,
+the model override read from the JSON body) and ``XAI_BASE_URL`` when that is
+an xAI host; a client shared with other hosts never sends it there.
 It is refreshed first when due; when the API still refuses it (401, or 403
 with an ``unauthenticated:*`` code) one forced refresh is made and the request
 is sent once more. Refreshes go through ``Account``, so they are single-flight
@@ -56,7 +58,7 @@ class Auth(httpx2.Auth):
         return (
             "xai_oauth.Auth()"
             if self._account is None
-            else f"xai_oauth.Auth(base_url={self._account.config.base_url!r})"
+            else f"xai_oauth.Auth(subscription_url={self._account.config.oauth_base_url!r})"
         )
 
     # -- the two flows httpx2 drives -------------------------------------
@@ -67,13 +69,13 @@ class Auth(httpx2.Auth):
             return
         request.read()
         token = self._token()
-        response = yield _with_bearer(request, token)
+        response = yield self._signed(request, token)
         body = None
         if response.status_code == 403:
             response.read()  # its error code is in the body; other answers (streams) stay unread
             body = _json_or_none(response)
         if is_auth_failure(response.status_code, body):  # httpx2 reads and closes the refused answer itself
-            yield _with_bearer(request, self._renewed(token))
+            yield self._signed(request, self._renewed(token))
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         import asyncio
@@ -83,13 +85,13 @@ class Auth(httpx2.Auth):
             return
         await request.aread()
         token = await asyncio.to_thread(self._token)
-        response = yield _with_bearer(request, token)
+        response = yield self._signed(request, token)
         body = None
         if response.status_code == 403:
             await response.aread()
             body = _json_or_none(response)
         if is_auth_failure(response.status_code, body):
-            yield _with_bearer(request, await asyncio.to_thread(self._renewed, token))
+            yield self._signed(request, await asyncio.to_thread(self._renewed, token))
 
     # -- helpers ----------------------------------------------------------
 
@@ -113,20 +115,32 @@ class Auth(httpx2.Auth):
             self.account.close()
 
     def _applies_to(self, request: httpx2.Request) -> bool:
-        """Only xAI's own hosts get the bearer: ``XAI_BASE_URL``'s origin when it is one."""
+        """Only xAI's own hosts get the bearer: the chat proxy, and ``XAI_BASE_URL``'s origin when it is one."""
         from ._routes import is_subscription_url, same_origin
 
-        url, api = str(request.url), self.account.config.base_url
-        return is_subscription_url(url) and same_origin(url, api)
+        config, url = self.account.config, str(request.url)
+        return is_subscription_url(url) and (
+            same_origin(url, config.oauth_base_url) or same_origin(url, config.base_url)
+        )
+
+    def _signed(self, request: httpx2.Request, token: str) -> httpx2.Request:
+        """The request with the bearer, and on the chat proxy its headers (an explicit caller's value is kept)."""
+        from ._routes import proxy_headers, same_origin
+
+        request.headers["Authorization"] = f"Bearer {token}"
+        config = self.account.config
+        if same_origin(str(request.url), config.oauth_base_url):
+            body = _json_or_none(request) if request.content else None
+            model = body.get("model") if isinstance(body, dict) else None
+            for name, value in proxy_headers(model if isinstance(model, str) else None, config.client_version).items():
+                request.headers.setdefault(name, value)
+        return request
 
 
-def _with_bearer(request: httpx2.Request, token: str) -> httpx2.Request:
-    request.headers["Authorization"] = f"Bearer {token}"
-    return request
+def _json_or_none(message: httpx2.Request | httpx2.Response) -> Any:
+    import json
 
-
-def _json_or_none(response: httpx2.Response) -> Any:
     try:
-        return response.json()
+        return json.loads(message.content)
     except ValueError:
         return None

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     refresh = command("refresh", _refresh, "Renew the access token now if it is due (or always, with --force).")
     refresh.add_argument("--force", action="store_true")
     command("models", _models, "List the models you can use.")
+    command("usage", _usage, "Show how much of the subscription's usage you have used this period.")
     chat = command("chat", _chat, "Ask a Grok model something.")
     chat.add_argument("prompt", nargs="?", help="the question (omit when --file holds the whole conversation)")
     chat.add_argument("--model", "-m", help="xai-grok/<id> (subscription), xai/<id> (API key); default: your default")
@@ -228,7 +229,7 @@ def _status(args: argparse.Namespace) -> int:
             from ._tiers import TIERS
 
             tier = TIERS.get(r["tier"]) if isinstance(r["tier"], int) else None
-            about = f": {tier.price}, {tier.access}" if tier else ""
+            about = f" - {tier.access}" if tier else ""
             print(f"Signed in: {r['tier_name']} (tier {r['tier']}){about}")
             print(f"Token expires in {_duration(r['expires_in'])} (kept in {r['storage']})")
             print(f"Default model: {r['default_model_id']}")
@@ -265,6 +266,17 @@ def _refresh(args: argparse.Namespace) -> int:
             ("Renewed" if r["refreshed"] else "Still fresh") + f"; expires in {_duration(r['expires_in'])}."
         ),
     )
+
+
+def _usage(args: argparse.Namespace) -> int:
+    def show(r: dict[str, Any]) -> None:
+        percent = r["credit_usage_percent"]
+        used = "unknown" if percent is None else f"{percent:g}%"
+        period = r["period"]
+        span = f" ({period.get('start', '?')} to {period.get('end', '?')})" if period else ""
+        print(f"{r['tier_name']}: {used} of this period's usage used{span}.")
+
+    return _emit(exports.usage(), args, show)
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -58,7 +58,8 @@ class Client:
 
     def __repr__(self) -> str:
         return (
-            f"xai_oauth.Client(base_url={self.config.base_url!r}, api_key={'set' if self.config.api_key else 'unset'})"
+            f"xai_oauth.Client(route={self.config.route!r}, subscription_url={self.config.oauth_base_url!r}, "
+            f"base_url={self.config.base_url!r}, api_key={'set' if self.config.api_key else 'unset'})"
         )
 
     def close(self) -> None:
@@ -97,6 +98,8 @@ class Client:
                 continue
             result["models"] += listed["models"]
             result["image_models"] += listed["image_models"]
+            if listed.get("proxy_default"):
+                result["proxy_default"] = listed["proxy_default"]
             if "fetched_at" in listed:  # from the cache
                 result.update(cached=True, fetched_at=int(listed["fetched_at"]))
                 result.setdefault("notes", []).append("The API could not be reached; subscription models are cached.")
@@ -104,7 +107,8 @@ class Client:
             raise failures[0]
         for failure in failures:
             result.setdefault("notes", []).append(f"Some models are missing: {failure.message} ({failure.code}).")
-        result["default_model_id"] = pick_default([m["id"] for m in result["models"]], self.config.default_model)
+        preferred = self.config.default_model or result.pop("proxy_default", None)
+        result["default_model_id"] = pick_default([m["id"] for m in result["models"]], preferred)
         return result
 
     def _listing(self, credential: str) -> dict[str, Any]:
@@ -125,8 +129,76 @@ class Client:
         images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
         listed = {"models": chat, "image_models": images}
         if credential == "subscription":
-            self.account.remember_models(listed)
+            proxy_default = self._proxy_default_model()
+            preferred = proxy_default and SUBSCRIPTION_PREFIX + proxy_default
+            self.account.remember_models(listed, preferred=preferred)
+            return {**listed, "proxy_default": preferred}
         return listed
+
+    def _proxy_default_model(self) -> str | None:
+        """The chat proxy's ``GET /settings`` ``default_model`` (what xAI's own CLI starts with); None off the proxy."""
+        if not self.config.on_proxy:
+            return None
+        try:
+            answer = self._send(
+                "subscription", "settings", lambda headers: self._get_account_endpoint("settings", headers)
+            )
+        except XaiOAuthError:
+            return None  # a default is a nicety: the listing stands without it
+        value = answer.body.get("default_model") if isinstance(answer.body, dict) else None
+        return value if isinstance(value, str) and value.strip() else None
+
+    def _get_account_endpoint(self, path: str, headers: dict[str, str]) -> Any:
+        return self.account.http.get(
+            f"{self.config.subscription_text_url}/{path}", headers=headers, timeout=MODELS_TIMEOUT
+        )
+
+    # -- usage ------------------------------------------------------------
+
+    def usage(self) -> dict[str, Any]:
+        """The subscription's usage meter: ``credit_usage_percent``, ``period`` and ``tier``, from the chat proxy.
+
+        Reads ``GET /billing?format=credits`` and ``GET /user?include=subscription``
+        (the live tier, the authority over the token's claim: a mismatch after an
+        upgrade earns one forced refresh, as xAI's own CLI does). The reading is
+        cached, so status() shows it offline with its age.
+        """
+        from ._tiers import USER_TIERS, describe_tier
+
+        if not self.account.signed_in():
+            raise NotSignedIn("Nobody is signed in; the usage meter belongs to the subscription.")
+        billing = self._send(
+            "subscription", "billing", lambda h: self._get_account_endpoint("billing?format=credits", h)
+        )
+        config = billing.body.get("config", billing.body) if isinstance(billing.body, dict) else None
+        if not isinstance(config, dict):
+            raise MalformedResponse(
+                "The billing endpoint answered without a usage reading.", http_status=billing.status
+            )
+        percent = config.get("creditUsagePercent")
+        period = config.get("currentPeriod")
+        period = period if isinstance(period, dict) else {}
+        reading: dict[str, Any] = {
+            "credit_usage_percent": float(percent)
+            if isinstance(percent, (int, float)) and not isinstance(percent, bool)
+            else None,
+            "period": {k: period.get(k) for k in ("type", "start", "end") if isinstance(period.get(k), str)},
+        }
+        user = self._send("subscription", "user", lambda h: self._get_account_endpoint("user?include=subscription", h))
+        live = (
+            user.body.get("subscription_tier", user.body.get("subscriptionTier"))
+            if isinstance(user.body, dict)
+            else None
+        )
+        level = USER_TIERS.get(live) if isinstance(live, str) else None
+        claimed = self.account.status().get("tier")
+        if level is not None and level != claimed:
+            self.account.refresh(force=True)  # the claim is stale (an upgrade or downgrade): renew it once
+            claimed = self.account.status().get("tier")
+        tier, tier_name = describe_tier(level if level is not None else claimed)
+        reading.update(tier=tier, tier_name=tier_name, tier_matches_token=level is None or level == claimed)
+        self.account.remember_usage(reading)
+        return reading
 
     def _model_ids(self, credential: str) -> list[str]:
         answer = self._send(
@@ -146,14 +218,25 @@ class Client:
     def chat(
         self, model: str | None, messages: Any, *, thinking: Any = None, timeout: float | None = None, **params: Any
     ) -> dict[str, Any]:
-        """One whole answer: ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls"?}``."""
+        """One whole answer: ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls"?}``.
+
+        On the chat proxy the answer is read out of a stream (it serves most
+        models only that way); the dict is the same either way.
+        """
         choice, body = self._prepare(model, messages, thinking, params, stream=False)
+        if body.get("stream"):
+            stream = ChatStream(self._stream_deltas(choice, body, self._timeout(timeout)))
+            for _ in stream:
+                pass
+            assert stream.result is not None
+            return stream.result
         answer = self._send(
             choice.credential,
             choice.display_id,
             lambda headers: self.account.http.post_json(
                 self._base(choice.credential) + choice.path, body, headers=headers, timeout=self._timeout(timeout)
             ),
+            model_id=choice.model_id,
         )
         if not isinstance(answer.body, dict):
             raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
@@ -172,7 +255,8 @@ class Client:
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
         choice = parse_model(model or self.default_model(), signed_in=self.account.signed_in())
-        return choice, build_request(choice, messages, stream=stream, thinking=thinking, params=params)
+        proxy = choice.credential == "subscription" and self.config.on_proxy
+        return choice, build_request(choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy)
 
     def default_model(self) -> str:
         """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``."""
@@ -191,7 +275,8 @@ class Client:
         url = self._base(choice.credential) + choice.path
         attempt, token, renewed = 0, self._bearer(choice.credential), False
         while True:
-            with self.account.http.open_event_stream(url, body, headers=_auth_header(token), timeout=timeout) as opened:
+            headers = self._headers(choice.credential, token, choice.model_id)
+            with self.account.http.open_event_stream(url, body, headers=headers, timeout=timeout) as opened:
                 if isinstance(opened, EventStream):
                     reader = new_stream(choice)
                     for event, data in opened:
@@ -219,7 +304,20 @@ class Client:
 
     def _base(self, credential: str) -> str:
         """Where this credential's requests go; the subscription's bearer only ever to xAI's own hosts."""
-        return self.config.base_url if credential == "api_key" else self.config.subscription_api_url
+        return self.config.base_url if credential == "api_key" else self.config.subscription_text_url
+
+    def _route(self, credential: str) -> str | None:
+        """``proxy`` or ``api`` for the subscription (so refusals can name the way out); None for the API key."""
+        return None if credential == "api_key" else self.config.route
+
+    def _headers(self, credential: str, token: str, model_id: str | None = None) -> dict[str, str]:
+        """The bearer, plus the chat proxy's own headers when the request goes there."""
+        from ._routes import proxy_headers
+
+        headers = _auth_header(token)
+        if self._route(credential) == "proxy":
+            headers.update(proxy_headers(model_id, self.config.client_version))
+        return headers
 
     def _bearer(self, credential: str) -> str:
         if credential == "api_key":
@@ -231,11 +329,13 @@ class Client:
             return self.config.api_key
         return self.account.access_token()
 
-    def _send(self, credential: str, what: str, send: Callable[[dict[str, str]], Any]) -> Any:
+    def _send(
+        self, credential: str, what: str, send: Callable[[dict[str, str]], Any], *, model_id: str | None = None
+    ) -> Any:
         """``send(headers)`` until it succeeds or fails for good (one refresh on 401, backoff on 5xx)."""
         attempt, token, renewed = 0, self._bearer(credential), False
         while True:
-            answer = send(_auth_header(token))
+            answer = send(self._headers(credential, token, model_id))
             if answer.status == 200:
                 return answer
             token, renewed, attempt = self._after_failure(credential, what, answer, token, renewed, attempt)
@@ -255,7 +355,14 @@ class Client:
             if wait is not None:
                 self.account.sleep(wait)
                 return token, renewed, attempt + 1
-        raise api_error(answer.status, answer.body, credential=credential, model=what, retry_after=retry_after)
+        raise api_error(
+            answer.status,
+            answer.body,
+            credential=credential,
+            model=what,
+            retry_after=retry_after,
+            route=self._route(credential),
+        )
 
 
 class ChatStream:

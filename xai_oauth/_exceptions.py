@@ -22,6 +22,8 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── ReauthRequired              reauth_required
     ├── ApiKeyRejected              api_key_invalid
     ├── TierDenied                  tier_denied
+    ├── NoCredits                   no_credits
+    ├── ClientOutdated              client_outdated
     ├── ModelNotFound               model_not_found
     ├── RequestRejected             invalid_request
     ├── UnsupportedParameter        unsupported_parameter
@@ -41,6 +43,7 @@ This module imports nothing: it is on the offline ``status()`` path.
 __all__ = [
     "AccessDenied",
     "ApiKeyRejected",
+    "ClientOutdated",
     "ConfigError",
     "DeviceFlowError",
     "DiscoveryError",
@@ -51,6 +54,7 @@ __all__ = [
     "MalformedResponse",
     "ModelNotFound",
     "NetworkError",
+    "NoCredits",
     "NoPendingLogin",
     "NotSignedIn",
     "OAuthError",
@@ -263,6 +267,28 @@ class TierDenied(XaiOAuthError):
     action = (
         "This subscription tier cannot use that model or the API; pick a model from models(), "
         "or send the request with an API key (xai/<model>, XAI_API_KEY)."
+    )
+
+
+class NoCredits(XaiOAuthError):
+    """HTTP 402, or a 403 about credits or a spending limit: the request was billed to credit that is not there.
+
+    On api.x.ai a subscription's OAuth calls are often billed against API
+    credit; the chat proxy (the default route) bills the subscription instead.
+    """
+
+    code = "no_credits"
+    action = (
+        "Add credit or raise the spending limit at console.x.ai (Billing), or use the subscription (xai-grok/<id>)."
+    )
+
+
+class ClientOutdated(XaiOAuthError):
+    """HTTP 426 from the chat proxy: it gates on the Grok CLI version a client says it matches."""
+
+    code = "client_outdated"
+    action = (
+        "Set XAI_OAUTH_CLIENT_VERSION to the current Grok CLI version (see x.ai/build/changelog), or update xai-oauth."
     )
 
 

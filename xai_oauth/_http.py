@@ -21,11 +21,13 @@ from typing import Any
 
 import httpx2
 
+from . import __version__
 from ._exceptions import IncompleteStream, MalformedResponse, NetworkError, RateLimited, ServerError
 
 __all__ = ["Answer", "EventStream", "Http", "httpx2", "parse_retry_after", "read_timeout"]
 
-USER_AGENT = "xai-oauth/0.1"
+#: An honest name: the chat proxy is told which client this is, never that it is xAI's own CLI.
+USER_AGENT = f"xai-oauth/{__version__}"
 
 
 def read_timeout(seconds: float) -> httpx2.Timeout:

@@ -144,9 +144,30 @@ def parse_model(model: str, *, signed_in: bool) -> ModelChoice:
 
 
 def build_request(
-    choice: ModelChoice, messages: list[dict[str, Any]], *, stream: bool, thinking: Any, params: dict[str, Any]
+    choice: ModelChoice,
+    messages: list[dict[str, Any]],
+    *,
+    stream: bool,
+    thinking: Any,
+    params: dict[str, Any],
+    proxy: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body for ``choice.lane``; ``UnsupportedParameter`` for anything it cannot take."""
+    """The JSON body for ``choice.lane``; ``UnsupportedParameter`` for anything it cannot take.
+
+    ``proxy``: the body goes to the subscription's chat proxy, which serves
+    most models only as streams and keeps nothing: ``stream`` is forced on
+    (the caller reads a whole answer out of the stream), responses carry
+    ``store: false``, and ``previous_response_id`` (a stored response) is refused.
+    """
+    if proxy:
+        stream = True
+        if choice.lane == RESPONSES and "previous_response_id" in params:
+            raise UnsupportedParameter(
+                "previous_response_id needs a stored response, and the subscription's chat proxy stores none "
+                "(store: false); send the whole conversation in messages instead.",
+                parameter="previous_response_id",
+                action="Send the earlier turns in messages, or use the API key (xai/<model>) or XAI_OAUTH_ROUTE=api.",
+            )
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise UnsupportedParameter(
             "messages must be a non-empty list of {'role', 'content'} objects.", parameter="messages"
@@ -177,6 +198,8 @@ def build_request(
         body["reasoning"] = {"effort": effort}
     if stream:
         body["stream"] = True
+    if proxy:
+        body["store"] = False
     return body
 
 

@@ -96,6 +96,13 @@ def read_status(
         result["storage_note"] = f"kept in a plaintext file {paths.credentials}: {why}"
     if isinstance(models.get("models"), list):
         result["models"] = [m.get("id") for m in models["models"] if isinstance(m, dict)]
+    usage = state.get("usage")
+    if cred and isinstance(usage, dict) and isinstance(usage.get("fetched_at"), (int, float)):
+        result["usage"] = {
+            "credit_usage_percent": usage.get("credit_usage_percent"),
+            "period": usage.get("period"),
+            "age_seconds": max(0, int(t - usage["fetched_at"])),
+        }
     if kind == "reauth_required" and cred and cred.get("reauth_reason"):
         result["reason"] = cred["reauth_reason"]
     if pending_live and pending:

@@ -5,38 +5,56 @@ what a token may do). Anything missing or odd gives ``(None, "unknown")``,
 never an error: a new tier xAI adds tomorrow must not break sign-in.
 """
 
-__all__ = ["TIERS", "Tier", "describe_tier"]
+__all__ = ["TIERS", "USER_TIERS", "Tier", "describe_tier"]
 
 
 class Tier:
     """One subscription level."""
 
-    __slots__ = ("level", "name", "price", "access")
+    __slots__ = ("level", "name", "access")
 
-    def __init__(self, level: int, name: str, price: str, access: str) -> None:
+    def __init__(self, level: int, name: str, access: str) -> None:
         self.level = level
         self.name = name
-        self.price = price
         self.access = access
 
     def as_dict(self) -> "dict[str, object]":
-        return {"tier": self.level, "tier_name": self.name, "price": self.price, "access": self.access}
+        return {"tier": self.level, "tier_name": self.name, "access": self.access}
 
     def __repr__(self) -> str:
         return f"Tier({self.level}, {self.name!r})"
 
 
-#: Prices are list prices in USD at the time of writing; ``access`` is approximate.
+#: The official mapping, from xAI's own Grok CLI (xai-org/grok-build, ``jwt_tier_claim`` in
+#: ``xai-grok-shell/src/agent/mvp_agent/mod.rs``: the proto enum ``prod_auth.SubscriptionTier``).
+#: No prices: they are not in that source and change by country and over time.
 TIERS: "dict[int, Tier]" = {
-    1: Tier(1, "X Premium", "$8/month", "Grok chat models with basic limits"),
-    2: Tier(2, "X Premium+", "$40/month", "Grok chat models with higher limits"),
-    3: Tier(3, "SuperGrok", "$30/month", "current Grok models incl. reasoning and multi-agent"),
-    4: Tier(4, "SuperGrok Heavy", "$300/month", "everything, incl. Heavy / 16-agent runs, highest limits"),
+    0: Tier(0, "Free", "no subscription (xAI's own CLI shows its paywall); use an API key"),
+    1: Tier(1, "SuperGrok", "subscription"),
+    2: Tier(2, "X Basic", "subscription"),
+    3: Tier(3, "X Premium", "subscription"),
+    4: Tier(4, "X Premium+", "subscription"),
+    5: Tier(5, "SuperGrok Heavy", "subscription, with Heavy models"),
+    6: Tier(6, "SuperGrok Lite", "subscription"),
+    7: Tier(7, "SuperGrok Plus", "subscription"),
+}
+
+#: The tier names the chat proxy's ``GET /user?include=subscription`` reports (grok-build's
+#: ``jwt_claim_matches_user_subscription_tier``), as claim levels.
+USER_TIERS: "dict[str, int]" = {
+    "Free": 0,
+    "GrokPro": 1,
+    "XBasic": 2,
+    "XPremium": 3,
+    "XPremiumPlus": 4,
+    "SuperGrokPro": 5,
+    "SuperGrokLite": 6,
+    "SuperGrokPlus": 7,
 }
 
 
 def describe_tier(value: object) -> "tuple[int | None, str]":
-    """``(level, name)`` for a raw claim value; ``(None, "unknown")`` when it is not a known tier.
+    """``(level, name)`` for a raw claim value: a number outside the table is ``(n, "tier n")``; no number, unknown.
 
     Accepts ints and numeric strings ("3"); rejects bools, floats with a
     fraction, and out-of-range numbers.
@@ -50,7 +68,7 @@ def describe_tier(value: object) -> "tuple[int | None, str]":
         level = int(value)
     elif isinstance(value, str) and value.strip().isdigit():
         level = int(value.strip())
-    tier = TIERS.get(level) if level is not None else None
-    if tier is None:
+    if level is None or level < 0:
         return None, "unknown"
-    return tier.level, tier.name
+    tier = TIERS.get(level)
+    return level, tier.name if tier else f"tier {level}"  # a tier added tomorrow is shown, never an error

@@ -22,7 +22,7 @@ from ._authority import MODELS_BY_TIER
 __all__ = ["API_KEY_MODELS", "ApiRefusal", "Reply", "chat_completions", "responses"]
 
 #: What an API key may use: every model (an API key is billed per token, not gated by tier).
-API_KEY_MODELS = MODELS_BY_TIER[4]
+API_KEY_MODELS = MODELS_BY_TIER[5]
 KNOWN_MODELS = frozenset(m for models in MODELS_BY_TIER.values() for m in models)
 
 

@@ -32,26 +32,26 @@ __all__ = ["Authority", "Settings"]
 
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 
-#: What each tier may list at /v1/models (the emulator's own table, not xAI's).
+#: What each tier may list at /v1/models (the emulator's own choice of models; the levels are xAI's
+#: official ``tier`` enum: 0 Free, 1 SuperGrok, 2 X Basic, 3 X Premium, 4 X Premium+, 5 SuperGrok Heavy,
+#: 6 SuperGrok Lite, 7 SuperGrok Plus).
+_BASIC = ["grok-4.3", "grok-4-fast"]
+_FULL = [*_BASIC, "grok-code-fast-1", "grok-4.20-multi-agent-0309", "grok-imagine-image"]
 MODELS_BY_TIER: dict[int, list[str]] = {
-    1: ["grok-4.3", "grok-4-fast"],
-    2: ["grok-4.3", "grok-4-fast", "grok-code-fast-1"],
-    3: ["grok-4.3", "grok-4-fast", "grok-code-fast-1", "grok-4.20-multi-agent-0309", "grok-imagine-image"],
-    4: [
-        "grok-4.3",
-        "grok-4-fast",
-        "grok-code-fast-1",
-        "grok-4.20-multi-agent-0309",
-        "grok-4.3-heavy",
-        "grok-imagine-image",
-        "grok-imagine-video",
-    ],
+    0: [],
+    1: _FULL,
+    2: _BASIC,
+    3: [*_BASIC, "grok-code-fast-1"],
+    4: _FULL,
+    5: [*_FULL, "grok-4.3-heavy", "grok-imagine-video"],
+    6: _BASIC,
+    7: _FULL,
 }
 
 
 @dataclass
 class Settings:
-    tier: int | str | None = 3
+    tier: int | str | None = 1
     access_token_lifetime: float = 6 * 3600.0
     device_code_lifetime: float = 900.0
     interval: float = 5.0
@@ -68,6 +68,15 @@ class Settings:
     stream_delay: float = 0.0
     #: the signed-in person's email, in the ID token when the ``email`` scope was granted
     email: str = "person@example.com"
+    #: the chat proxy's answers: ``/settings`` default model, ``/billing`` usage, the live ``/user`` tier
+    #: (None: the token's own tier), and the oldest ``x-grok-client-version`` it serves
+    proxy_default_model: str = "grok-4.3"
+    credit_usage_percent: float = 12.5
+    live_tier: int | None = None
+    min_client_version: str = "1.0.0"
+    #: api.x.ai refuses the subscription's text calls with 429 subscription:free-usage-exhausted
+    #: (billed as API credit, as many subscribers see); media stays open
+    api_bills_oauth: bool = False
 
 
 @dataclass
@@ -349,5 +358,5 @@ class Authority:
         try:
             level = int(tier)  # type: ignore[call-overload]
         except (TypeError, ValueError):
-            level = 1
-        return MODELS_BY_TIER.get(max(1, min(4, level)), MODELS_BY_TIER[1])
+            level = 0
+        return MODELS_BY_TIER.get(level, MODELS_BY_TIER[0])

@@ -12,6 +12,14 @@ Routes
     POST /v1/chat/completions         whole or streamed (chat completion chunks, [DONE])
     POST /v1/responses                whole or streamed (Responses API events)
 
+The chat proxy (cli-chat-proxy.grok.com) on a second port (``proxy_url``), as
+xAI's own Grok CLI meets it: subscription tokens only, ``X-XAI-Token-Auth:
+xai-grok-cli`` required, 426 without ``x-grok-client-version`` (or older than
+``min_client_version``), ``x-grok-model-override`` must name the body's model,
+streams only (``grok-build`` excepted), ``store: false`` on responses.
+    GET  /v1/models | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
+    POST /v1/chat/completions | /v1/responses
+
 Test control (JSON bodies), the same things ``Emulator`` offers in-process
     POST /_emulator/approve | deny | expire   {"user_code": ...}
     POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop", "after", "cut_stream"}
@@ -32,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .._tiers import USER_TIERS
 from ._api import API_KEY_MODELS, ApiRefusal, Reply, chat_completions, responses
 from ._authority import Authority, OAuthRefusal, Settings
 
@@ -78,7 +87,9 @@ class Emulator:
         self._faults_lock = threading.Lock()
         self._server = _QuietServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._proxy_server = _QuietServer((host, port + 1 if port else 0), _handler_for(self, proxy=True))
+        self._proxy_server.daemon_threads = True
+        self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
         self.api_requests: list[dict[str, Any]] = []
         self.url = f"http://{host}:{self._server.server_address[1]}"
@@ -87,13 +98,14 @@ class Emulator:
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xai-oauth-emulator", daemon=True)
-        self._thread.start()
+        for server in (self._server, self._proxy_server):
+            threading.Thread(target=server.serve_forever, name="xai-oauth-emulator", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, self._proxy_server):
+            server.shutdown()
+            server.server_close()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -106,8 +118,11 @@ class Emulator:
         return f"{self.url}/v1"
 
     def environ(self) -> dict[str, str]:
-        """The environment that points xai-oauth at this emulator."""
-        return {"XAI_OAUTH_ISSUER": self.url, "XAI_BASE_URL": self.api_url}
+        """The environment that points xai-oauth at this emulator (auth.x.ai, api.x.ai and the chat proxy)."""
+        env = {"XAI_OAUTH_ISSUER": self.url, "XAI_BASE_URL": self.api_url, "XAI_OAUTH_BASE_URL": f"{self.proxy_url}/v1"}
+        if self.settings.api_key:
+            env["XAI_API_KEY"] = self.settings.api_key
+        return env
 
     # -- control ----------------------------------------------------------
 
@@ -141,7 +156,15 @@ class Emulator:
         return None
 
 
-def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.strip().split("-")[0].split("."))
+    except ValueError:
+        return ()
+
+
+def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPRequestHandler]:
+    """The request handler for the auth + API origin, or (``proxy``) for the chat proxy's origin."""
     authority = emulator.authority
 
     class Handler(BaseHTTPRequestHandler):
@@ -208,7 +231,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if self._misbehave(url.path, after=False):
                 return
-            if url.path == "/.well-known/openid-configuration":
+            if proxy:
+                self._proxy_get(url.path)
+            elif url.path == "/.well-known/openid-configuration":
                 base = emulator.url
                 self._json(
                     200,
@@ -239,19 +264,66 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(404, {"error": "not_found"})
 
-        def _allowed_models(self) -> list[str] | None:
-            """The models the bearer may use; None (after answering 401) when it is not accepted."""
+        def _claims(self) -> dict[str, Any] | None:
+            """The bearer's claims (``{}`` for the API key); None after answering when it is not accepted here."""
             header = self.headers.get("Authorization", "")
             bearer = header[7:] if header.startswith("Bearer ") else ""
-            if bearer and bearer == authority.settings.api_key:
+            if proxy and self.headers.get("X-XAI-Token-Auth") != "xai-grok-cli":
+                self._json(401, {"code": "unauthenticated:token-auth", "error": "missing X-XAI-Token-Auth"})
+                return None
+            if bearer and bearer == authority.settings.api_key and not proxy:
                 self.credential = "api_key"
-                return API_KEY_MODELS
+                return {}
             claims = authority.verify_access_token(bearer) if bearer else None
             if claims is None:
                 self._json(401, {"code": "unauthenticated:bad-credentials", "error": "invalid or expired token"})
                 return None
+            if proxy and _version(self.headers.get("x-grok-client-version", "")) < _version(
+                authority.settings.min_client_version
+            ):
+                self._json(426, {"code": "upgrade-required", "error": "Please update to the latest Grok CLI."})
+                return None
             self.credential = "subscription"
-            return authority.models_for(claims.get("tier"))
+            return claims
+
+        def _allowed_models(self) -> list[str] | None:
+            """The models the bearer may use; None (after answering 401) when it is not accepted."""
+            claims = self._claims()
+            if claims is None:
+                return None
+            return API_KEY_MODELS if self.credential == "api_key" else authority.models_for(claims.get("tier"))
+
+        def _proxy_get(self, path: str) -> None:
+            """The chat proxy's account endpoints, as xAI's own CLI reads them."""
+            claims = self._claims()
+            if claims is None:
+                return
+            tier = authority.settings.live_tier if authority.settings.live_tier is not None else claims.get("tier")
+            if path == "/v1/models":
+                models = authority.models_for(claims.get("tier"))
+                self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+            elif path == "/v1/settings":
+                self._json(200, {"default_model": authority.settings.proxy_default_model})
+            elif path == "/v1/billing":
+                now = time.time()
+                self._json(
+                    200,
+                    {
+                        "config": {
+                            "creditUsagePercent": authority.settings.credit_usage_percent,
+                            "currentPeriod": {
+                                "type": "USAGE_PERIOD_TYPE_WEEKLY",
+                                "start": _iso(now - 2 * 86400),
+                                "end": _iso(now + 5 * 86400),
+                            },
+                        }
+                    },
+                )
+            elif path == "/v1/user":
+                names = {level: name for name, level in USER_TIERS.items()}
+                self._json(200, {"id": claims.get("sub"), "subscription_tier": names.get(tier) if tier else None})
+            else:
+                self._json(404, {"code": "not-found", "error": "not found"})
 
         def _api(self, path: str) -> None:
             raw = self._body()
@@ -265,17 +337,43 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if not isinstance(body, dict):
                 self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
                 return
-            emulator.api_requests.append({"path": path, "credential": self.credential, "body": body})
+            emulator.api_requests.append(
+                {
+                    "path": path,
+                    "origin": "proxy" if proxy else "api",
+                    "credential": self.credential,
+                    "body": body,
+                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
+                }
+            )
+            refusal = self._proxy_refusal(path, body) if proxy else None
+            billed = not proxy and self.credential == "subscription" and authority.settings.api_bills_oauth
+            if refusal is None and billed:
+                refusal = (429, "subscription:free-usage-exhausted", "Free usage exhausted; add API credits.")
+            if refusal is not None:
+                self._json(refusal[0], {"code": refusal[1], "error": refusal[2]})
+                return
             lane = chat_completions if path == "/v1/chat/completions" else responses
             try:
                 reply = lane(body, allowed, repeat=authority.settings.reply_repeat)
-            except ApiRefusal as refusal:
-                self._json(refusal.status, refusal.body)
+            except ApiRefusal as refused:
+                self._json(refused.status, refused.body)
                 return
             if body.get("stream"):
                 self._stream(path, reply)
             elif not self._misbehave(path, after=True):
                 self._json(200, reply.whole)
+
+        def _proxy_refusal(self, path: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
+            """What the chat proxy says no to, in the body or in the headers that must agree with it."""
+            model = body.get("model")
+            if self.headers.get("x-grok-model-override") != model:
+                return 400, "invalid-argument", "x-grok-model-override must name the model in the body"
+            if body.get("stream") is not True and model != "grok-build":
+                return 400, "invalid-argument", f"{model} is served only as a stream; send stream: true"
+            if path.endswith("/responses") and body.get("store") is not False:
+                return 400, "invalid-argument", "the CLI proxy stores no responses; send store: false"
+            return None
 
         def _stream(self, path: str, reply: Reply) -> None:
             """Server-sent events over chunked transfer, with a keep-alive comment first."""
@@ -315,7 +413,13 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._body()
                 return
             with self._route(path):
-                if path == "/oauth2/device/code":
+                if proxy:
+                    if path in ("/v1/chat/completions", "/v1/responses"):
+                        self._api(path)
+                    else:
+                        self._body()
+                        self._json(404, {"code": "not-found", "error": "not found"})
+                elif path == "/oauth2/device/code":
                     form = self._form()
                     self._json(200, authority.device_authorization(form.get("client_id", ""), form.get("scope", "")))
                 elif path == "/oauth2/token":
@@ -354,6 +458,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": "unknown control command"})
 
     return Handler
+
+
+def _iso(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
 
 def _verification_page(user_code: str) -> str:
