@@ -76,7 +76,7 @@ def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: E
     assert "Signed in: SuperGrok (tier 1)" in login.stdout
 
     status = terminal("status")
-    assert status.returncode == 0 and "Signed in: SuperGrok (tier 1) - subscription" in status.stdout
+    assert status.returncode == 0 and "Signed in as person@example.com: SuperGrok (tier 1) - subscription" in status.stdout
     assert "Default model: xai-grok/grok-4.3" in status.stdout
     assert json.loads(terminal("status", "--json").stdout)["state"] == "connected"
 
@@ -219,3 +219,16 @@ def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:
     _print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
     drawn = capsys.readouterr().out
     assert len(drawn.splitlines()) > 10 and ("▀" in drawn or "█" in drawn)
+
+
+def test_profiles_usage_and_who_is_signed_in(terminal: Terminal, emulator: Emulator) -> None:
+    assert terminal.login().returncode == 0
+    status = terminal("status")
+    assert "Signed in as person@example.com: SuperGrok (tier 1)" in status.stdout
+    assert "kept in a plaintext file" in status.stdout and "XAI_OAUTH_STORE=file" in status.stdout
+    usage = terminal("usage")
+    assert usage.returncode == 0 and "SuperGrok: 12.5% of this period's usage used" in usage.stdout
+    assert "Usage: 12.5% of this period" in terminal("status").stdout
+    other = terminal("--profile", "work", "status")
+    assert other.returncode == 1 and "Not signed in." in other.stdout
+    assert f"Also signed in: person@example.com at {emulator.url} (profile default)" in other.stdout

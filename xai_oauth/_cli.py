@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.debug:
         os.environ["XAI_OAUTH_DEBUG"] = "1"  # error dicts then carry a redacted traceback
+    if args.profile:
+        os.environ["XAI_OAUTH_PROFILE"] = args.profile  # the exports read their settings from the environment
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="xai-oauth", description="Sign in to xAI / Grok with your subscription, and use it."
     )
     parser.add_argument("--debug", action="store_true", help="on errors, also show a traceback (tokens redacted)")
+    parser.add_argument(
+        "--profile", help="which of several accounts at one issuer (default: XAI_OAUTH_PROFILE, else 'default')"
+    )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def command(name: str, run: Any, text: str) -> argparse.ArgumentParser:
@@ -230,9 +235,13 @@ def _status(args: argparse.Namespace) -> int:
 
             tier = TIERS.get(r["tier"]) if isinstance(r["tier"], int) else None
             about = f" - {tier.access}" if tier else ""
-            print(f"Signed in: {r['tier_name']} (tier {r['tier']}){about}")
-            print(f"Token expires in {_duration(r['expires_in'])} (kept in {r['storage']})")
+            who = f" as {r['account']}" if r.get("account") else ""
+            print(f"Signed in{who}: {r['tier_name']} (tier {r['tier']}){about}")
+            print(f"Token expires in {_duration(r['expires_in'])}, {r.get('storage_note') or 'kept in the keyring'}")
             print(f"Default model: {r['default_model_id']}")
+            if isinstance(r.get("usage"), dict) and r["usage"].get("credit_usage_percent") is not None:
+                age = _duration(r["usage"]["age_seconds"])
+                print(f"Usage: {r['usage']['credit_usage_percent']:g}% of this period (read {age} ago)")
         else:
             print(
                 {
@@ -243,6 +252,10 @@ def _status(args: argparse.Namespace) -> int:
             )
             if r.get("action"):
                 print(f"  → {_for_terminal(r['action'])}")
+        for other in r.get("other_signins") or []:
+            print(f"Also signed in: {other['account'] or 'unknown'} at {other['issuer']} (profile {other['profile']})")
+        for note in r.get("notes") or []:
+            print(f"Note: {note}")
 
     code = _emit(result, args, human)
     return code if code else (EXIT_OK if result.get("connected") else EXIT_FAILED)
