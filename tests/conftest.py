@@ -60,6 +60,17 @@ class Agent:
         self.env = env
         self.outputs: list[str] = []
 
+    def sign_in(self, cwd: str | None = None, **env: str) -> dict[str, Any]:
+        """start(), approve on the emulator's page as the person's browser would, then poll until connected."""
+        from xai_oauth.emulator._demo import approve_in_browser
+
+        started = self("start()", cwd=cwd, **env)
+        assert started["ok"], started
+        approve_in_browser(str(started["verification_url_with_code"]))
+        connected = self("poll(wait=True, timeout=30)", cwd=cwd, **env)
+        assert connected.get("status") == "connected", connected
+        return connected
+
     def __call__(self, expression: str, cwd: str | None = None, **env: str) -> dict[str, Any]:
         done = run_export(expression, {**self.env, **env}, timeout=60, cwd=cwd)
         self.outputs += [done.stdout, done.stderr]

@@ -76,7 +76,8 @@ def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: E
     assert "Signed in: SuperGrok (tier 1)" in login.stdout
 
     status = terminal("status")
-    assert status.returncode == 0 and "Signed in as person@example.com: SuperGrok (tier 1) - subscription" in status.stdout
+    assert status.returncode == 0
+    assert "Signed in as person@example.com: SuperGrok (tier 1) - subscription" in status.stdout
     assert "Default model: xai-grok/grok-4.3" in status.stdout
     assert json.loads(terminal("status", "--json").stdout)["state"] == "connected"
 

@@ -15,7 +15,6 @@ import pytest
 from xai_oauth._api_errors import api_error
 from xai_oauth._exceptions import ClientOutdated, NoCredits, RateLimited, TierDenied
 from xai_oauth.emulator import Emulator, Fault
-from xai_oauth.emulator._demo import approve_in_browser
 
 from .conftest import Agent
 
@@ -23,18 +22,12 @@ CHAT, RESPONSES = "/v1/chat/completions", "/v1/responses"
 MULTI = "xai-grok/grok-4.20-multi-agent-0309"
 
 
-def signed_in(agent: Agent) -> None:
-    started = agent("start()")
-    approve_in_browser(str(started["verification_url_with_code"]))
-    assert agent("poll(wait=True, timeout=30)")["status"] == "connected"
-
-
 def subscription_requests(emulator: Emulator) -> list[dict[str, Any]]:
     return [r for r in emulator.api_requests if r["credential"] == "subscription"]
 
 
 def test_subscription_text_goes_to_the_proxy_with_its_headers(agent: Agent, emulator: Emulator) -> None:
-    signed_in(agent)
+    agent.sign_in()
     whole = agent("chat('xai-grok/grok-4.3', 'hello')")
     assert whole == {
         "ok": True,
@@ -61,7 +54,7 @@ def test_subscription_text_goes_to_the_proxy_with_its_headers(agent: Agent, emul
 
 def test_the_proxy_keeps_the_subscription_promise_where_api_x_ai_bills_credit(agent: Agent, emulator: Emulator) -> None:
     emulator.settings.api_bills_oauth = True
-    signed_in(agent)
+    agent.sign_in()
     assert agent("chat('xai-grok/grok-4.3', 'hi')")["content"] == "You said: hi"
     billed = agent("chat('xai-grok/grok-4.3', 'hi')", XAI_OAUTH_ROUTE="api")
     assert billed["error"] == "rate_limited" and billed["server_code"] == "subscription:free-usage-exhausted"
@@ -70,7 +63,7 @@ def test_the_proxy_keeps_the_subscription_promise_where_api_x_ai_bills_credit(ag
 
 
 def test_route_api_sends_subscription_text_to_xai_base_url(agent: Agent, emulator: Emulator) -> None:
-    signed_in(agent)
+    agent.sign_in()
     assert agent("chat('xai-grok/grok-4.3', 'hi')", XAI_OAUTH_ROUTE="api")["content"] == "You said: hi"
     assert agent("models()", XAI_OAUTH_ROUTE="api")["ok"]
     sent = subscription_requests(emulator)
@@ -79,7 +72,7 @@ def test_route_api_sends_subscription_text_to_xai_base_url(agent: Agent, emulato
 
 
 def test_version_gate_and_a_refusing_proxy_name_the_way_out(agent: Agent, emulator: Emulator) -> None:
-    signed_in(agent)
+    agent.sign_in()
     emulator.settings.min_client_version = "9.0.0"
     outdated = agent("chat('xai-grok/grok-4.3', 'hi')")
     assert outdated["error"] == "client_outdated" and "XAI_OAUTH_CLIENT_VERSION" in outdated["action"]
@@ -91,14 +84,14 @@ def test_version_gate_and_a_refusing_proxy_name_the_way_out(agent: Agent, emulat
 
 
 def test_stored_responses_are_refused_on_the_proxy_with_the_reason(agent: Agent) -> None:
-    signed_in(agent)
+    agent.sign_in()
     refused = agent(f"chat('{MULTI}', 'again', previous_response_id='resp_1')")
     assert refused["error"] == "unsupported_parameter" and "store" in refused["message"]
 
 
 def test_models_and_default_come_from_the_proxy(agent: Agent, emulator: Emulator) -> None:
     emulator.settings.proxy_default_model = "grok-4-fast"
-    signed_in(agent)
+    agent.sign_in()
     listed = agent("models()")
     assert listed["default_model_id"] == "xai-grok/grok-4-fast"
     assert agent("status()")["default_model_id"] == "xai-grok/grok-4-fast"
@@ -106,7 +99,7 @@ def test_models_and_default_come_from_the_proxy(agent: Agent, emulator: Emulator
 
 
 def test_usage_meter_and_a_stale_tier_claim(agent: Agent, emulator: Emulator) -> None:
-    signed_in(agent)
+    agent.sign_in()
     reading = agent("usage()")
     assert reading["credit_usage_percent"] == 12.5 and reading["period"]["type"] == "USAGE_PERIOD_TYPE_WEEKLY"
     assert (reading["tier"], reading["tier_name"], reading["tier_matches_token"]) == (1, "SuperGrok", True)

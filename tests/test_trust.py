@@ -15,20 +15,12 @@ from pathlib import Path
 import pytest
 
 from xai_oauth.emulator import Emulator
-from xai_oauth.emulator._demo import approve_in_browser
 
 from .conftest import ROOT, Agent, account_dir
 from .support.capture import CapturingServer
 from .support.fake_server import FakeAuthServer, FakeClock
 
 API_KEY = "xai-TRUSTCANARYKEY0123456789abcdefghijkl"
-
-
-def sign_in(agent: Agent, **env: str) -> dict[str, object]:
-    started = agent("start()", **env)
-    assert started["ok"], started
-    approve_in_browser(str(started["verification_url_with_code"]))
-    return agent("poll(wait=True, timeout=30)", **env)
 
 
 def test_a_repository_env_file_cannot_send_any_credential_elsewhere(
@@ -47,9 +39,7 @@ def test_a_repository_env_file_cannot_send_any_credential_elsewhere(
         )
         env = {k: v for k, v in os.environ.items() if k not in emulator.environ()}
         agent = Agent({**env, "PYTHONPATH": str(ROOT)})
-        started = agent("start()", cwd=str(repo))
-        approve_in_browser(str(started["verification_url_with_code"]))
-        assert agent("poll(wait=True, timeout=30)", cwd=str(repo))["status"] == "connected"
+        agent.sign_in(cwd=str(repo))
         for call in (
             "models()",
             "chat('xai-grok/grok-4.3', 'hi')",
@@ -71,7 +61,7 @@ def test_the_subscription_bearer_never_goes_to_an_api_key_gateway(agent: Agent, 
 
     (An attempt to send would be a ``network`` error: the gateway host does not resolve.)
     """
-    sign_in(agent)
+    agent.sign_in()
     gateway = {"XAI_BASE_URL": "https://gateway.example/v1", "XAI_OAUTH_ROUTE": "api"}
     result = agent("chat('xai-grok/grok-4.3', 'hi')", **gateway)
     assert result["error"] == "config_invalid" and "gateway" in result["message"]
@@ -79,7 +69,7 @@ def test_the_subscription_bearer_never_goes_to_an_api_key_gateway(agent: Agent, 
 
 
 def test_two_issuers_never_see_use_or_overwrite_each_other(agent: Agent, emulator: Emulator) -> None:
-    assert sign_in(agent)["account"] == "person@example.com"
+    assert agent.sign_in()["account"] == "person@example.com"
     with Emulator(interval=1.0) as second:
         other = second.environ()
         before = agent("status()", **other)
@@ -95,7 +85,7 @@ def test_two_issuers_never_see_use_or_overwrite_each_other(agent: Agent, emulato
         ]
         assert agent("refresh(force=True)", **other)["error"] == "not_signed_in"
         second.settings.email = "second@example.com"
-        assert sign_in(agent, **other)["account"] == "second@example.com"
+        assert agent.sign_in(**other)["account"] == "second@example.com"
         assert agent("refresh(force=True)")["refreshed"] is True  # the first sign-in is whole
         assert agent("status()")["account"] == "person@example.com"
         assert second.stats().get("refresh_requests", 0) == 0 and emulator.stats().get("refresh_refused", 0) == 0
@@ -106,7 +96,7 @@ def test_two_issuers_never_see_use_or_overwrite_each_other(agent: Agent, emulato
 def test_an_old_home_is_adopted_for_the_issuer_it_was_made_for(
     agent: Agent, emulator: Emulator, isolated_home: Path
 ) -> None:
-    sign_in(agent)
+    agent.sign_in()
     slot = account_dir(agent.env)
     for name in ("credentials.json", "state.json"):
         shutil.move(str(slot / name), str(isolated_home / name))  # the layout before slots
@@ -117,9 +107,9 @@ def test_an_old_home_is_adopted_for_the_issuer_it_was_made_for(
 
 
 def test_profiles_keep_several_accounts_at_one_issuer(agent: Agent, emulator: Emulator) -> None:
-    sign_in(agent)
+    agent.sign_in()
     emulator.settings.email = "work@example.com"
-    assert sign_in(agent, XAI_OAUTH_PROFILE="work")["account"] == "work@example.com"
+    assert agent.sign_in(XAI_OAUTH_PROFILE="work")["account"] == "work@example.com"
     assert agent("status()")["account"] == "person@example.com"
     assert [s["account"] for s in agent("status()")["other_signins"]] == ["work@example.com"]
     assert agent("logout()", XAI_OAUTH_PROFILE="work")["revoked"] is True
@@ -136,14 +126,14 @@ def test_keyring_means_keyring_checked_before_a_code_is_spent(agent: Agent, emul
 
 def test_auto_says_plaintext_wherever_storage_is_shown(agent: Agent, emulator: Emulator) -> None:
     fallback = {"XAI_OAUTH_STORE": "auto", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    assert sign_in(agent, **fallback)["storage"] == "file"
+    assert agent.sign_in(**fallback)["storage"] == "file"
     status = agent("status()", **fallback)
     assert status["storage_note"].startswith(f"kept in a plaintext file {account_dir(agent.env)}/credentials.json: ")
     assert "no usable keyring backend" in status["storage_note"]
 
 
 def test_an_insecure_home_is_refused_with_the_exact_fix(agent: Agent, emulator: Emulator, isolated_home: Path) -> None:
-    sign_in(agent)
+    agent.sign_in()
     slot = account_dir(agent.env)
     os.chmod(slot, 0o777)
     refused = agent("status()")
@@ -167,9 +157,9 @@ def test_logout_leaves_nothing_and_revokes_set_aside_credentials(
 ) -> None:
     keyring_file = tmp_path / "keyring.json"
     slot = account_dir(agent.env)
-    sign_in(agent)
+    agent.sign_in()
     shutil.copy(slot / "credentials.json", slot / "credentials.json.corrupt-1")  # grant 1, still live
-    sign_in(agent)  # grant 2 replaces it
+    agent.sign_in()  # grant 2 replaces it
     (slot / "state.json.tmp-1-abcd").write_text('{"half": "written"}')
     account = f"{emulator.environ()['XAI_OAUTH_ISSUER']}"
     keyring_file.write_text(json.dumps({f"xai-oauth/b1a00492-073a-47ea-816f-4c329264a828@{account}": "{}"}))
