@@ -126,7 +126,8 @@ def test_keyring_means_keyring_checked_before_a_code_is_spent(agent: Agent, emul
 
 def test_auto_says_plaintext_wherever_storage_is_shown(agent: Agent, emulator: Emulator) -> None:
     fallback = {"XAI_OAUTH_STORE": "auto", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    assert agent.sign_in(**fallback)["storage"] == "file"
+    connected = agent.sign_in(**fallback)
+    assert connected["storage"] == "file" and connected["storage_note"].startswith("kept in a plaintext file ")
     status = agent("status()", **fallback)
     assert status["storage_note"].startswith(f"kept in a plaintext file {account_dir(agent.env)}/credentials.json: ")
     assert "no usable keyring backend" in status["storage_note"]

@@ -294,6 +294,14 @@ class Account:
                     "expires_at": int(credential.expires_at),
                     "expires_in": int(credential.expires_in(now)),
                     "storage": store.name,
+                    **(
+                        {
+                            "storage_note": f"kept in a plaintext file {self.paths.credentials}: "
+                            f"{state['credential']['storage_reason']}"
+                        }
+                        if store is self._file
+                        else {}
+                    ),
                     "default_model_id": DEFAULT_MODEL_ID,
                 }
             write_json(self.paths.pending, outcome.login.to_dict())
