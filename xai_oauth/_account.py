@@ -283,7 +283,11 @@ class Account:
             if isinstance(outcome, Approved):
                 credential = replace(outcome.credential, issuer=self.config.issuer)
                 state = _read_state_or_empty(self.paths)
-                store = self._save(credential, state, self._preferred_store(state), account=self._identity(credential))
+                offline_identity = self._identity(credential, online=False)
+                store = self._save(credential, state, self._preferred_store(state), account=offline_identity)
+                if offline_identity is None or "@" not in offline_identity:  # tokens are safe: now ask userinfo
+                    state["credential"]["account"] = self._identity(credential) or offline_identity
+                    write_state(self.paths, state)
                 remove(self.paths.pending)
                 tier, tier_name = credential.tier
                 return {
@@ -369,8 +373,8 @@ class Account:
                 action="Sign in again for this issuer (logout(), then start()), or set XAI_OAUTH_ISSUER back.",
             )
 
-    def _identity(self, credential: Credential) -> str | None:
-        """Who signed in: the email from the ID token (or userinfo), else the subject. Never a token."""
+    def _identity(self, credential: Credential, *, online: bool = True) -> str | None:
+        """Who signed in: the ID token's email (or userinfo's, when ``online``), else the subject. Never a token."""
         from ._claims import unverified_claims
 
         claims: dict[str, Any] = {}
@@ -379,7 +383,7 @@ class Account:
             if id_claims.get("iss", self.config.issuer).rstrip("/") == self.config.issuer:
                 claims = id_claims
         claims = {**unverified_claims(credential.access_token), **claims}
-        if not isinstance(claims.get("email"), str):
+        if online and not isinstance(claims.get("email"), str):
             claims.update(self._userinfo(credential.access_token))
         for name in ("email", "preferred_username", "sub"):
             value = claims.get(name)
