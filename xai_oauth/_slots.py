@@ -17,6 +17,7 @@ from ._exceptions import StoreError
 from ._files import check_private, ensure_private_dir, read_json, remove
 from ._paths import Paths
 from ._settings import DEFAULT_PROFILE, slot_name
+from ._state import credential_state
 
 __all__ = ["LEGACY_FILES", "adopt_legacy", "other_signins", "remove_legacy"]
 
@@ -127,16 +128,13 @@ def other_signins(paths: Paths, now: float) -> "list[dict[str, object]]":
             meta = state.get("credential")
             if not isinstance(meta, dict):
                 continue
-            expires_at = meta.get("expires_at")
             found.append(
                 {
                     "issuer": meta.get("issuer"),
                     "profile": profile,
                     "account": meta.get("account"),
                     "tier_name": meta.get("tier_name"),
-                    "state": "reauth_required"
-                    if meta.get("reauth_required")
-                    else ("connected" if isinstance(expires_at, (int, float)) and now < expires_at else "expired"),
+                    "state": credential_state(meta, now) or "expired",
                 }
             )
     return found

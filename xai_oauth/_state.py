@@ -12,7 +12,7 @@ keyring nor any heavy import.
 from ._files import read_json, write_json
 from ._paths import Paths
 
-__all__ = ["read_state", "write_state"]
+__all__ = ["credential_state", "read_state", "write_state"]
 
 
 def read_state(paths: Paths) -> "dict[str, object]":
@@ -22,3 +22,16 @@ def read_state(paths: Paths) -> "dict[str, object]":
 
 def write_state(paths: Paths, state: "dict[str, object]") -> None:
     write_json(paths.state, state)
+
+
+def credential_state(meta: "dict[str, object]", now: float) -> "str | None":
+    """``reauth_required``, ``connected`` or ``expired`` for a state file's ``credential`` record.
+
+    None when the record has no usable expiry; each caller says what that means for it.
+    """
+    if meta.get("reauth_required"):
+        return "reauth_required"
+    expires_at = meta.get("expires_at")
+    if isinstance(expires_at, (int, float)):
+        return "connected" if now < expires_at else "expired"
+    return None

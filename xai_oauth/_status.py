@@ -10,7 +10,7 @@ import time
 from ._exceptions import StoreCorrupt
 from ._files import check_private, read_json
 from ._paths import Paths
-from ._state import read_state
+from ._state import credential_state, read_state
 
 __all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
 
@@ -65,14 +65,7 @@ def read_status(
     pending_live = isinstance(pending_expires, (int, float)) and t < pending_expires
 
     expires_at = cred.get("expires_at") if cred else None
-    if cred and cred.get("reauth_required"):
-        kind = "reauth_required"
-    elif cred and isinstance(expires_at, (int, float)):
-        kind = "connected" if t < expires_at else "expired"
-    elif pending_live:
-        kind = "pending"
-    else:
-        kind = "logged_out"
+    kind = (credential_state(cred, t) if cred else None) or ("pending" if pending_live else "logged_out")
 
     result: dict[str, object] = {
         "ok": True,
