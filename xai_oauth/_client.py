@@ -140,17 +140,20 @@ class Client:
         if not self.config.on_proxy:
             return None
         try:
-            answer = self._send(
-                "subscription", "settings", lambda headers: self._get_account_endpoint("settings", headers)
-            )
+            answer = self._get("subscription", "settings", "settings")
         except XaiOAuthError:
             return None  # a default is a nicety: the listing stands without it
         value = answer.body.get("default_model") if isinstance(answer.body, dict) else None
         return value if isinstance(value, str) and value.strip() else None
 
-    def _get_account_endpoint(self, path: str, headers: dict[str, str]) -> Any:
-        return self.account.http.get(
-            f"{self.config.subscription_text_url}/{path}", headers=headers, timeout=MODELS_TIMEOUT
+    def _get(self, credential: str, path: str, what: str) -> Any:
+        """``GET <this credential's base>/<path>`` through ``_send`` (its refresh and retry rules)."""
+        return self._send(
+            credential,
+            what,
+            lambda headers: self.account.http.get(
+                f"{self._base(credential)}/{path}", headers=headers, timeout=MODELS_TIMEOUT
+            ),
         )
 
     # -- usage ------------------------------------------------------------
@@ -167,9 +170,7 @@ class Client:
 
         if not self.account.signed_in():
             raise NotSignedIn("Nobody is signed in; the usage meter belongs to the subscription.")
-        billing = self._send(
-            "subscription", "billing", lambda h: self._get_account_endpoint("billing?format=credits", h)
-        )
+        billing = self._get("subscription", "billing?format=credits", "billing")
         config = billing.body.get("config", billing.body) if isinstance(billing.body, dict) else None
         if not isinstance(config, dict):
             raise MalformedResponse(
@@ -184,7 +185,7 @@ class Client:
             else None,
             "period": {k: period.get(k) for k in ("type", "start", "end") if isinstance(period.get(k), str)},
         }
-        user = self._send("subscription", "user", lambda h: self._get_account_endpoint("user?include=subscription", h))
+        user = self._get("subscription", "user?include=subscription", "user")
         live = (
             user.body.get("subscription_tier", user.body.get("subscriptionTier"))
             if isinstance(user.body, dict)
@@ -201,13 +202,7 @@ class Client:
         return reading
 
     def _model_ids(self, credential: str) -> list[str]:
-        answer = self._send(
-            credential,
-            "models",
-            lambda headers: self.account.http.get(
-                f"{self._base(credential)}/models", headers=headers, timeout=MODELS_TIMEOUT
-            ),
-        )
+        answer = self._get(credential, "models", "models")
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         if not isinstance(data, list):
             raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
