@@ -63,6 +63,8 @@ def scenarios() -> list[tuple[str, list[tuple[str, Any]]]]:
         ("models 401", [("/oauth2/token", TOKEN_OK), ("/v1/models", (401, {"error": ECHO}))]),
         ("models html", [("/oauth2/token", TOKEN_OK), ("/v1/models", html)]),
         ("revoke fails", [("/oauth2/token", TOKEN_OK), ("/oauth2/revoke", (500, {"error": ECHO}))]),
+        ("usage echo", [("/oauth2/token", TOKEN_OK), ("/v1/billing", (402, {"error": ECHO}))]),
+        ("usage html", [("/oauth2/token", TOKEN_OK), ("/v1/billing", html)]),
     ]
 
 
@@ -90,6 +92,7 @@ def test_in_process_outputs_carry_no_secret(
         exports.status,
         lambda: exports.refresh(force=True),
         exports.models,
+        exports.usage,
         exports.status,
         exports.logout,
         exports.poll,

@@ -122,6 +122,7 @@ def test_usage_meter_and_a_stale_tier_claim(agent: Agent, emulator: Emulator) ->
         (403, {"code": "personal-team-blocked:spending-limit"}, "api", NoCredits, "XAI_OAUTH_ROUTE"),
         (403, {"error": "You are out of credits"}, "api", NoCredits, "XAI_OAUTH_ROUTE"),
         (402, {}, None, NoCredits, "console.x.ai"),
+        (402, {}, "proxy", NoCredits, "usage()"),
         (426, {}, "proxy", ClientOutdated, "XAI_OAUTH_CLIENT_VERSION"),
         (403, {"code": "permission-denied"}, "proxy", TierDenied, "XAI_OAUTH_ROUTE=api"),
         (429, {"code": "rate-limited"}, "proxy", RateLimited, "rolling window"),

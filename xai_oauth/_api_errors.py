@@ -76,7 +76,14 @@ def api_error(
     if _about_credits(status, code or "", said):
         return NoCredits(
             f"The API refused {model} for lack of credit (HTTP {status}){said}.",
-            action=_ROUTE_ACTION if route == "api" else None,
+            action=_ROUTE_ACTION
+            if route == "api"
+            else (
+                "The subscription's included usage or credit is spent; check it with usage() and the subscription "
+                "settings at grok.com, or send this request with an API key (xai/<model>)."
+                if route == "proxy"
+                else None
+            ),
             http_status=status,
             server_code=code,
         )
