@@ -34,13 +34,15 @@ _MISSING_DEPENDENCY_ACTION = (
 )
 
 
-def start() -> dict[str, Any]:
+def start(force: bool = False) -> dict[str, Any]:
     """Begin signing in: returns the link (with the code in it) for the person to open and approve.
 
     Keys on success: status ("pending"), verification_url_with_code,
-    verification_url, user_code, expires_in, expires_at, interval.
+    verification_url, user_code, expires_in, expires_at, interval. A sign-in
+    already waiting is returned again (same code, ``resumed: true``) unless
+    ``force=True``.
     """
-    return _call(lambda client: client.account.start())
+    return _call(lambda client: client.account.start(force=force))
 
 
 def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Ratios only, each measured side by side in this run (alternating A/B, medians):
 status() vs an empty interpreter, exports.chat() vs the openai SDK, the
-router's stream vs plain httpx2, and the refresh storm's counts.
+router's stream vs plain httpx2, the refresh storm's counts, and sign-ins lost to kills.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_chat  # noqa: E402
+import bench_kills  # noqa: E402
 import bench_status  # noqa: E402
 import bench_storm  # noqa: E402
 
@@ -27,11 +28,13 @@ def main() -> int:
     stream = bench_chat.measure_stream()
     storms = bench_storm.measure()
     storms_met = all(bench_storm.met_goal(r) for r in storms)
+    kills = bench_kills.measure()
     goals = {
         "status() ≤ 2.0× python -c pass": status["status_ratio"] <= 2.0,
         "exports.chat() ≤ 0.3× openai SDK": calls["subscription_ratio"] <= 0.3 and calls["api_key_ratio"] <= 0.3,
         "stream ≤ 1.1× plain httpx2": stream["first_delta_ratio"] <= 1.1 and stream["total_ratio"] <= 1.1,
         "storm 1 / 0 / 0 (forced: N / 0 / 0)": storms_met,
+        "SIGKILL after the token answer: 0 sign-ins lost": kills.lost == 0,
     }
     lines = [
         f"# xai-oauth benchmarks, {datetime.date.today()} ({platform.python_implementation()} "
@@ -50,6 +53,9 @@ def main() -> int:
         "",
         "## refresh storm",
         bench_storm.report(storms),
+        "",
+        "## SIGKILL after the token answer",
+        bench_kills.report(kills),
         "",
     ]
     text = "\n".join(lines)

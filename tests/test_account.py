@@ -84,10 +84,15 @@ class TestStart:
             "api:access",
         ]
 
-    def test_second_start_replaces_pending(self, account: Account, server: FakeAuthServer, isolated_home: Path) -> None:
+    def test_second_start_returns_the_waiting_code_and_force_replaces_it(
+        self, account: Account, server: FakeAuthServer, isolated_home: Path
+    ) -> None:
         server.queue(DEVICE, device_code_answer(), device_code_answer(user_code="NEWC-ODEX", device_code="D2"))
-        account.start()
-        account.start()
+        first = account.start()
+        again = account.start()
+        assert again["user_code"] == first["user_code"] and again["resumed"] is True
+        assert server.count[DEVICE] == 1  # the person's code was not replaced behind their back
+        assert account.start(force=True)["user_code"] == "NEWC-ODEX"
         assert json.loads((account_dir() / "pending.json").read_text())["user_code"] == "NEWC-ODEX"
 
     @pytest.mark.parametrize(
@@ -143,18 +148,19 @@ class TestPoll:
         with pytest.raises(NoPendingLogin):
             account.poll()
 
-    def test_pending_then_too_soon_answers_locally(
+    def test_a_poll_too_soon_waits_out_the_interval_then_asks(
         self, account: Account, server: FakeAuthServer, clock: FakeClock
     ) -> None:
+        """Approved 1 s after the last poll: the next poll must say connected, never a "pending" nobody said."""
         server.queue(DEVICE, device_code_answer())
-        server.queue(TOKEN, (400, {"error": "authorization_pending"}))
+        server.queue(TOKEN, (400, {"error": "authorization_pending"}), token_answer(clock()))
         account.start()
         first = account.poll()
         assert first["status"] == "pending" and first["retry_after"] == 5
         clock.t += 2
         second = account.poll()
-        assert second == {**second, "status": "pending", "retry_after": 3}
-        assert server.count[TOKEN] == 1  # the too-soon poll did not touch the network
+        assert second["status"] == "connected"
+        assert clock.slept == [3.0] and server.count[TOKEN] == 2  # waited the remaining 3 s, then asked once
 
     def test_slow_down_is_persisted_across_processes(
         self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path
@@ -254,25 +260,45 @@ class TestRefreshAndLogout:
         assert account.status()["state"] == "reauth_required"
 
     @pytest.mark.parametrize(
-        "answer",
+        ("answer", "sent", "state"),
         [
-            httpx2.Response(200, text="<html>challenge</html>"),
-            httpx2.Response(200, text="{bad json"),
-            (200, {"token_type": "Bearer"}),
-            httpx2.ReadTimeout("x"),
-            httpx2.Response(500, text="oops"),
+            # a CDN's challenge page: the token endpoint never saw it (tried three times)
+            (
+                httpx2.Response(200, text="<html>challenge</html>", headers={"content-type": "text/html"}),
+                3,
+                "connected",
+            ),
+            # the token endpoint (or what stands for it) took the grant and gave nothing usable back
+            (httpx2.Response(200, text="{bad json"), 1, "refresh_unconfirmed"),
+            ((200, {"token_type": "Bearer"}), 1, "refresh_unconfirmed"),
+            (httpx2.ReadTimeout("x"), 1, "refresh_unconfirmed"),
+            (httpx2.Response(500, text="oops"), 1, "refresh_unconfirmed"),
+            (
+                httpx2.Response(502, text="<html>bad gateway</html>", headers={"content-type": "text/html"}),
+                1,
+                "refresh_unconfirmed",
+            ),
         ],
     )
     def test_failed_refresh_never_loses_the_credential(
-        self, account: Account, server: FakeAuthServer, clock: FakeClock, isolated_home: Path, answer: Any
+        self,
+        account: Account,
+        server: FakeAuthServer,
+        clock: FakeClock,
+        isolated_home: Path,
+        answer: Any,
+        sent: int,
+        state: str,
     ) -> None:
         signed_in(account, server, clock)
         before = (account_dir() / "credentials.json").read_text()
-        server.queue(TOKEN, *[answer] * 3)  # a 5xx is tried three times
+        server.queue(TOKEN, *[answer] * 3)
         with pytest.raises((MalformedResponse, NetworkError, ServerError)):
             account.refresh(force=True)
+        assert server.count[TOKEN] == 1 + sent  # sign-in, then the refresh: never resent when it may have acted
         assert (account_dir() / "credentials.json").read_text() == before
-        assert account.status()["connected"]
+        assert account.status()["state"] == state
+        assert not (account_dir() / "journal.json").exists()
 
     def test_not_signed_in(self, account: Account) -> None:
         with pytest.raises(NotSignedIn):

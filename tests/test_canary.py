@@ -125,8 +125,9 @@ def test_subprocess_outputs_carry_no_emulator_secret(agent: Agent, emulator: Emu
     assert agent("poll()")["status"] == "connected"
     for expression in ("status()", "models()", "refresh(force=True)"):
         assert agent(expression)["ok"]
+    emulator.settings.rotation_grace = 0  # a strict provider: the old token is never honoured again
     emulator.inject(Fault("/oauth2/token", status=200, body="{trunc", content_type="application/json", after=True))
-    assert agent("refresh(force=True)")["error"] == "bad_response"  # token rotated, answer lost
+    assert agent("refresh(force=True)")["error"] == "bad_response"  # token rotated, answer unreadable
     assert agent("refresh(force=True)")["error"] == "reauth_required"  # reuse detected: grant revoked
     assert agent("models()")["error"] == "reauth_required"
     agent("status()")

@@ -46,6 +46,7 @@ class TestLanes:
             "content": "You said: hello grok",
             "finish_reason": "stop",
             "usage": {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6},
+            "tool_calls": [],
         }
         streamed = agent("chat('xai-grok/grok-4.3', 'hello grok', stream=True)")
         assert streamed == whole and streamed_text(agent) == "You said: hello grok"

@@ -67,13 +67,16 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
     assert agent("poll()")["error"] == "no_pending_login"
 
 
-def test_too_soon_poll_does_not_touch_the_network(agent: Agent, emulator: Emulator) -> None:
-    emulator.settings.interval = 30
-    agent("start()")
+def test_a_poll_right_after_approval_says_connected(agent: Agent, emulator: Emulator) -> None:
+    """The person approves a moment after a poll; the next poll waits out the interval and asks, never
+    reporting a "pending" the server did not say (and never polling faster than the interval)."""
+    emulator.settings.interval = 3
+    started = agent("start()")
     assert agent("poll()")["status"] == "pending"
-    second = agent("poll()")
-    assert second["status"] == "pending" and 25 < second["retry_after"] <= 30
-    assert emulator.stats()["device_polls"] == 1
+    emulator.approve(str(started["user_code"]))
+    assert agent("poll()")["status"] == "connected"
+    assert emulator.stats()["device_polls"] == 2
+    assert emulator.stats().get("slow_downs", 0) == 0
 
 
 def test_denied(agent: Agent, emulator: Emulator) -> None:

@@ -177,7 +177,8 @@ class TestAnswers:
                 },
             },
         )
-        assert set(chat) == set(resp) == {"model", "lane", "content", "finish_reason", "usage"}
+        assert set(chat) == set(resp) == {"model", "lane", "content", "finish_reason", "usage", "tool_calls"}
+        assert chat["tool_calls"] == resp["tool_calls"] == []  # always there, so callers need no .get
         assert chat["content"] == resp["content"] == "hi" and chat["finish_reason"] == resp["finish_reason"] == "stop"
         assert resp["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "reasoning_tokens": 7}
 

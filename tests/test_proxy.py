@@ -36,6 +36,7 @@ def test_subscription_text_goes_to_the_proxy_with_its_headers(agent: Agent, emul
         "content": "You said: hello",
         "finish_reason": "stop",
         "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4},
+        "tool_calls": [],
     }
     assert agent(f"chat('{MULTI}', 'plan', thinking={{'effort': 'high'}})")["content"] == "16 agents considered: plan"
     assert agent("chat('xai-grok/grok-4.3', 'streamed', stream=True)")["content"] == "You said: streamed"

@@ -30,25 +30,35 @@ from ._exceptions import (
     NotSignedIn,
     OAuthError,
     ReauthRequired,
+    RefreshUnconfirmed,
     StoreBusy,
     StoreCorrupt,
     StoreError,
     XaiOAuthError,
 )
-from ._files import check_private, ensure_private_dir, read_json, remove, write_json
+from ._files import check_private, ensure_private_dir, loads_strict, read_json, remove, write_json
+from ._interrupts import deferred_interrupts
+from ._journal import GrantJournal, JournalEntry, read_journal
 from ._lanes import pick_default
-from ._retry import retry_delay
+from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
-from ._status import DEFAULT_MODEL_ID, read_status
+from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status
 from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
-from ._tokens import Credential, credential_from_token_response
+from ._tokens import Credential, credential_from_token_response, fingerprint
 
 __all__ = ["Account"]
 
 LOCK_TIMEOUT = 30.0
+#: Seconds for a whole token-endpoint answer. Each read is bounded by it too, so even a server that drips
+#: bytes releases the lock within about twice this: other processes wait at most LOCK_TIMEOUT for it.
+TOKEN_DEADLINE = 12.0
+#: A token answer is a few KiB; a megabyte is not one.
+TOKEN_ANSWER_BYTES = 1024 * 1024
 REVOKE_TIMEOUT = 3.0
 USERINFO_TIMEOUT = 5.0
+#: A pending sign-in with less time left than this is not handed out again by start(): too little to approve it.
+RESUME_MIN_SECONDS = 60.0
 
 
 class Account:
@@ -105,16 +115,16 @@ class Account:
         self.close()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         import filelock
 
         ensure_private_dir(self.paths.home)
         ensure_private_dir(self.paths.dir)
-        lock = filelock.FileLock(self.paths.lock, timeout=LOCK_TIMEOUT, mode=0o600)
+        lock = filelock.FileLock(self.paths.lock, timeout=timeout, mode=0o600)
         try:
             lock.acquire()
         except filelock.Timeout:
-            raise StoreBusy(f"Another process held the xai-oauth lock for over {LOCK_TIMEOUT:g} s.") from None
+            raise StoreBusy(f"Another process held the xai-oauth lock for over {timeout:g} s.") from None
         try:
             yield
         finally:
@@ -177,7 +187,9 @@ class Account:
         """Persist ``credential``; if the keyring fails, fall back to the file so it is never lost (``auto`` only).
 
         ``account`` names who signed in (at sign-in); a refresh keeps the one on record.
+        The new record has no ``unconfirmed`` mark: this answer settles any earlier doubt.
         """
+        state.pop("recovered", None)
         if store is self._keyring:
             try:
                 self._keyring.save(credential)
@@ -214,102 +226,133 @@ class Account:
 
     # -- sign-in ----------------------------------------------------------
 
-    def start(self) -> dict[str, Any]:
-        """Begin a device authorization (RFC 8628 §3.1) and persist it for a later poll()."""
+    def start(self, force: bool = False) -> dict[str, Any]:
+        """Begin a device authorization (RFC 8628 §3.1) and persist it for a later poll().
+
+        A sign-in already waiting (with at least a minute left) is returned
+        again, same code, marked ``resumed``: an agent that calls start() twice,
+        or two agents at once, must not replace the code the person is typing.
+        ``force`` asks for a new one anyway.
+        """
         self._require_keyring()
-        endpoints = self.endpoints()
-        answer = self.http.post_form(
-            endpoints.device_authorization_endpoint, self._client_form(scope=self.config.scope)
-        )
-        body = answer.json_object("device authorization endpoint")
-        if answer.status != 200:
-            raise OAuthError.from_body("device authorization endpoint", answer.status, body)
-        now = self._now()
-        login = begin(body, now=now, issuer=self.config.issuer, client_id=self.config.client_id)
         with self._locked():
+            now = self._now()
+            login = None if force else self._read_pending()
+            if login is not None and login.expires_at - now >= RESUME_MIN_SECONDS:
+                return {**_started(login, now), "resumed": True}
+            endpoints = self.endpoints()
+            answer = self.http.post_form(
+                endpoints.device_authorization_endpoint,
+                self._client_form(scope=self.config.scope),
+                timeout=TOKEN_DEADLINE,
+                max_bytes=TOKEN_ANSWER_BYTES,
+            )
+            body = answer.json_object("device authorization endpoint")
+            if answer.status != 200:
+                raise OAuthError.from_body("device authorization endpoint", answer.status, body)
+            now = self._now()
+            login = begin(body, now=now, issuer=self.config.issuer, client_id=self.config.client_id)
             write_json(self.paths.pending, login.to_dict())
-        return {
-            "status": "pending",
-            "verification_url_with_code": login.verification_url_with_code,
-            "verification_url": login.verification_url,
-            "user_code": login.user_code,
-            "expires_in": int(login.expires_at - now),
-            "expires_at": int(login.expires_at),
-            "interval": login.interval,
-        }
+        return _started(login, now)
+
+    def _read_pending(self) -> PendingLogin | None:
+        """The waiting sign-in, if any; a damaged one is dropped (``NoPendingLogin`` says so)."""
+        try:
+            data = read_json(self.paths.pending, what="pending sign-in")
+            return PendingLogin.from_dict(data) if data else None
+        except (StoreCorrupt, ValueError):
+            remove(self.paths.pending)
+            raise NoPendingLogin("The pending sign-in was damaged and has been dropped.") from None
 
     def poll(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
-        """Check the pending sign-in: once by default, or until done (``wait=True``, up to ``timeout`` s)."""
+        """Check the pending sign-in: once by default, or until done (``wait=True``, up to ``timeout`` s).
+
+        "Once" means the server is asked once: a poll sooner than the interval
+        allows first waits out the rest of it (never more than one interval),
+        so "pending" is only ever what the server said.
+        """
         deadline = None if timeout is None else self._now() + timeout
         while True:
             result = self._poll_once()
-            if not wait or result["status"] != "pending":
+            too_soon = result.pop("_too_soon", False)
+            if not (wait or too_soon) or result["status"] != "pending":
                 return result
             delay = float(result["retry_after"])
-            if deadline is not None and self._now() + delay > deadline:
+            if wait and deadline is not None and self._now() + delay > deadline:
                 return {**result, "timed_out": True}
             self.sleep(delay)
 
     def _poll_once(self) -> dict[str, Any]:
         with self._locked():
-            try:
-                data = read_json(self.paths.pending, what="pending sign-in")
-                login = PendingLogin.from_dict(data) if data else None
-            except (StoreCorrupt, ValueError):
-                remove(self.paths.pending)
-                raise NoPendingLogin("The pending sign-in was damaged and has been dropped.") from None
+            self._adopt_journal()
+            login = self._read_pending()
             if login is None:
+                state = _read_state_or_empty(self.paths)
+                meta = state.get("credential")
+                if isinstance(meta, dict) and not meta.get("reauth_required"):
+                    return self._connected(state)  # another poll (or an earlier one) finished this sign-in
                 raise NoPendingLogin("There is no sign-in waiting for approval.")
             now = self._now()
             if login.expired(now):
                 remove(self.paths.pending)
                 raise LoginExpired("The sign-in code expired before it was approved.")
             if now < login.next_poll_at:
-                return _pending(login, now)
+                return {**_pending(login, now), "_too_soon": True}
             # Record the poll before sending it: a crash mid-request still keeps the interval.
             write_json(self.paths.pending, login.polled(now).to_dict())
+            state = _read_state_or_empty(self.paths)
+            store = self._ready_store(self._preferred_store(state), state)
             endpoints = self.endpoints()
-            answer = self.http.post_form(
-                endpoints.token_endpoint,
-                self._client_form(grant_type=DEVICE_GRANT, device_code=login.device_code),
-            )
-            body = answer.json_object("token endpoint")
-            try:
-                outcome = step(login, answer.status, body, now=now)
-            except XaiOAuthError as exc:
-                if not isinstance(exc, MalformedResponse):
-                    remove(self.paths.pending)  # terminal: the device code is spent
-                raise
-            if isinstance(outcome, Approved):
-                credential = replace(outcome.credential, issuer=self.config.issuer)
-                state = _read_state_or_empty(self.paths)
-                offline_identity = self._identity(credential, online=False)
-                store = self._save(credential, state, self._preferred_store(state), account=offline_identity)
-                if offline_identity is None or "@" not in offline_identity:  # tokens are safe: now ask userinfo
-                    state["credential"]["account"] = self._identity(credential) or offline_identity
-                    write_state(self.paths, state)
-                remove(self.paths.pending)
-                tier, tier_name = credential.tier
-                return {
-                    "status": "connected",
-                    "account": state["credential"]["account"],
-                    "tier": tier,
-                    "tier_name": tier_name,
-                    "expires_at": int(credential.expires_at),
-                    "expires_in": int(credential.expires_in(now)),
-                    "storage": store.name,
-                    **(
-                        {
-                            "storage_note": f"kept in a plaintext file {self.paths.credentials}: "
-                            f"{state['credential']['storage_reason']}"
-                        }
-                        if store is self._file
-                        else {}
-                    ),
-                    "default_model_id": DEFAULT_MODEL_ID,
-                }
+            with self._grant_in_flight(DEVICE_GRANT, spends=None) as journal:
+                answer = self.http.post_form(
+                    endpoints.token_endpoint,
+                    self._client_form(grant_type=DEVICE_GRANT, device_code=login.device_code),
+                    timeout=TOKEN_DEADLINE,
+                    max_bytes=TOKEN_ANSWER_BYTES,
+                    on_arrival=journal.on_arrival(self._now),
+                )
+                body = answer.json_object("token endpoint")
+                try:
+                    outcome = step(login, answer.status, body, now=now)
+                except XaiOAuthError as exc:
+                    if not isinstance(exc, MalformedResponse):
+                        remove(self.paths.pending)  # terminal: the device code is spent
+                    raise
+                if isinstance(outcome, Approved):
+                    self._sign_in(outcome.credential, state, store)
+                    journal.settle()
+                    return self._connected(state)
             write_json(self.paths.pending, outcome.login.to_dict())
             return {**_pending(outcome.login, now), **({"slowed_down": True} if outcome.slowed_down else {})}
+
+    def _sign_in(self, credential: Credential, state: dict[str, Any], store: CredentialStore) -> None:
+        """Save a new sign-in's credential (the pending one is then done), then learn who it is."""
+        credential = replace(credential, issuer=self.config.issuer)
+        offline_identity = self._identity(credential, online=False)
+        self._save(credential, state, store, account=offline_identity)
+        remove(self.paths.pending)
+        if offline_identity is None or "@" not in offline_identity:  # tokens are safe: now ask userinfo
+            state["credential"]["account"] = self._identity(credential) or offline_identity
+            write_state(self.paths, state)
+
+    def _connected(self, state: dict[str, Any]) -> dict[str, Any]:
+        """poll()'s answer for a finished sign-in, from the state file: the same whichever poll finished it."""
+        meta = state["credential"]
+        now = self._now()
+        expires_at = float(meta.get("expires_at") or now)
+        result: dict[str, Any] = {
+            "status": "connected",
+            "account": meta.get("account"),
+            "tier": meta.get("tier"),
+            "tier_name": meta.get("tier_name", "unknown"),
+            "expires_at": int(expires_at),
+            "expires_in": max(0, int(expires_at - now)),
+            "storage": meta.get("storage"),
+            "default_model_id": DEFAULT_MODEL_ID,
+        }
+        if meta.get("storage") == "file":
+            result["storage_note"] = f"kept in a plaintext file {self.paths.credentials}: {meta.get('storage_reason')}"
+        return result
 
     def cancel_login(self) -> bool:
         """Drop the pending sign-in (the person gave up); True when there was one."""
@@ -321,7 +364,19 @@ class Account:
     # -- the credential ---------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """Where the sign-in stands, offline; a journal left by an interrupted grant is settled first."""
+        self.recover(timeout=RECOVER_LOCK_TIMEOUT)
         return read_status(self.paths, self._now(), notes=self.notes, api_key=bool(self.config.api_key))
+
+    def recover(self, timeout: float = LOCK_TIMEOUT) -> None:
+        """Settle a grant journal if one is there (see ``_adopt_journal``); a busy lock leaves it for later."""
+        if not os.path.exists(self.paths.journal):
+            return
+        try:
+            with self._locked(timeout):
+                self._adopt_journal()
+        except StoreBusy:
+            pass  # a grant is in flight right now; its own process settles it
 
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> dict[str, Any]:
         """Renew the access token with the (rotating) refresh token when due, or always with ``force``.
@@ -332,36 +387,155 @@ class Account:
         ``replacing`` is the access token a caller found refused (a 401): when
         the stored one is already a different, fresh token, another process
         renewed it meanwhile and nothing is sent, even with ``force``.
+
+        The grant is sent the careful way (``_grant_in_flight``), and a grant
+        whose outcome is unknown is recorded (status() says
+        ``refresh_unconfirmed``) and never sent twice in one call; the next
+        call tries once more.
         """
         with self._locked():
-            state = _read_state_or_empty(self.paths)
+            state = self._adopt_journal()
             credential, store = self._load(state)
             if credential is None:
                 raise NotSignedIn("Nobody is signed in.")
             meta = state.get("credential") or {}
             if meta.get("reauth_required"):
                 raise ReauthRequired(f"The sign-in is no longer valid ({meta.get('reauth_reason') or 'refused'}).")
+            unconfirmed = meta.get("unconfirmed") if isinstance(meta.get("unconfirmed"), dict) else None
             now = self._now()
             renewed_elsewhere = replacing is not None and credential.access_token != replacing
-            if (renewed_elsewhere or not force) and not credential.refresh_due(now):
+            if not unconfirmed and (renewed_elsewhere or not force) and not credential.refresh_due(now):
                 return _refresh_result(credential, now, refreshed=False)
             if not credential.refresh_token:
                 self._mark_reauth(state, "no refresh token was issued")
                 raise ReauthRequired("The stored sign-in has no refresh token.")
             self._check_issuer(credential, meta)
-            if store is self._keyring:
-                self._require_keyring()
-            answer, body = self._send_refresh_grant(credential.refresh_token)
-            if answer.status != 200:
-                if body.get("error") == "invalid_grant":
-                    self._mark_reauth(state, "the refresh token was refused")
-                    raise ReauthRequired("xAI refused the refresh token (revoked, used elsewhere, or expired).")
-                raise OAuthError.from_body("token endpoint", answer.status, body)
-            renewed = credential.succeeded_by(
-                replace(credential_from_token_response(body, now), issuer=self.config.issuer)
-            )
-            self._save(renewed, state, store)  # before the lock is released: nobody can read the spent token
+            store = self._ready_store(store, state)
+            with self._grant_in_flight("refresh_token", spends=credential.refresh_token) as journal:
+                answer = self._send_refresh_grant(credential.refresh_token, journal, state)
+                try:
+                    body = answer.json_object("token endpoint")
+                    if answer.status != 200:
+                        if body.get("error") == "invalid_grant":
+                            raise self._refused(state, unconfirmed)
+                        raise OAuthError.from_body("token endpoint", answer.status, body)
+                    issued = credential_from_token_response(body, now)
+                except MalformedResponse:
+                    if answer.status == 200 and not answer.is_html:  # the endpoint acted; what it issued is unreadable
+                        self._mark_unconfirmed(state, "the token endpoint's answer was not a usable token")
+                        journal.settle()  # nothing in it to adopt: the mark says it all
+                    raise
+                renewed = credential.succeeded_by(replace(issued, issuer=self.config.issuer))
+                self._save(renewed, state, store)  # before the lock is released: nobody can read the spent token
+                journal.settle()
             return _refresh_result(renewed, now, refreshed=True)
+
+    def _refused(self, state: dict[str, Any], unconfirmed: dict[str, Any] | None) -> ReauthRequired:
+        """invalid_grant: the sign-in is over. Say why, naming the unanswered refresh when that is the cause."""
+        if unconfirmed:
+            since = time.strftime("%H:%M:%S", time.localtime(float(unconfirmed.get("since") or 0)))
+            reason = f"a refresh sent at {since} got no answer ({unconfirmed.get('why')}), and xAI now refuses the "
+            reason += "refresh token it replaced"
+        else:
+            reason = "the refresh token was refused"
+        self._mark_reauth(state, reason)
+        return ReauthRequired(
+            f"xAI ended the sign-in: {reason}."
+            if unconfirmed
+            else "xAI refused the refresh token (revoked, used elsewhere, or expired)."
+        )
+
+    def _mark_unconfirmed(self, state: dict[str, Any], why: str) -> None:
+        """Record a grant that was sent with no known outcome: status() says so, the next call tries once more."""
+        meta = state.get("credential")
+        if isinstance(meta, dict):
+            meta["unconfirmed"] = {"since": self._now(), "why": why}
+            write_state(self.paths, state)
+
+    def _ready_store(self, store: CredentialStore, state: dict[str, Any]) -> CredentialStore:
+        """Everything the answer will need, before a grant is sent: the store, and pyjwt already imported.
+
+        A keyring is probed now (its import and backend discovery included):
+        with ``XAI_OAUTH_STORE=keyring`` an unusable one stops us here, with
+        ``auto`` the file takes over, so the answer never waits on either.
+        """
+        from ._claims import preload
+
+        preload()
+        if store is self._keyring:
+            if self.config.store == "keyring":
+                self._require_keyring()
+            elif keyring_usable(self.config.keyring_timeout) is not None:
+                return self._preferred_store(state)
+        return store
+
+    @contextlib.contextmanager
+    def _grant_in_flight(self, grant: str, *, spends: str | None) -> Iterator[GrantJournal]:
+        """Journal a token grant around its request, with SIGINT and SIGTERM held until the answer is saved.
+
+        The journal's first write doubles as the proof that the disk can take
+        the answer: when it fails, the grant is not sent (``StoreError``).
+        """
+        journal = GrantJournal(self.paths.journal)
+        with deferred_interrupts():
+            journal.begin(
+                grant=grant,
+                issuer=self.config.issuer,
+                replaces=fingerprint(spends) if spends else None,
+                now=self._now(),
+            )
+            try:
+                yield journal
+            except XaiOAuthError:
+                journal.close()  # raised knowingly, with the outcome settled (or recorded as unconfirmed)
+                raise
+            except BaseException:
+                journal.abandon()  # anything else (an interrupt off the main thread, a bug): the next process judges
+                raise
+            journal.close()
+
+    def _adopt_journal(self) -> dict[str, Any]:
+        """Under the lock: settle what a grant journal left behind; the (possibly updated) state.
+
+        A recorded answer newer than the stored credential is validated and
+        saved (``state["recovered"]`` says so for status()); a refresh that was
+        sent and never answered becomes ``unconfirmed``. Then the journal goes,
+        unless saving what it holds failed (it stays for the next try).
+        """
+        state = _read_state_or_empty(self.paths)
+        entry = read_journal(self.paths.journal)
+        if entry is None:
+            return state
+        if entry.answer is not None and entry.issuer == self.config.issuer:
+            self._adopt(entry, state)
+        elif entry.grant != DEVICE_GRANT:
+            self._mark_unconfirmed(state, "the process that sent it stopped before an answer was saved")
+        remove(self.paths.journal)
+        return state
+
+    def _adopt(self, entry: JournalEntry, state: dict[str, Any]) -> None:
+        received_at = entry.received_at or self._now()
+        try:
+            body = loads_strict(entry.answer or b"")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            issued = replace(credential_from_token_response(body, received_at), issuer=entry.issuer)
+        except (ValueError, MalformedResponse):
+            if entry.grant != DEVICE_GRANT:
+                self._mark_unconfirmed(state, "its answer could not be read back from the journal")
+            return
+        current, store = self._load(state)
+        if entry.grant == DEVICE_GRANT:
+            if current is not None and current.issued_at >= (entry.sent_at or 0):
+                return  # a later sign-in already saved
+            self._sign_in(issued, state, self._preferred_store(state))
+        else:
+            spent = current.refresh_token if current is not None else None
+            if spent is None or fingerprint(spent) != entry.replaces:
+                return  # the stored credential moved on (or was logged out): the journal is stale
+            self._save(current.succeeded_by(issued), state, store)  # type: ignore[union-attr]
+        state["recovered"] = {"at": self._now(), "received_at": received_at, "grant": entry.grant}
+        write_state(self.paths, state)
 
     def _check_issuer(self, credential: Credential, meta: dict[str, Any]) -> None:
         """Right before a refresh token leaves: it goes only to the issuer that issued it."""
@@ -402,14 +576,17 @@ class Account:
             return {}
         return answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
 
-    def _send_refresh_grant(self, refresh_token: str) -> tuple[Any, dict[str, Any]]:
+    def _send_refresh_grant(self, refresh_token: str, journal: GrantJournal, state: dict[str, Any]) -> Any:
         """POST the refresh grant; retry only answers that prove the server did not act on it.
 
-        A 429, a 5xx or an HTML page is retried with backoff (``_retry``). A
-        request that may have reached the server and got no answer is *not*
-        sent again: the token may already be rotated, and a rotated token sent
-        twice ends the whole grant at careful providers. The caller's stored
-        credential is left exactly as it was.
+        A 429, a 503, an HTML challenge page or a refused connection is retried
+        with backoff (``_retry``). Anything that may have reached the server
+        and brought no usable answer (a read timeout, a cut connection, a
+        gateway's 500/502/504, an answer too large to read) is recorded as
+        unconfirmed and raised as ``RefreshUnconfirmed``, never sent again
+        here: the token may already be rotated, and a rotated token sent twice
+        ends the whole grant at careful providers. A 200 is in the journal
+        before it is parsed.
         """
         from ._http import parse_retry_after
 
@@ -418,20 +595,32 @@ class Account:
         attempt = 0
         while True:
             try:
-                answer = self.http.post_form(url, form)
-            except NetworkError as exc:
-                if exc.maybe_sent:
-                    raise NetworkError(
-                        "The token endpoint received the refresh request but no answer came back; it was not "
-                        "sent again, because the refresh token may already have been rotated.",
-                        maybe_sent=True,
-                        action="Check the connection, then call refresh() again; if status() then says "
-                        "reauth_required, call logout() and start().",
+                answer = self.http.post_form(
+                    url,
+                    form,
+                    timeout=TOKEN_DEADLINE,
+                    max_bytes=TOKEN_ANSWER_BYTES,
+                    on_arrival=journal.on_arrival(self._now),
+                )
+            except (NetworkError, MalformedResponse) as exc:
+                if isinstance(exc, MalformedResponse) or exc.maybe_sent:
+                    self._mark_unconfirmed(state, exc.message)
+                    raise RefreshUnconfirmed(
+                        f"The refresh request reached the token endpoint but no usable answer came back "
+                        f"({exc.message}); it was not sent again, because the refresh token may already be rotated."
                     ) from None
                 wait = retry_delay(None, attempt=attempt)
                 if wait is None:
                     raise
             else:
+                if answer.status in UNKNOWN_OUTCOME:
+                    why = f"HTTP {answer.status} after the request was passed on"
+                    self._mark_unconfirmed(state, why)
+                    raise RefreshUnconfirmed(
+                        f"The token endpoint answered {why}; xAI may have rotated the refresh token, so it was "
+                        "not sent again.",
+                        http_status=answer.status,
+                    )
                 wait = retry_delay(
                     answer.status,
                     attempt=attempt,
@@ -439,17 +628,21 @@ class Account:
                     retry_after=parse_retry_after(answer.headers.get("retry-after")),
                 )
                 if wait is None:
-                    return answer, answer.json_object("token endpoint")
+                    return answer
             self.sleep(wait)
             attempt += 1
 
     def access_token(self) -> str:
-        """A usable access token, refreshed first when due. Secret: never print it."""
+        """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it."""
+        if os.path.exists(self.paths.journal):  # a grant was interrupted: settle it first
+            with self._locked():
+                self._adopt_journal()
         state = _read_state_or_empty(self.paths)
         credential, _ = self._load(state)
         if credential is None:
             raise NotSignedIn("Nobody is signed in.")
-        if credential.refresh_due(self._now()) or (state.get("credential") or {}).get("reauth_required"):
+        meta = state.get("credential") or {}
+        if credential.refresh_due(self._now()) or meta.get("reauth_required") or meta.get("unconfirmed"):
             self.refresh()
             credential, _ = self._load(_read_state_or_empty(self.paths))
             if credential is None:
@@ -506,7 +699,7 @@ class Account:
         notes: list[str] = []
         with self._locked():
             try:
-                state = _read_state_or_empty(self.paths)
+                state = self._adopt_journal()  # an interrupted refresh's newer token is the one to revoke
                 credential, _ = self._load(state)
             except StoreError as exc:
                 state, credential = {}, None
@@ -519,7 +712,13 @@ class Account:
                 if leftover is not None and leftover.refresh_token:
                     self._revoke_issued(leftover, meta or {}, notes)
             self._forget_keyring_entry(meta, state, notes)
-            for path in (self.paths.credentials, self.paths.pending, self.paths.state, self.paths.discovery):
+            for path in (
+                self.paths.credentials,
+                self.paths.pending,
+                self.paths.state,
+                self.paths.discovery,
+                self.paths.journal,
+            ):
                 remove(path)
             for pattern in ("*.tmp-*", "*.corrupt-*"):
                 for leftover_path in glob.glob(os.path.join(glob.escape(self.paths.dir), pattern)):
@@ -576,12 +775,11 @@ class Account:
 
 def _readable_credential(path: str) -> Credential | None:
     """The credential in a set-aside file, when one can still be read from it."""
-    import json
-
     try:
         with open(path, "rb") as handle:
-            return Credential.from_dict(json.loads(handle.read()))
-    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+            data = loads_strict(handle.read())
+        return Credential.from_dict(data) if isinstance(data, dict) else None
+    except (OSError, ValueError):
         return None
 
 
@@ -599,6 +797,18 @@ def _read_state_or_empty(paths: Any) -> dict[str, Any]:
         return dict(read_state(paths))
     except StoreCorrupt:
         return {}
+
+
+def _started(login: PendingLogin, now: float) -> dict[str, Any]:
+    return {
+        "status": "pending",
+        "verification_url_with_code": login.verification_url_with_code,
+        "verification_url": login.verification_url,
+        "user_code": login.user_code,
+        "expires_in": int(login.expires_at - now),
+        "expires_at": int(login.expires_at),
+        "interval": login.interval,
+    }
 
 
 def _pending(login: PendingLogin, now: float) -> dict[str, Any]:

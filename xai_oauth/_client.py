@@ -258,12 +258,13 @@ class Client:
         cache = self.account.cached_models()
         return self.config.default_model or (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
 
-    def _timeout(self, seconds: float | None) -> Any:
-        from ._http import read_timeout
+    def _timeout(self, seconds: float | None) -> float:
+        """Seconds the whole answer may take (``XAI_OAUTH_READ_TIMEOUT``): a deadline, streamed or not."""
+        return seconds or self.config.read_timeout
 
-        return read_timeout(seconds or self.config.read_timeout)
-
-    def _stream_deltas(self, choice: ModelChoice, body: dict[str, Any], timeout: Any) -> Iterator[str | dict[str, Any]]:
+    def _stream_deltas(
+        self, choice: ModelChoice, body: dict[str, Any], timeout: float
+    ) -> Iterator[str | dict[str, Any]]:
         """Yields text deltas, then the final answer dict."""
         from ._http import EventStream
 

@@ -23,6 +23,9 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5.0  # RFC 8628 §3.2
 SLOW_DOWN_STEP = 5.0  # RFC 8628 §3.5
 DEFAULT_EXPIRES_IN = 900.0
+#: Bounds on what a device authorization answer may ask of us: a code that lives a day, a poll every 10 min.
+MAX_EXPIRES_IN = 86400.0
+MAX_INTERVAL = 600.0
 
 
 @dataclass(frozen=True)
@@ -65,21 +68,26 @@ class PendingLogin:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PendingLogin:
-        """Inverse of ``to_dict``; ``ValueError`` when ``data`` is not one."""
-        try:
-            login = cls(
-                device_code=str(data["device_code"]),
-                user_code=str(data["user_code"]),
-                verification_url=str(data["verification_url"]),
-                verification_url_with_code=str(data["verification_url_with_code"]),
-                expires_at=float(data["expires_at"]),
-                interval=float(data["interval"]),
-                next_poll_at=float(data["next_poll_at"]),
-                issuer=str(data["issuer"]),
-                client_id=str(data["client_id"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError("not a pending login") from exc
+        """Inverse of ``to_dict``; ``ValueError`` when ``data`` is not one (wrong types included)."""
+        texts = ("device_code", "user_code", "verification_url", "verification_url_with_code", "issuer", "client_id")
+        numbers = ("expires_at", "interval", "next_poll_at")
+        if not all(isinstance(data.get(k), str) for k in texts) or not all(
+            isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool) for k in numbers
+        ):
+            raise ValueError("not a pending login")
+        login = cls(
+            device_code=data["device_code"],
+            user_code=data["user_code"],
+            verification_url=data["verification_url"],
+            verification_url_with_code=data["verification_url_with_code"],
+            issuer=data["issuer"],
+            client_id=data["client_id"],
+            expires_at=float(data["expires_at"]),
+            interval=float(data["interval"]),
+            next_poll_at=float(data["next_poll_at"]),
+        )
+        if not 0 <= login.interval <= MAX_INTERVAL or not abs(login.expires_at) < 1e11:
+            raise ValueError("not a pending login")
         return login
 
 
@@ -121,6 +129,8 @@ def begin(body: Mapping[str, Any], *, now: float, issuer: str, client_id: str) -
         complete = _with_user_code(verification_uri, user_code)
     expires_in = as_seconds(body.get("expires_in"), name="expires_in")
     interval = as_seconds(body.get("interval"), name="interval")
+    if (expires_in is not None and expires_in > MAX_EXPIRES_IN) or (interval is not None and interval > MAX_INTERVAL):
+        raise MalformedResponse("The device authorization answer asks for an impossible expiry or poll interval.")
     return PendingLogin(
         device_code=device_code,
         user_code=user_code,

@@ -9,6 +9,7 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── ConfigError                 config_invalid
     ├── DiscoveryError              discovery_invalid
     ├── NetworkError                network            (.maybe_sent)
+    │   └── RefreshUnconfirmed      refresh_unconfirmed
     ├── ServerError                 upstream_error
     │   ├── MalformedResponse       bad_response
     │   ├── IncompleteStream        stream_incomplete
@@ -60,6 +61,7 @@ __all__ = [
     "OAuthError",
     "RateLimited",
     "ReauthRequired",
+    "RefreshUnconfirmed",
     "RequestRejected",
     "ServerError",
     "StoreBusy",
@@ -130,6 +132,25 @@ class NetworkError(XaiOAuthError):
     def __init__(self, message: str, *, maybe_sent: bool = False, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.maybe_sent = maybe_sent
+
+
+class RefreshUnconfirmed(NetworkError):
+    """A refresh grant was sent and its outcome is unknown (no answer, a gateway's 502/504, a stopped process).
+
+    xAI may have rotated the refresh token, and a rotated-away token sent
+    again can end the whole sign-in, so it is never sent twice in one call.
+    The next call tries the old token once more: xAI's own Grok CLI counts on
+    a short grace (about 60 s) in which it is still honoured.
+    """
+
+    code = "refresh_unconfirmed"
+    action = (
+        "Wait a few seconds and call refresh() once; if that answers reauth_required, sign in again "
+        "(logout(), then start())."
+    )
+
+    def __init__(self, message: str, **kw: object) -> None:
+        super().__init__(message, maybe_sent=True, **kw)
 
 
 class ServerError(XaiOAuthError):

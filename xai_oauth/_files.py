@@ -15,7 +15,17 @@ import time
 
 from ._exceptions import HomeInsecure, StoreCorrupt, StoreError
 
-__all__ = ["check_private", "ensure_private_dir", "read_json", "remove", "set_aside", "write_json"]
+__all__ = [
+    "check_private",
+    "corrupt",
+    "ensure_private_dir",
+    "fsync_dir",
+    "loads_strict",
+    "read_json",
+    "remove",
+    "set_aside",
+    "write_json",
+]
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -75,11 +85,35 @@ def ensure_private_dir(path: str) -> None:
     check_private(path)
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("a number too large for a float")
+    return number
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(raw: "bytes | str") -> object:
+    """``json.loads`` that refuses what no file of ours holds: NaN, Infinity, 1e400, nesting past the stack.
+
+    Every failure is ``ValueError`` (a ``RecursionError`` from a deeply
+    nested document included), so callers have one thing to catch.
+    """
+    try:
+        return json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
     """The JSON object in ``path``; None when the file does not exist.
 
-    A file that exists but is not a JSON object is set aside and
-    ``StoreCorrupt`` is raised, naming where it went.
+    A file that exists but is not a JSON object (or is one we would choke
+    on: see ``loads_strict``) is set aside and ``StoreCorrupt`` is raised,
+    naming where it went.
     """
     try:
         with open(path, "rb") as f:
@@ -90,13 +124,18 @@ def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
     except OSError as exc:
         raise StoreError(f"Cannot read the {what} at {path} ({exc.strerror}).") from None
     try:
-        data = json.loads(raw)
+        data = loads_strict(raw)
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        kept = set_aside(path)
-        raise StoreCorrupt(f"The {what} at {path} was damaged; it was moved to {kept}.")
+        raise corrupt(path, what)
     return data
+
+
+def corrupt(path: str, what: str, why: str = "was damaged") -> StoreCorrupt:
+    """Set ``path`` aside; the ``StoreCorrupt`` to raise, naming where it went."""
+    kept = set_aside(path)
+    return StoreCorrupt(f"The {what} at {path} {why}; it was moved to {kept}.")
 
 
 def set_aside(path: str) -> str:
@@ -129,7 +168,7 @@ def write_json(path: str, data: "dict[str, object]") -> None:
     except OSError as exc:
         remove(tmp)
         raise StoreError(f"Cannot write {path} ({exc.strerror}).") from None
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 def remove(path: str) -> None:
@@ -142,7 +181,7 @@ def remove(path: str) -> None:
         raise StoreError(f"Cannot delete {path} ({exc.strerror}).") from None
 
 
-def _fsync_dir(directory: str) -> None:
+def fsync_dir(directory: str) -> None:
     """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
     if not hasattr(os, "O_DIRECTORY"):
         return

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,18 +24,22 @@ import httpx2
 from . import __version__
 from ._exceptions import IncompleteStream, MalformedResponse, NetworkError, RateLimited, ServerError
 
-__all__ = ["Answer", "EventStream", "Http", "httpx2", "parse_retry_after", "read_timeout"]
+__all__ = ["DEFAULT_DEADLINE", "MAX_ANSWER_BYTES", "Answer", "EventStream", "Http", "httpx2", "parse_retry_after"]
 
 #: An honest name: the chat proxy is told which client this is, never that it is xAI's own CLI.
 USER_AGENT = f"xai-oauth/{__version__}"
 
 
-def read_timeout(seconds: float) -> httpx2.Timeout:
-    """A short connect timeout with a long read timeout: reasoning models think before the first byte."""
-    return httpx2.Timeout(seconds, connect=10.0)
+#: Seconds a whole answer may take unless the caller says otherwise (chat passes XAI_OAUTH_READ_TIMEOUT).
+DEFAULT_DEADLINE = 30.0
+#: The most a whole (non-streamed) answer may hold; more is ``MalformedResponse``, not a memory bill.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+CONNECT_TIMEOUT = 10.0
 
 
-DEFAULT_TIMEOUT = read_timeout(30.0)
+def _timeouts(deadline: float) -> httpx2.Timeout:
+    """httpx2's timeouts are per operation; the deadline is enforced between reads, these bound each one."""
+    return httpx2.Timeout(deadline, connect=min(CONNECT_TIMEOUT, deadline))
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,8 @@ class Http:
     developers who need a proxy or custom TLS.
     """
 
-    def __init__(self, transport: httpx2.BaseTransport | None = None, timeout: Any = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, transport: httpx2.BaseTransport | None = None) -> None:
         self._transport = transport
-        self._timeout = timeout
         self._client: httpx2.Client | None = None
 
     @property
@@ -100,7 +103,7 @@ class Http:
         if self._client is None:
             self._client = httpx2.Client(
                 transport=self._transport,
-                timeout=self._timeout,
+                timeout=_timeouts(DEFAULT_DEADLINE),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 follow_redirects=False,
             )
@@ -111,66 +114,136 @@ class Http:
             self._client.close()
             self._client = None
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, timeout: Any = None) -> Answer:
-        return self._send("GET", url, headers=headers, timeout=timeout)
+    # Every method takes ``timeout``: seconds for the *whole* answer (a deadline, checked between reads and
+    # bounding each read), and whole answers take ``max_bytes``. A server that drips one byte every few
+    # seconds, or sends 400 MB, meets a clear error instead of holding a lock or the memory.
+
+    def get(
+        self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float | None = None, **options: Any
+    ) -> Answer:
+        return self._send("GET", url, headers=headers, timeout=timeout, **options)
 
     def post_form(
-        self, url: str, data: Mapping[str, str], *, headers: Mapping[str, str] | None = None, timeout: Any = None
+        self,
+        url: str,
+        data: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **options: Any,
     ) -> Answer:
-        return self._send("POST", url, data=data, headers=headers, timeout=timeout)
+        """``options``: ``max_bytes``, and ``on_arrival(status, raw)`` called with the body before it is parsed."""
+        return self._send("POST", url, data=data, headers=headers, timeout=timeout, **options)
 
     def post_json(
-        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None, timeout: Any = None
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **options: Any,
     ) -> Answer:
-        return self._send("POST", url, json=body, headers=headers, timeout=timeout)
+        return self._send("POST", url, json=body, headers=headers, timeout=timeout, **options)
 
     @contextlib.contextmanager
     def open_event_stream(
-        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None, timeout: Any = None
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Iterator[EventStream | Answer]:
         """POST ``body`` and yield an ``EventStream`` for a 200 ``text/event-stream`` answer, else the ``Answer``.
 
         Server-sent events are parsed by httpx2's own ``EventSource`` (comments,
-        multi-line ``data:``, ``event:`` names, CR/LF variants).
+        multi-line ``data:``, ``event:`` names, CR/LF variants; one event is at
+        most 1 MiB). The stream as a whole must end within ``timeout`` seconds.
         """
+        seconds = timeout or DEFAULT_DEADLINE
+        deadline = time.monotonic() + seconds
         request = self.client.build_request(
             "POST",
             url,
             json=body,
             headers={**(headers or {}), "Accept": "text/event-stream"},
-            **({"timeout": timeout} if timeout is not None else {}),
+            timeout=_timeouts(seconds),
         )
         with _mapped_errors(url):
             response = self.client.send(request, stream=True)
         try:
             if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
-                yield EventStream(response, url)
+                yield EventStream(response, url, deadline, seconds)
             else:
-                with _mapped_errors(url):
-                    response.read()
-                yield _answer(response)
+                yield _answer(response, _read_body(response, url, deadline, seconds, MAX_ANSWER_BYTES))
         finally:
             response.close()
 
-    def _send(self, method: str, url: str, *, timeout: Any = None, **kwargs: Any) -> Answer:
-        extra: dict[str, Any] = {}
-        if timeout is not None:
-            extra["timeout"] = timeout
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        on_arrival: Callable[[int, bytes], None] | None = None,
+        **kwargs: Any,
+    ) -> Answer:
+        seconds = timeout or DEFAULT_DEADLINE
+        deadline = time.monotonic() + seconds
+        request = self.client.build_request(method, url, timeout=_timeouts(seconds), **kwargs)
         with _mapped_errors(url):
-            response = self.client.request(method, url, **kwargs, **extra)
-        return _answer(response)
+            response = self.client.send(request, stream=True)
+        try:
+            raw = _read_body(response, url, deadline, seconds, max_bytes)
+        finally:
+            response.close()
+        if on_arrival is not None:
+            on_arrival(response.status_code, raw)
+        return _answer(response, raw)
+
+
+def _read_body(response: httpx2.Response, url: str, deadline: float, seconds: float, max_bytes: int) -> bytes:
+    """The whole body, refused past ``max_bytes`` or the deadline (then ``maybe_sent``: the server got it)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(url, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    with _mapped_errors(url):
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(url, max_bytes)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _late(url, seconds)
+    return b"".join(chunks)
+
+
+def _too_large(url: str, max_bytes: int) -> MalformedResponse:
+    return MalformedResponse(f"{_origin(url)} sent an answer over {max_bytes / 1048576:g} MiB; it was not read.")
+
+
+def _late(url: str, seconds: float) -> NetworkError:
+    return NetworkError(f"{_origin(url)} did not finish answering within {seconds:g} s.", maybe_sent=True)
 
 
 class EventStream:
     """The events of a streamed answer, as ``(event name, data)`` pairs; transport errors mapped to ours."""
 
-    def __init__(self, response: httpx2.Response, url: str) -> None:
+    def __init__(self, response: httpx2.Response, url: str, deadline: float, seconds: float) -> None:
         self._response = response
         self._url = url
+        self._deadline = deadline
+        self._seconds = seconds
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         try:
             for event in httpx2.EventSource(self._response):
+                if time.monotonic() > self._deadline:
+                    raise _late(self._url, self._seconds)
                 yield event.event, event.data
         except httpx2.SSEError:
             raise MalformedResponse(f"{_origin(self._url)} sent a malformed event stream.") from None
@@ -197,10 +270,12 @@ def _mapped_errors(url: str) -> Iterator[None]:
         raise NetworkError(f"The connection to {_origin(url)} failed mid-request.", maybe_sent=True) from None
 
 
-def _answer(response: httpx2.Response) -> Answer:
+def _answer(response: httpx2.Response, raw: bytes) -> Answer:
+    from ._files import loads_strict
+
     try:
-        body = response.json() if response.content else None
-    except ValueError:
+        body = loads_strict(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
         body = None
     return Answer(
         status=response.status_code,

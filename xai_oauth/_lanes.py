@@ -301,14 +301,28 @@ def _from_chat_completion(choice: ModelChoice, body: dict[str, Any]) -> dict[str
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponse("The chat completion has no choices.")
-    message = choices[0].get("message") or {}
+    message = _object(choices[0].get("message"), "message")
+    calls = [_whole_call(call) for call in _array(message.get("tool_calls"), "tool_calls")]
     return _shape(
         choice,
-        message.get("content") or "",
+        mend_text(_text(message.get("content"), "content") or ""),
         choices[0].get("finish_reason"),
         _usage(body.get("usage")),
-        message.get("tool_calls") or None,
+        calls,
     )
+
+
+def _whole_call(call: Any) -> dict[str, Any]:
+    call = _object(call, "tool call")
+    function = _object(call.get("function"), "tool call's function")
+    return {
+        "id": _text(call.get("id"), "tool call id"),
+        "type": "function",
+        "function": {
+            "name": _text(function.get("name"), "tool call name") or "",
+            "arguments": _text(function.get("arguments"), "tool call arguments") or "",
+        },
+    }
 
 
 def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
@@ -319,20 +333,21 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         raise ServerError(f"The model failed: {_error_text(body.get('error'))}")
     text, calls = [], []
     for item in output:
-        if not isinstance(item, dict):
-            continue
+        item = _object(item, "output item")
         if item.get("type") == "message":
-            text += [
-                p.get("text", "")
-                for p in item.get("content") or []
-                if isinstance(p, dict) and p.get("type") == "output_text"
-            ]
+            for part in _array(item.get("content"), "message content"):
+                part = _object(part, "content part")
+                if part.get("type") == "output_text":
+                    text.append(_text(part.get("text"), "output text") or "")
         elif item.get("type") == "function_call":
             calls.append(
                 {
-                    "id": item.get("call_id"),
+                    "id": _text(item.get("call_id"), "call_id"),
                     "type": "function",
-                    "function": {"name": item.get("name"), "arguments": item.get("arguments", "")},
+                    "function": {
+                        "name": _text(item.get("name"), "function name") or "",
+                        "arguments": _text(item.get("arguments"), "function arguments") or "",
+                    },
                 }
             )
     incomplete = (
@@ -341,20 +356,66 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         else None
     )
     finish = "tool_calls" if calls else ("length" if incomplete == "max_output_tokens" else "stop")
-    return _shape(choice, "".join(text), finish, _usage(body.get("usage")), calls or None)
+    return _shape(choice, mend_text("".join(text)), finish, _usage(body.get("usage")), calls)
 
 
-def _shape(choice: ModelChoice, content: str, finish: Any, usage: dict[str, int], tool_calls: Any) -> dict[str, Any]:
-    answer = {
+def _shape(
+    choice: ModelChoice, content: str, finish: Any, usage: dict[str, int], tool_calls: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The one answer shape; ``tool_calls`` is always there (``[]`` without calls), so callers need no ``get``."""
+    return {
         "model": choice.display_id,
         "lane": choice.lane,
         "content": content,
         "finish_reason": finish if isinstance(finish, str) else None,
         "usage": usage,
+        "tool_calls": tool_calls,
     }
-    if tool_calls:
-        answer["tool_calls"] = tool_calls
-    return answer
+
+
+# Answers are read defensively: a field of the wrong type is the server's mistake, reported as
+# ``bad_response`` (never a TypeError that reads as our own bug).
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"The answer's {what} is not an object.")
+    return value
+
+
+def _array(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedResponse(f"The answer's {what} is not a list.")
+    return value
+
+
+def _text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise MalformedResponse(f"The answer's {what} is not a string.")
+
+
+def mend_text(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate (a JSON ``\\ud83d`` escape without its partner) as U+FFFD.
+
+    Such a str cannot be encoded as UTF-8, so printing or saving the answer
+    would fail far from here. Split pairs are joined first.
+    """
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _mend_delta(carry: str, delta: str) -> tuple[str, str]:
+    """``(text to emit now, carry)``: a high surrogate ending a delta waits for its partner in the next one."""
+    text = carry + delta
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        return mend_text(text[:-1]), text[-1]
+    return mend_text(text), ""
 
 
 def _usage(raw: Any) -> dict[str, int]:
@@ -400,6 +461,7 @@ class ChatCompletionsStream:
     usage: dict[str, int] = field(default_factory=dict)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     done: bool = False
+    carry: str = ""
 
     def feed(self, event: str, data: str) -> str | None:
         """One server-sent event; returns the text delta it carried, if any."""
@@ -411,36 +473,37 @@ class ChatCompletionsStream:
             raise ServerError(f"The stream reported an error: {_error_text(chunk['error'])}")
         if chunk.get("usage"):
             self.usage = _usage(chunk["usage"])
-        delta_text = None
-        for item in chunk.get("choices") or []:
-            if not isinstance(item, dict):
-                continue
-            delta = item.get("delta") or {}
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                delta_text = (delta_text or "") + delta["content"]
-            for call in delta.get("tool_calls") or []:
-                self._merge_call(call)
-            if item.get("finish_reason"):
-                self.finish_reason = item["finish_reason"]
-        if delta_text:
-            self.text.append(delta_text)
-        return delta_text
+        delta_text = ""
+        for item in _array(chunk.get("choices"), "choices"):
+            item = _object(item, "choice")
+            delta = _object(item.get("delta"), "delta")
+            delta_text += _text(delta.get("content"), "delta content") or ""
+            for call in _array(delta.get("tool_calls"), "tool_calls"):
+                self._merge_call(_object(call, "tool call"))
+            finish = _text(item.get("finish_reason"), "finish_reason")
+            if finish:
+                self.finish_reason = finish
+        emitted, self.carry = _mend_delta(self.carry, delta_text)
+        if emitted:
+            self.text.append(emitted)
+        return emitted or None
 
     def _merge_call(self, call: dict[str, Any]) -> None:
-        slot = self.calls.setdefault(
-            call.get("index", len(self.calls)),
-            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
-        )
-        slot["id"] = call.get("id") or slot["id"]
-        function = call.get("function") or {}
-        slot["function"]["name"] += function.get("name") or ""
-        slot["function"]["arguments"] += function.get("arguments") or ""
+        index = call.get("index", len(self.calls))
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise MalformedResponse("The answer's tool call index is not a number.")
+        slot = self.calls.setdefault(index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        slot["id"] = _text(call.get("id"), "tool call id") or slot["id"]
+        function = _object(call.get("function"), "tool call's function")
+        slot["function"]["name"] += _text(function.get("name"), "tool call name") or ""
+        slot["function"]["arguments"] += _text(function.get("arguments"), "tool call arguments") or ""
 
     def result(self) -> dict[str, Any]:
         if not self.done:
             raise IncompleteStream("The chat stream ended before its [DONE] marker; the answer may be cut short.")
-        calls = [self.calls[i] for i in sorted(self.calls)] or None
-        return _shape(self.choice, "".join(self.text), self.finish_reason, self.usage, calls)
+        calls = [self.calls[i] for i in sorted(self.calls)]
+        text = "".join(self.text) + mend_text(self.carry)
+        return _shape(self.choice, text, self.finish_reason, self.usage, calls)
 
 
 @dataclass
@@ -451,6 +514,7 @@ class ResponsesStream:
     text: list[str] = field(default_factory=list)
     final: dict[str, Any] | None = None
     done: bool = False
+    carry: str = ""
 
     def feed(self, event: str, data: str) -> str | None:
         if data.strip() == "[DONE]":
@@ -458,13 +522,12 @@ class ResponsesStream:
         payload = _json_event(data)
         kind = payload.get("type") or event
         if kind == "response.output_text.delta":
-            delta = payload.get("delta")
-            if isinstance(delta, str) and delta:
-                self.text.append(delta)
-                return delta
+            emitted, self.carry = _mend_delta(self.carry, _text(payload.get("delta"), "delta") or "")
+            if emitted:
+                self.text.append(emitted)
+                return emitted
         elif kind in ("response.completed", "response.incomplete"):
-            response = payload.get("response")
-            self.final = response if isinstance(response, dict) else {}
+            self.final = _object(payload.get("response"), "response")
             self.done = True
         elif kind == "response.failed":
             response = payload.get("response") or {}
@@ -480,12 +543,13 @@ class ResponsesStream:
     def result(self) -> dict[str, Any]:
         if not self.done or self.final is None:
             raise IncompleteStream("The response stream ended before response.completed; the answer may be cut short.")
+        streamed = "".join(self.text) + mend_text(self.carry)
         if isinstance(self.final.get("output"), list):
             answer = _from_response(self.choice, self.final)
             if not answer["content"]:
-                answer["content"] = "".join(self.text)
+                answer["content"] = streamed
             return answer
-        return _shape(self.choice, "".join(self.text), "stop", _usage(self.final.get("usage")), None)
+        return _shape(self.choice, streamed, "stop", _usage(self.final.get("usage")), [])
 
 
 def new_stream(choice: ModelChoice) -> ChatCompletionsStream | ResponsesStream:
@@ -493,8 +557,10 @@ def new_stream(choice: ModelChoice) -> ChatCompletionsStream | ResponsesStream:
 
 
 def _json_event(data: str) -> dict[str, Any]:
+    from ._files import loads_strict
+
     try:
-        value = json.loads(data)
+        value = loads_strict(data)
     except ValueError:
         raise MalformedResponse("The stream sent an event that is not JSON.") from None
     if not isinstance(value, dict):

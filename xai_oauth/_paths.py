@@ -62,6 +62,11 @@ class Paths:
         return os.path.join(self.dir, "pending.json")
 
     @property
+    def journal(self) -> str:
+        """A token grant in flight and, once it arrives, its raw answer (0600; see ``_journal``). Usually absent."""
+        return os.path.join(self.dir, "journal.json")
+
+    @property
     def discovery(self) -> str:
         """Cached OIDC discovery document (not secret)."""
         return os.path.join(self.dir, "discovery.json")

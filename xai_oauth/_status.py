@@ -5,6 +5,7 @@ the standard library's ``os``, ``time`` and ``json`` and our own light
 modules: no httpx2, no jwt, no keyring, no platformdirs.
 """
 
+import os
 import time
 
 from ._exceptions import StoreCorrupt
@@ -15,10 +16,14 @@ from ._state import credential_state, read_state
 __all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
+#: status() waits this long for a grant in flight elsewhere before answering without settling its journal.
+RECOVER_LOCK_TIMEOUT = 1.0
 
 _ACTIONS = {
     "expired": "The access token has expired; call refresh() (any API call does this for you).",
     "reauth_required": "Call logout() and then start() to sign in again.",
+    "refresh_unconfirmed": "A token refresh was sent but its answer never arrived; call refresh() once to settle it "
+    "(xAI still honours the old token for a short grace). If that says reauth_required, call logout() and start().",
     "pending": "A sign-in is waiting for approval: after the person approves, call poll().",
     "logged_out": "Call start() to sign in with a subscription, or set XAI_API_KEY.",
 }
@@ -32,7 +37,17 @@ def current_status(now: "float | None" = None) -> "dict[str, object]":
     settings = Settings()
     adopted = adopt_legacy(settings.home)
     notes = settings.notes() + ([adopted] if adopted else [])
-    return read_status(Paths(settings.home, settings.slot), now, notes=notes, api_key=bool(settings.get("XAI_API_KEY")))
+    paths = Paths(settings.home, settings.slot)
+    if os.path.exists(paths.journal):  # rare: a token grant was interrupted; settle it (the heavy path)
+        from ._account import Account
+        from ._config import Config
+        from ._exceptions import XaiOAuthError
+
+        try:
+            Account(Config.from_env()).recover(timeout=RECOVER_LOCK_TIMEOUT)
+        except XaiOAuthError as exc:
+            notes.append(f"An interrupted token grant could not be settled yet: {exc.message}")
+    return read_status(paths, now, notes=notes, api_key=bool(settings.get("XAI_API_KEY")))
 
 
 def read_status(
@@ -98,6 +113,14 @@ def read_status(
         }
     if kind == "reauth_required" and cred and cred.get("reauth_reason"):
         result["reason"] = cred["reauth_reason"]
+    unconfirmed = cred.get("unconfirmed") if cred else None
+    if kind == "refresh_unconfirmed" and isinstance(unconfirmed, dict):
+        result["reason"] = unconfirmed.get("why")
+    recovered = state.get("recovered")
+    if isinstance(recovered, dict) and isinstance(recovered.get("received_at"), (int, float)):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recovered["received_at"]))
+        what = "sign-in" if recovered.get("grant") != "refresh_token" else "token refresh"
+        notes = [*(notes or []), f"Recovered a {what} answered at {when} whose process stopped before saving it."]
     if pending_live and pending:
         result["pending"] = {
             "user_code": pending.get("user_code"),

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ._exceptions import KeyringUnavailable, StoreCorrupt
-from ._files import read_json, remove, set_aside, write_json
+from ._files import corrupt, loads_strict, read_json, remove, write_json
 from ._tokens import Credential
 
 __all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "keyring_usable"]
@@ -52,8 +52,7 @@ class FileStore:
         try:
             return Credential.from_dict(data)
         except ValueError:
-            kept = set_aside(self.path)
-            raise StoreCorrupt(f"The credential file was not a credential; it was moved to {kept}.") from None
+            raise corrupt(self.path, "credential file", "was not a credential") from None
 
     def save(self, credential: Credential) -> None:
         write_json(self.path, credential.to_dict())
@@ -125,11 +124,12 @@ class KeyringStore:
         raw = _bounded(get, self.timeout, "read")
         if raw is None:
             return None
-        import json
-
         try:
-            return Credential.from_dict(json.loads(raw))
-        except (ValueError, TypeError, AttributeError):
+            data = loads_strict(raw)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return Credential.from_dict(data)
+        except (ValueError, TypeError):
             raise StoreCorrupt("The keyring entry for xai-oauth is not a credential; it was left in place.") from None
 
     def save(self, credential: Credential) -> None:

@@ -57,7 +57,7 @@ def describe_tier(value: object) -> "tuple[int | None, str]":
     """``(level, name)`` for a raw claim value: a number outside the table is ``(n, "tier n")``; no number, unknown.
 
     Accepts ints and numeric strings ("3"); rejects bools, floats with a
-    fraction, and out-of-range numbers.
+    fraction, and numbers outside 0..999999 (no tier table grows that far).
     """
     if isinstance(value, bool):
         return None, "unknown"
@@ -66,9 +66,9 @@ def describe_tier(value: object) -> "tuple[int | None, str]":
         level = value
     elif isinstance(value, float) and value.is_integer():
         level = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 6:
         level = int(value.strip())
-    if level is None or level < 0:
+    if level is None or not 0 <= level < 1_000_000:
         return None, "unknown"
     tier = TIERS.get(level)
     return level, tier.name if tier else f"tier {level}"  # a tier added tomorrow is shown, never an error

@@ -13,12 +13,31 @@ from ._claims import unverified_claims
 from ._exceptions import MalformedResponse
 from ._tiers import describe_tier
 
-__all__ = ["MAX_LEEWAY", "Credential", "as_seconds", "credential_from_token_response", "refresh_leeway"]
+__all__ = [
+    "MAX_LEEWAY",
+    "MAX_LIFETIME",
+    "Credential",
+    "as_seconds",
+    "credential_from_token_response",
+    "fingerprint",
+    "refresh_leeway",
+]
 
 #: Refresh at most this long before expiry ...
 MAX_LEEWAY = 300.0
 #: ... and never earlier than this fraction of the token's lifetime before it.
 LEEWAY_FRACTION = 0.25
+#: No access token lives longer than a year: a server (or file) that says otherwise is wrong, not generous.
+MAX_LIFETIME = 366 * 24 * 3600.0
+#: Timestamps we accept on disk: after 1970 and before the year 5000.
+_EPOCH_RANGE = (0.0, 9.5e10)
+
+
+def fingerprint(secret: str) -> str:
+    """A short one-way name for a secret, so records can say which refresh token they mean without holding it."""
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def as_seconds(value: object, *, name: str) -> float | None:
@@ -27,17 +46,17 @@ def as_seconds(value: object, *, name: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise MalformedResponse(f"The server sent a non-numeric {name}.")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, (int, float, str)):
         try:
-            number = float(value.strip())
+            number = float(value.strip() if isinstance(value, str) else value)
         except ValueError:
             raise MalformedResponse(f"The server sent a non-numeric {name}.") from None
+        except OverflowError:
+            number = float("inf")
     else:
         raise MalformedResponse(f"The server sent a non-numeric {name}.")
-    if number < 0 or number != number:
-        raise MalformedResponse(f"The server sent a negative {name}.")
+    if number < 0 or number != number or number == float("inf"):
+        raise MalformedResponse(f"The server sent an impossible {name} ({value!r:.40}).")
     return number
 
 
@@ -86,6 +105,13 @@ class Credential:
             raise ValueError("bad refresh token")
         if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
             raise ValueError("bad times")
+        try:
+            expires_at, lifetime, issued_at = (float(n) for n in numbers)  # type: ignore[arg-type]
+        except OverflowError:
+            raise ValueError("times out of range") from None
+        low, high = _EPOCH_RANGE
+        if not (low <= expires_at < high and low <= issued_at < high and 0 <= lifetime <= MAX_LIFETIME):
+            raise ValueError("times out of range")
         id_token = data.get("id_token")
         issuer = data.get("issuer")
         return cls(
@@ -95,9 +121,9 @@ class Credential:
             id_token=id_token if isinstance(id_token, str) else None,
             token_type=str(data.get("token_type") or "Bearer"),
             scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
-            expires_at=float(numbers[0]),  # type: ignore[arg-type]
-            lifetime=float(numbers[1]),  # type: ignore[arg-type]
-            issued_at=float(numbers[2]),  # type: ignore[arg-type]
+            expires_at=expires_at,
+            lifetime=lifetime,
+            issued_at=issued_at,
         )
 
     def expires_in(self, now: float) -> float:
@@ -121,6 +147,20 @@ class Credential:
         )
 
 
+def _claim_time(claims: Mapping[str, Any], name: str) -> float | None:
+    """A JWT time claim as a float; not a number counts as absent, a number no clock reaches is refused."""
+    value = claims.get(name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1e308
+        number = float("inf")
+    if not abs(number) < _EPOCH_RANGE[1]:
+        raise MalformedResponse(f"The access token's {name} claim is not a time ({value!r:.24}).")
+    return number
+
+
 def refresh_leeway(lifetime: float) -> float:
     """How long before expiry a token counts as due: min(5 min, a quarter of its life).
 
@@ -139,6 +179,9 @@ def credential_from_token_response(body: Mapping[str, Any], now: float) -> Crede
     our own clock (``now + exp - iat``): a machine whose clock is minutes off
     then still refreshes on time instead of too late or on every call.
     The lifetime is ``expires_in`` (the server's own number), else ``exp - iat``.
+    A lifetime or expiry outside (0, one year] is ``MalformedResponse``,
+    raised before anything is saved: ``exp: 1e308`` must not become a
+    credential that breaks status() until logout.
     """
     access = body.get("access_token")
     if not isinstance(access, str) or not access:
@@ -152,13 +195,11 @@ def credential_from_token_response(body: Mapping[str, Any], now: float) -> Crede
     id_token = body.get("id_token")
     expires_in = as_seconds(body.get("expires_in"), name="expires_in")
     claims = unverified_claims(access)
-    exp = claims.get("exp")
-    iat = claims.get("iat")
-    exp = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
-    iat = float(iat) if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None
+    exp = _claim_time(claims, "exp")
+    iat = _claim_time(claims, "iat")
     if exp is not None and iat is not None and exp > iat:
         expires_at = now + (exp - iat)
-    elif exp is not None:
+    elif exp is not None and now < exp:
         expires_at = exp
     elif expires_in is not None:
         expires_at = now + expires_in
@@ -170,6 +211,11 @@ def credential_from_token_response(body: Mapping[str, Any], now: float) -> Crede
         lifetime = exp - iat
     else:
         lifetime = max(0.0, expires_at - now)
+    if not (0 < lifetime <= MAX_LIFETIME and now < expires_at <= now + MAX_LIFETIME):
+        raise MalformedResponse(
+            f"The token endpoint gave the access token an impossible lifetime ({expires_at - now:.0f} s); "
+            "nothing was saved."
+        )
     scope = body.get("scope")
     return Credential(
         access_token=access,

@@ -58,6 +58,12 @@ class Settings:
     client_id: str = DEFAULT_CLIENT_ID
     auto_approve: bool = False
     rotate_refresh_tokens: bool = True
+    #: seconds a rotated-away refresh token is still honoured once (xAI's own CLI counts on ~60 s, so that a
+    #: lost answer can be recovered by sending the old token again); later, reuse revokes the whole grant
+    rotation_grace: float = 60.0
+    #: seconds between acting on a token request (a refresh token is rotated) and sending the answer: a slow
+    #: provider, and the gap in which tests interrupt a process
+    token_answer_delay: float = 0.0
     #: seconds of grace before a poll counts as "too fast" (network jitter)
     poll_tolerance: float = 0.25
     #: an API key the API accepts beside subscription tokens (BYOK); None: no key works
@@ -98,6 +104,9 @@ class Grant:
     refresh_token: str
     revoked: bool = False
     used_refresh_tokens: set[str] = field(default_factory=set)
+    #: the token the current one replaced, and when: honoured again within the rotation grace
+    predecessor: str | None = None
+    rotated_at: float = 0.0
 
 
 class OAuthRefusal(Exception):
@@ -270,7 +279,12 @@ class Authority:
             if grant.revoked:
                 self.stats["refresh_refused"] += 1
                 raise OAuthRefusal("invalid_grant", "the grant was revoked")
-            if refresh_token != grant.refresh_token:
+            in_grace = (
+                refresh_token == grant.predecessor and self.now() - grant.rotated_at <= self.settings.rotation_grace
+            )
+            if in_grace:
+                self.stats["grace_reuse"] += 1  # its answer was lost: the successor nobody saw is replaced
+            elif refresh_token != grant.refresh_token:
                 # Reuse of a rotated-away token: assume it was stolen, end the grant.
                 grant.revoked = True
                 self.stats["refresh_refused"] += 1
@@ -278,6 +292,8 @@ class Authority:
                 raise OAuthRefusal("invalid_grant", "refresh token reuse detected; the grant was revoked")
             if self.settings.rotate_refresh_tokens:
                 grant.used_refresh_tokens.add(refresh_token)
+                if not in_grace:
+                    grant.predecessor, grant.rotated_at = refresh_token, self.now()
                 grant.refresh_token = self._new_refresh_token(grant_id or "")
             self.stats["refreshes"] += 1
             return self._token_answer(grant_id or "", grant.refresh_token)

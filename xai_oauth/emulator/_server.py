@@ -33,7 +33,7 @@ import html
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +92,8 @@ class Emulator:
         self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
         self.api_requests: list[dict[str, Any]] = []
+        #: called after each token answer has been written to the socket (tests time kills by it)
+        self.on_token_answer: Callable[[], None] | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.authority.issuer = self.url
 
@@ -424,8 +426,11 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
                     self._json(200, authority.device_authorization(form.get("client_id", ""), form.get("scope", "")))
                 elif path == "/oauth2/token":
                     answer = authority.token(self._form())
+                    time.sleep(authority.settings.token_answer_delay)
                     if not self._misbehave(path, after=True):
                         self._json(200, answer)
+                        if emulator.on_token_answer is not None:
+                            emulator.on_token_answer()
                 elif path == "/oauth2/revoke":
                     authority.revoke(self._form())
                     self._send(200, b"", "text/plain")

@@ -22,7 +22,7 @@ from typing import Any
 from ._demo import SKILL_DIR, approve_in_browser, call_export
 from ._server import Emulator
 
-__all__ = ["StormResult", "run_storm"]
+__all__ = ["StormResult", "run_storm", "sign_in"]
 
 #: What each process runs: imports are paid *before* the shared start time, so
 #: every process reaches the token at the same moment.
@@ -67,7 +67,7 @@ def run_storm(emulator: Emulator, processes: int, *, forced: bool = False) -> St
         if not forced:
             emulator.settings.access_token_lifetime = 2.0
         try:
-            _sign_in(emulator, env)
+            sign_in(emulator, env)
         finally:
             emulator.settings.access_token_lifetime = lifetime
         if not forced:
@@ -99,7 +99,8 @@ def run_storm(emulator: Emulator, processes: int, *, forced: bool = False) -> St
     )
 
 
-def _sign_in(emulator: Emulator, env: dict[str, str]) -> None:
+def sign_in(emulator: Emulator, env: dict[str, str]) -> None:
+    """start(), approve on the emulator, poll() once: one sign-in in the home ``env`` names."""
     started = call_export("start()", env)
     if not started.get("ok"):
         raise RuntimeError(f"start() failed: {started}")

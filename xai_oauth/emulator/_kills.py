@@ -1,0 +1,119 @@
+"""Kill runs: SIGKILL a process at a random moment after its token answer arrived, then count lost sign-ins.
+
+The provider is strict (the emulator with no rotation grace): the refresh
+token a process sent is rotated away the moment the answer leaves, so a
+process that dies before its new token is on disk, and a successor that then
+sends the old one, ends the whole sign-in. Each round runs one fresh
+process that calls ``exports.refresh(force=True)`` and writes a byte to its
+stdout the instant the answer has been read (before anything is done with
+it); the runner kills it a random 0-``window`` seconds later, then a fresh
+``Account`` settles what was left and must still be able to refresh.
+The tests assert on the outcome; ``bench/bench_kills.py`` prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+from ._demo import SKILL_DIR
+from ._server import Emulator
+from ._storm import sign_in
+
+__all__ = ["KillResult", "run_kills", "spawn_refresh"]
+
+#: The child: everything as an agent's process would do it, plus one marker byte when the answer arrives.
+_CHILD = """
+import os, sys, time
+sys.path.insert(0, {skill_dir!r})
+from xai_oauth import _journal
+_on_arrival = _journal.GrantJournal.on_arrival
+def on_arrival(self, now):
+    inner = _on_arrival(self, now)
+    def arrived(status, raw):
+        os.write(1, b"A")
+        inner(status, raw)
+    return arrived
+_journal.GrantJournal.on_arrival = on_arrival
+import exports
+result = exports.refresh(force=True)
+os.write(1, b"D" if result.get("ok") else b"E")
+time.sleep({linger!r})
+"""
+
+
+@dataclass(frozen=True)
+class KillResult:
+    kills: int
+    #: sign-ins that could not refresh after the kill (the provider had to be signed into again)
+    lost: int
+    #: kills that landed before the new credential was saved: a later process adopted it from the journal
+    adopted_from_journal: int
+    #: kills that landed after the save (nothing to recover)
+    after_save: int
+    window_ms: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def spawn_refresh(env: dict[str, str], linger: float = 60.0) -> subprocess.Popen[bytes]:
+    """A fresh process running ``exports.refresh(force=True)`` that prints ``A`` when its answer arrives."""
+    code = _CHILD.format(skill_dir=SKILL_DIR, linger=linger)
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def run_kills(emulator: Emulator, kills: int, *, window: float = 0.005, seed: int = 11) -> KillResult:
+    """``kills`` rounds of: refresh in a fresh process, SIGKILL it 0-``window`` s after its answer, check."""
+    from .._account import Account
+    from .._config import Config
+    from .._exceptions import ReauthRequired
+
+    rng = random.Random(seed)
+    grace = emulator.settings.rotation_grace
+    emulator.settings.rotation_grace = 0.0
+    lost = adopted = after_save = 0
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="xai-oauth-kills-") as home:
+            env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file"}
+            sign_in(emulator, env)
+            for _ in range(kills):
+                child = spawn_refresh(env)
+                assert child.stdout is not None
+                marker = child.stdout.read(1)
+                if marker != b"A":
+                    child.kill()
+                    raise RuntimeError(f"the child never got its answer: {child.communicate()[1][-400:]!r}")
+                time.sleep(rng.uniform(0, window))
+                child.send_signal(signal.SIGKILL)
+                child.communicate()
+                with Account(Config.from_env(env)) as account:
+                    notes = account.status().get("notes") or []
+                    if any("Recovered" in str(note) for note in notes):
+                        adopted += 1
+                    else:
+                        after_save += 1
+                    try:
+                        account.refresh(force=True)
+                    except ReauthRequired:
+                        lost += 1
+                        account.logout()
+                        sign_in(emulator, env)
+    finally:
+        emulator.settings.rotation_grace = grace
+    return KillResult(
+        kills=kills,
+        lost=lost,
+        adopted_from_journal=adopted,
+        after_save=after_save,
+        window_ms=window * 1000,
+        seconds=round(time.perf_counter() - started, 1),
+    )
