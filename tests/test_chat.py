@@ -218,6 +218,17 @@ class TestErrorTable:
         cut = agent(f"chat('xai-grok/{MULTI}', 'a long answer', stream=True)")
         assert cut["error"] == "stream_incomplete" and cut["partial_content"].startswith("4 agents")
 
+    @pytest.mark.parametrize("stream", [False, True])
+    def test_read_timeout_is_a_deadline_for_the_whole_answer(
+        self, agent: Agent, emulator: Emulator, stream: bool
+    ) -> None:
+        """Each event arrives well within the timeout; the answer as a whole does not. It is cut at the deadline."""
+        signed_in(agent)
+        emulator.settings.reply_repeat = 20
+        emulator.settings.stream_delay = 0.1  # ~60 events, 6 s in all
+        late = agent(f"chat('xai-grok/grok-4.3', 'go on', stream={stream})", XAI_OAUTH_READ_TIMEOUT="1")
+        assert late["error"] == "network" and "within 1 s" in late["message"], late
+
     def test_models_answer_from_cache_when_offline(self, agent: Agent) -> None:
         signed_in(agent)
         online = agent("models()")
