@@ -309,7 +309,7 @@ class TestRefreshAndLogout:
     ) -> None:
         signed_in(account, server, clock)
         server.queue("/oauth2/revoke", (200, {}))
-        assert account.logout() == {"status": "logged_out", "revoked": True}
+        assert account.logout() == {"status": "logged_out", "revoked": True, "was_signed_in": True}
         assert server.requests[-1][1] == {
             "client_id": Config().client_id,
             "token": "CANARY-REFRESH-1",

@@ -25,13 +25,14 @@ class Terminal:
         self.env = {**os.environ, **emulator.environ(), "PYTHONPATH": str(ROOT)}
         self.outputs: list[str] = []
 
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "xai_oauth", *args],
             env={**self.env, **env},
             capture_output=True,
             text=True,
             timeout=60,
+            input=stdin,
         )
         self.outputs += [done.stdout, done.stderr]
         return done
@@ -73,7 +74,7 @@ def terminal(emulator: Emulator) -> Terminal:
 def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: Emulator) -> None:
     login = terminal.login()
     assert login.returncode == 0, login.stderr
-    assert "Signed in: SuperGrok (tier 1)" in login.stdout
+    assert "Signed in as person@example.com: SuperGrok (tier 1)" in login.stdout
 
     status = terminal("status")
     assert status.returncode == 0
@@ -101,9 +102,46 @@ def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: E
 
 
 def test_login_json_lines(terminal: Terminal) -> None:
+    """One JSON object a line: the pending sign-in (read by Terminal.login), then the outcome."""
     login = terminal.login("--json")
     assert login.returncode == 0
-    assert json.loads(login.stdout)["status"] == "connected"
+    assert [json.loads(line)["status"] for line in login.stdout.splitlines()] == ["connected"]
+    again = terminal("login", "--json", "--no-browser")  # not a terminal: --force is needed
+    assert again.returncode == 1 and json.loads(again.stdout)["error"] == "already_signed_in"
+    assert "xai-oauth login --force" in json.loads(again.stdout)["action"]
+    assert terminal.login("--force").returncode == 0
+
+
+def test_usage_errors_help_and_debug_anywhere(terminal: Terminal) -> None:
+    bare = terminal()
+    assert bare.returncode == 0 and "commands:" in bare.stdout and "Exit codes" in bare.stdout
+    wrong = terminal("chat", "--thinking", "max", "hi")
+    assert wrong.returncode == 64 and "invalid choice" in wrong.stderr  # not 2, which means "sign-in denied"
+    assert terminal("no-such-command").returncode == 64
+    late = terminal(
+        "chat", "-m", "xai/grok-4.3", "hi", "--debug", XAI_BASE_URL="http://127.0.0.1:9/v1", XAI_API_KEY="xai-k"
+    )
+    assert late.returncode == 1 and "Traceback" in late.stderr
+
+
+def test_logout_with_nothing_signed_in(terminal: Terminal) -> None:
+    done = terminal("logout")
+    assert done.returncode == 0 and done.stdout == "Not signed in; nothing to do.\n" and done.stderr == ""
+
+
+def test_an_api_key_alone_is_enough(terminal: Terminal) -> None:
+    key = {"XAI_API_KEY": "xai-CANARY-KEY-" + "k" * 40}
+    terminal.emulator.settings.api_key = key["XAI_API_KEY"]
+    status = terminal("status", **key)
+    assert status.returncode == 0 and "Not signed in." in status.stdout and "API key is set" in status.stdout
+    asked = terminal("chat", stdin="piped question\n", **key)  # no -m: the key's default; the prompt from stdin
+    assert asked.returncode == 0 and asked.stdout == "You said: piped question\n", asked.stderr
+
+
+def test_json_output_names_commands_not_calls(terminal: Terminal) -> None:
+    nobody = terminal("refresh", "--json")
+    assert nobody.returncode == 1 and "xai-oauth login" in json.loads(nobody.stdout)["action"]
+    assert "start()" not in nobody.stdout
 
 
 @pytest.mark.parametrize(("decide", "exit_code", "error"), [("deny", 2, "access_denied"), ("expire", 3, "expired")])

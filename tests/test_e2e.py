@@ -54,13 +54,15 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
         "models"
     ]
     assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image", "credential": "subscription"}]
-    assert "xai-grok/grok-4.3" in agent("status()")["models"]
+    status_models = agent("status()")["models"]
+    assert status_models == agent("models()")["models"]  # one shape in both places
+    assert "xai-grok/grok-4.3" in [m["id"] for m in status_models]
 
     assert agent("refresh()")["refreshed"] is False
     assert agent("refresh(force=True)")["refreshed"] is True
     assert emulator.stats()["refreshes"] == 1
 
-    assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": True}
+    assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": True, "was_signed_in": True}
     assert emulator.stats()["live_grants"] == 0
     assert agent("logout()")["ok"]
     assert agent("status()")["state"] == "logged_out"

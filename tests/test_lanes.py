@@ -142,11 +142,27 @@ class TestRequests:
             ([{"role": "robot", "content": "x"}], None),
         ],
     )
-    def test_bad_messages_and_thinking(self, messages: Any, thinking: Any) -> None:
-        with pytest.raises(UnsupportedParameter):
+    def test_bad_messages_and_thinking_are_invalid_requests(self, messages: Any, thinking: Any) -> None:
+        """The request itself is wrong (not a lane's limit): invalid_request, with an action about what to pass."""
+        with pytest.raises(RequestRejected) as caught:
             build_request(
                 parse_model(f"xai-grok/{MULTI}", signed_in=True), messages, stream=False, thinking=thinking, params={}
             )
+        assert caught.value.code == "invalid_request" and "other lane" not in caught.value.action
+        if thinking:
+            assert '"low"' in caught.value.action and "high" in caught.value.action
+
+    @pytest.mark.parametrize("model", ["xai-grok/grok-4.3", f"xai-grok/{MULTI}"])
+    def test_several_answers_are_refused_not_merged(self, model: str) -> None:
+        with pytest.raises(UnsupportedParameter) as caught:
+            build_request(
+                parse_model(model, signed_in=True),
+                [{"role": "user", "content": "hi"}],
+                stream=True,
+                thinking=None,
+                params={"n": 2},
+            )
+        assert caught.value.details["parameter"] == "n"
 
 
 class TestAnswers:

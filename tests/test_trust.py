@@ -171,11 +171,11 @@ def test_logout_leaves_nothing_and_revokes_set_aside_credentials(
         "FAKE_KEYRING_FILE": str(keyring_file),
     }
     result = agent("logout()", **with_keyring)
-    assert result == {"ok": True, "status": "logged_out", "revoked": True}
+    assert result == {"ok": True, "status": "logged_out", "revoked": True, "was_signed_in": True}
     assert emulator.stats()["live_grants"] == 0
     assert sorted(p.name for p in slot.iterdir()) == [".lock"]
     assert json.loads(keyring_file.read_text()) == {}
-    assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": False}
+    assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": False, "was_signed_in": False}
 
 
 def test_a_refresh_token_is_sent_only_to_the_issuer_that_issued_it(server: FakeAuthServer, clock: FakeClock) -> None:

@@ -217,6 +217,7 @@ class Account:
             "tier_name": tier_name,
             "expires_at": credential.expires_at,
             "lifetime": credential.lifetime,
+            "refreshable": credential.refresh_token is not None,
             "reauth_required": False,
             "refreshed_at": self._now(),
             "signed_in_at": (old or {}).get("signed_in_at") or self._now(),
@@ -705,6 +706,7 @@ class Account:
                 state, credential = {}, None
                 notes.append(exc.message)
             meta = state.get("credential") if isinstance(state.get("credential"), dict) else None
+            was_signed_in = credential is not None or meta is not None or os.path.exists(self.paths.pending)
             if credential is not None and credential.refresh_token:
                 revoked = self._revoke_issued(credential, meta or {}, notes)
             for kept in glob.glob(glob.escape(self.paths.credentials) + ".corrupt-*"):
@@ -724,7 +726,7 @@ class Account:
                 for leftover_path in glob.glob(os.path.join(glob.escape(self.paths.dir), pattern)):
                     remove(leftover_path)
             remove_legacy(self.paths.home)  # old files no issuer could adopt
-        result: dict[str, Any] = {"status": "logged_out", "revoked": revoked}
+        result: dict[str, Any] = {"status": "logged_out", "revoked": revoked, "was_signed_in": was_signed_in}
         if notes:
             result["notes"] = notes
         return result

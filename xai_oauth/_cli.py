@@ -3,8 +3,9 @@
 Modelled on ``gh auth`` and ``codex login``. Every subcommand is a thin layer
 over ``exports`` (so errors arrive as dicts with ``message`` and ``action``,
 never as tracebacks) that formats the answer for a person, or prints it as
-JSON with ``--json``. Exit codes: 0 success, 1 failure, 2 sign-in denied,
-3 sign-in code expired, 130 interrupted.
+JSON with ``--json`` (``login --json`` prints JSON Lines: the pending sign-in,
+then the outcome). Exit codes: 0 success, 1 failure, 2 sign-in denied, 3
+sign-in code expired, 64 usage error (as sysexits' EX_USAGE), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import exports
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_DENIED, EXIT_EXPIRED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_DENIED, EXIT_EXPIRED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3, 64, 130
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
@@ -28,7 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["emulator"]:  # its options belong to python -m xai_oauth.emulator
         return _emulator(argv[1:])
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"xai-oauth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.debug:
         os.environ["XAI_OAUTH_DEBUG"] = "1"  # error dicts then carry a redacted traceback
     if args.profile:
@@ -43,39 +53,65 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+class _UsageError(Exception):
+    """A command line argparse could not read: exit EXIT_USAGE, not argparse's 2 (which is 'sign-in denied')."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit 2
+        raise _UsageError(message)
+
+
+DEBUG_HELP = "on errors, also show a traceback (tokens redacted)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xai-oauth", description="Sign in to xAI / Grok with your subscription, and use it."
+    parser = _Parser(
+        prog="xai-oauth",
+        description="Sign in to xAI / Grok with your subscription, and use it.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 sign-in denied, 3 sign-in code expired, 64 usage error, 130 interrupted.",
     )
-    parser.add_argument("--debug", action="store_true", help="on errors, also show a traceback (tokens redacted)")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument(
         "--profile", help="which of several accounts at one issuer (default: XAI_OAUTH_PROFILE, else 'default')"
     )
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, run: Any, text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        # --debug after the command too; SUPPRESS keeps the one given before it
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
         sub.set_defaults(run=run)
         return sub
 
-    login = command("login", _login, "Sign in with the device flow: open the link, approve, done.")
+    login = command(
+        "login",
+        _login,
+        "Sign in with the device flow: open the link, approve, done. With --json, prints JSON Lines: "
+        "the pending sign-in, then the outcome.",
+    )
     login.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the link")
+    login.add_argument("--force", action="store_true", help="sign in again even when already signed in")
     command("status", _status, "Show whether you are signed in, with which subscription, until when.")
     command("logout", _logout, "Revoke the sign-in at xAI and forget it here.")
     refresh = command("refresh", _refresh, "Renew the access token now if it is due (or always, with --force).")
-    refresh.add_argument("--force", action="store_true")
+    refresh.add_argument("--force", action="store_true", help="renew even when the token is not due yet")
     command("models", _models, "List the models you can use.")
     command("usage", _usage, "Show how much of the subscription's usage you have used this period.")
     chat = command("chat", _chat, "Ask a Grok model something.")
-    chat.add_argument("prompt", nargs="?", help="the question (omit when --file holds the whole conversation)")
+    chat.add_argument(
+        "prompt",
+        nargs="?",
+        help="the question; omitted: read from stdin when it is not a terminal, or --file holds the conversation",
+    )
     chat.add_argument("--model", "-m", help="xai-grok/<id> (subscription), xai/<id> (API key); default: your default")
     chat.add_argument("--system", "-s", help="a system message to put first")
     chat.add_argument("--file", "-f", help="a JSON file with a list of chat messages")
     chat.add_argument(
         "--thinking", choices=("low", "medium", "high"), help="reasoning effort (multi-agent: 4 or 16 agents)"
     )
-    chat.add_argument("--max-tokens", type=int)
+    chat.add_argument("--max-tokens", type=int, help="the longest answer, in tokens")
     chat.add_argument(
         "--stream",
         action=argparse.BooleanOptionalAction,
@@ -93,10 +129,16 @@ def _parser() -> argparse.ArgumentParser:
 # -- output -------------------------------------------------------------------
 
 
-def _emit(result: dict[str, Any], args: argparse.Namespace, human: Any) -> int:
-    """Print ``result`` as JSON or through ``human``; errors as message + action. Returns the exit code."""
+def _emit(result: dict[str, Any], args: argparse.Namespace, human: Any, *, one_line: bool = False) -> int:
+    """Print ``result`` as JSON or through ``human``; errors as message + action. Returns the exit code.
+
+    The JSON speaks the command's language too: an action says ``xai-oauth login``, not ``start()``.
+    ``one_line`` keeps it on one line (JSON Lines, for ``login --json``).
+    """
+    if isinstance(result.get("action"), str):
+        result = {**result, "action": _for_terminal(result["action"])}
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=None if one_line else 2), flush=True)
     elif result.get("ok"):
         human(result)
     if not result.get("ok"):
@@ -147,9 +189,11 @@ def _duration(seconds: float | None) -> str:
 
 
 def _login(args: argparse.Namespace) -> int:
-    started = exports.start()
+    if not args.force and not _confirm_new_sign_in(args):
+        return EXIT_FAILED
+    started = exports.start(force=args.force)
     if not started.get("ok"):
-        return _emit(started, args, None)
+        return _emit(started, args, None, one_line=True)
     try:  # from here on, Ctrl-C means "give up": drop the pending sign-in
         _show_link(started, args)
         result = _wait_for_approval(started, quiet=args.json or not sys.stderr.isatty())
@@ -163,10 +207,36 @@ def _login(args: argparse.Namespace) -> int:
         result,
         args,
         lambda r: print(
-            f"Signed in: {r['tier_name']} (tier {r['tier']}); token good for {_duration(r['expires_in'])}, "
-            f"kept in {r['storage']}. Default model: {r['default_model_id']}"
+            f"Signed in{' as ' + r['account'] if r.get('account') else ''}: {r['tier_name']} (tier {r['tier']}); "
+            f"token good for {_duration(r['expires_in'])}, kept in {r['storage']}.\n"
+            f"Default model: {r['default_model_id']} (another: xai-oauth chat -m xai-grok/<id>; "
+            "list them with xai-oauth models)"
         ),
+        one_line=True,
     )
+
+
+def _confirm_new_sign_in(args: argparse.Namespace) -> bool:
+    """Signed in already: a terminal is asked first; elsewhere --force is needed (as gh auth login does)."""
+    status = exports.status()
+    if not status.get("ok") or status.get("state") in ("logged_out", "pending", None):
+        return True
+    who = status.get("account") or status.get("tier_name") or "an account"
+    if sys.stdin.isatty() and not args.json:
+        answer = input(f"You are already signed in as {who}. Sign in again (the current sign-in is replaced)? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+    _emit(
+        {
+            "ok": False,
+            "error": "already_signed_in",
+            "message": f"Already signed in as {who}.",
+            "action": "Run `xai-oauth login --force` to sign in again, or `xai-oauth logout` first.",
+        },
+        args,
+        None,
+        one_line=True,
+    )
+    return False
 
 
 def _show_link(started: dict[str, Any], args: argparse.Namespace) -> None:
@@ -248,9 +318,13 @@ def _status(args: argparse.Namespace) -> int:
                     "expired": "Signed in, but the access token has expired (any call refreshes it).",
                     "pending": "A sign-in is waiting for approval.",
                     "reauth_required": f"The sign-in no longer works ({r.get('reason', 'refused')}).",
+                    "refresh_unconfirmed": f"A token refresh got no answer ({r.get('reason')}); the next call "
+                    "settles it.",
                 }.get(r["state"], "Not signed in.")
             )
-            if r.get("action"):
+            if r.get("api_key"):
+                print("An API key is set (XAI_API_KEY): xai/<model> works, e.g. xai-oauth chat -m xai/grok-4.3.")
+            elif r.get("action"):
                 print(f"  → {_for_terminal(r['action'])}")
         for other in r.get("other_signins") or []:
             print(f"Also signed in: {other['account'] or 'unknown'} at {other['issuer']} (profile {other['profile']})")
@@ -258,17 +332,20 @@ def _status(args: argparse.Namespace) -> int:
             print(f"Note: {note}")
 
     code = _emit(result, args, human)
-    return code if code else (EXIT_OK if result.get("connected") else EXIT_FAILED)
+    usable = result.get("connected") or result.get("api_key")
+    return code if code else (EXIT_OK if usable else EXIT_FAILED)
 
 
 def _logout(args: argparse.Namespace) -> int:
-    return _emit(
-        exports.logout(),
-        args,
-        lambda r: print(
-            "Signed out" + (" and revoked at xAI." if r["revoked"] else " (revocation at xAI was not confirmed).")
-        ),
-    )
+    def human(r: dict[str, Any]) -> None:
+        if not r.get("was_signed_in"):
+            print("Not signed in; nothing to do.")
+        else:
+            print(
+                "Signed out" + (" and revoked at xAI." if r["revoked"] else " (revocation at xAI was not confirmed).")
+            )
+
+    return _emit(exports.logout(), args, human)
 
 
 def _refresh(args: argparse.Namespace) -> int:
@@ -328,8 +405,11 @@ def _chat(args: argparse.Namespace) -> int:
             )
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
-    if args.prompt:
-        messages.append({"role": "user", "content": args.prompt})
+    prompt = args.prompt
+    if prompt is None and not args.file and not sys.stdin.isatty():
+        prompt = sys.stdin.read().strip()  # `echo question | xai-oauth chat`
+    if prompt:
+        messages.append({"role": "user", "content": prompt})
     params: dict[str, Any] = {}
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens

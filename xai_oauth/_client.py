@@ -254,9 +254,17 @@ class Client:
         return choice, build_request(choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy)
 
     def default_model(self) -> str:
-        """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``."""
+        """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``.
+
+        With an API key and no sign-in, the key's own ``xai/grok-4.3``: a key
+        alone must work without naming a model.
+        """
+        if self.config.default_model:
+            return self.config.default_model
+        if self.config.api_key and not self.account.signed_in():
+            return API_KEY_PREFIX + DEFAULT_MODEL_ID.removeprefix(SUBSCRIPTION_PREFIX)
         cache = self.account.cached_models()
-        return self.config.default_model or (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
+        return (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
 
     def _timeout(self, seconds: float | None) -> float:
         """Seconds the whole answer may take (``XAI_OAUTH_READ_TIMEOUT``): a deadline, streamed or not."""

@@ -242,11 +242,10 @@ class AccessDenied(DeviceFlowError):
 
     code = "access_denied"
     action = (
-        "xAI refused this sign-in. Check that the account has an active X Premium, "
-        "X Premium+, SuperGrok or SuperGrok Heavy subscription; try the link again in a "
-        "browser already signed in to that account; some accounts are refused even with "
-        "an active subscription, and then an API key from console.x.ai (XAI_API_KEY) is "
-        "the way in. Call start() to try again."
+        "xAI's account gate decides this per account, so signing in again will not change it. Check the "
+        "subscription at grok.com (Settings, Subscription) or x.com (Premium), that the link was approved while "
+        "signed in to the account that pays, and whether the approval page said why. If the account is refused "
+        "with an active subscription, an API key from console.x.ai (XAI_API_KEY) is the way in."
     )
 
 

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._exceptions import IncompleteStream, MalformedResponse, ServerError, UnsupportedParameter
+from ._exceptions import IncompleteStream, MalformedResponse, RequestRejected, ServerError, UnsupportedParameter
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -169,8 +169,17 @@ def build_request(
                 action="Send the earlier turns in messages, or use the API key (xai/<model>) or XAI_OAUTH_ROUTE=api.",
             )
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise RequestRejected(
+            "There is nothing to ask: messages must be a non-empty list of {'role', 'content'} objects.",
+            parameter="messages",
+            action='Pass the question as a string, or as messages=[{"role": "user", "content": "..."}].',
+        )
+    n = params.get("n")
+    if n is not None and n != 1:
         raise UnsupportedParameter(
-            "messages must be a non-empty list of {'role', 'content'} objects.", parameter="messages"
+            f"n={n!r} asks for several answers; this library returns one answer (choice 0) and would drop the rest.",
+            parameter="n",
+            action="Leave n out (or set n=1), and call chat() once per answer you want.",
         )
     effort = _effort(thinking)
     if choice.lane == CHAT_COMPLETIONS:
@@ -208,7 +217,11 @@ def _effort(thinking: Any) -> str | None:
         return None
     effort = thinking.get("effort") if isinstance(thinking, dict) else thinking
     if effort not in EFFORTS:
-        raise UnsupportedParameter('thinking must be {"effort": "low" | "medium" | "high"}.', parameter="thinking")
+        raise RequestRejected(
+            f"thinking effort {effort!r} is not one xAI knows.",
+            parameter="thinking",
+            action=f'Use thinking={{"effort": "low"}}, "medium" or "high" ({", ".join(EFFORTS)}), or leave it out.',
+        )
     return str(effort)
 
 
@@ -248,14 +261,14 @@ def _input_item(message: dict[str, Any]) -> dict[str, Any]:
             "output": content if isinstance(content, str) else json.dumps(content),
         }
     if role not in ("system", "developer", "user", "assistant"):
-        raise UnsupportedParameter(
+        raise RequestRejected(
             f"A message has role {role!r}; use system, developer, user, assistant or tool.", parameter="messages"
         )
     content = message.get("content")
     if isinstance(content, str):
         return {"role": role, "content": content}
     if not isinstance(content, list):
-        raise UnsupportedParameter("A message's content must be a string or a list of parts.", parameter="messages")
+        raise RequestRejected("A message's content must be a string or a list of parts.", parameter="messages")
     return {"role": role, "content": [_input_part(part, role) for part in content]}
 
 
@@ -269,7 +282,7 @@ def _input_part(part: Any, role: str) -> dict[str, Any]:
         return {"type": "input_image", "image_url": url, **({"detail": detail} if detail else {})}
     if kind in ("input_text", "input_image", "output_text"):
         return dict(part)  # already Responses-shaped
-    raise UnsupportedParameter(f"A message part has type {kind!r}; use text or image_url.", parameter="messages")
+    raise RequestRejected(f"A message part has type {kind!r}; use text or image_url.", parameter="messages")
 
 
 def _text_format(response_format: Any) -> Any:

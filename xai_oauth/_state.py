@@ -36,6 +36,7 @@ _CREDENTIAL_SHAPES: "dict[str, object]" = {
     "expires_at": _NUMBER,
     "lifetime": _NUMBER,
     "reauth_required": bool,
+    "refreshable": bool,
     "reauth_reason": str,
     "refreshed_at": _NUMBER,
     "signed_in_at": _NUMBER,

@@ -81,6 +81,9 @@ def read_status(
 
     expires_at = cred.get("expires_at") if cred else None
     kind = (credential_state(cred, t) if cred else None) or ("pending" if pending_live else "logged_out")
+    renew_on_next_call = kind == "expired" and bool(cred and cred.get("refreshable"))
+    if renew_on_next_call:
+        kind = "connected"  # an expired access token with a refresh token behind it is still a working sign-in
 
     result: dict[str, object] = {
         "ok": True,
@@ -103,7 +106,7 @@ def read_status(
         why = cred.get("storage_reason") or "chosen"
         result["storage_note"] = f"kept in a plaintext file {paths.credentials}: {why}"
     if isinstance(models.get("models"), list):
-        result["models"] = [m.get("id") for m in models["models"] if isinstance(m, dict)]
+        result["models"] = models["models"]  # the shape models() gives: id, lane, credential
     usage = state.get("usage")
     if cred and isinstance(usage, dict) and isinstance(usage.get("fetched_at"), (int, float)):
         result["usage"] = {
@@ -127,6 +130,9 @@ def read_status(
             "verification_url_with_code": pending.get("verification_url_with_code"),
             "expires_at": int(pending_expires),  # type: ignore[call-overload]
         }
+    if renew_on_next_call:
+        result["refresh_due"] = True
+        notes = [*(notes or []), "The access token has expired; the next call renews it with the refresh token."]
     if kind in _ACTIONS:
         result["action"] = _ACTIONS[kind]
     from ._slots import other_signins
