@@ -8,7 +8,7 @@ import pytest
 from xai_oauth._device import Approved, Waiting, begin, step
 from xai_oauth._discovery import registrable_domain, validate_discovery
 from xai_oauth._exceptions import AccessDenied, DiscoveryError, LoginExpired, MalformedResponse, OAuthError
-from xai_oauth._redact import scrub
+from xai_oauth._redact import redact, scrub
 from xai_oauth._tiers import describe_tier
 from xai_oauth._tokens import Credential, credential_from_token_response, refresh_leeway
 
@@ -226,3 +226,25 @@ def test_scrub_removes_token_shapes() -> None:
     out = scrub(f"bad token {jwt_text} and rt_{'a' * 40} end")
     assert jwt_text not in out and "a" * 40 not in out and out.startswith("bad token [redacted]")
     assert len(scrub("word " * 100)) <= 200
+
+
+def test_scrub_keeps_model_ids_paths_and_names_readable() -> None:
+    readable = (
+        "The model grok-4.20-multi-agent-0309 does not exist; see "
+        "/home/person/.local/share/xai-oauth/accounts/b1a00492-073a-47ea-816f-4c329264a828@https%3A%2F%2Fauth.x.ai"
+        "/default/credentials.json (ReadTimeout, grok-code-fast-1, grok-imagine-video, test_failed_refresh_never_lose0)"
+    )
+    assert redact(readable) == readable
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "xai-" + "z" * 40,  # an API key, even an all-lower-case one
+        "rt_" + "Ab3" * 12,  # a refresh token: random-looking
+        "4f9c2a7d1e8b6f3a0c5d9e2b7a1f4c8d6e3b0a9f2c5d8e1b",  # a long unbroken run (a hex device code)
+        "dc_Zk8-Qm2_Lp9xVt4-Rw7yNb3Hs6",  # url-safe base64 with separators
+    ],
+)
+def test_scrub_hides_token_shapes(secret: str) -> None:
+    assert secret not in redact(f"the server said: {secret} was refused") and "[redacted]" in scrub(secret)
