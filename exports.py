@@ -29,9 +29,31 @@ if TYPE_CHECKING:
 __all__ = ["chat", "logout", "models", "poll", "refresh", "start", "status", "usage"]
 
 _MISSING_DEPENDENCY_ACTION = (
-    "Install the dependencies: python3 -m pip install -r requirements.txt (in the skill folder), "
-    "or pip install xai-oauth."
+    "Install the dependencies into a virtual environment in the skill folder (this works on a system Python "
+    "that refuses pip, PEP 668): python3 -m venv SKILL_DIR/.venv && SKILL_DIR/.venv/bin/python -m pip install "
+    "-r SKILL_DIR/requirements.txt  (SKILL_DIR is this skill's folder; the python3 blocks find .venv on their own)."
 )
+
+
+def _use_skill_venv() -> None:
+    """Let the agent's plain ``python3`` see packages installed in ``<skill folder>/.venv``.
+
+    On a system Python that refuses ``pip install`` (PEP 668), the skill's
+    dependencies go into a venv next to this file; its site-packages is put
+    at the *end* of ``sys.path`` (what the system has still wins), so every
+    heredoc keeps saying ``python3``. One ``stat`` when there is no venv.
+    """
+    import os
+    import sys
+
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    venv = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv")
+    for site in (os.path.join(venv, "lib", version, "site-packages"), os.path.join(venv, "Lib", "site-packages")):
+        if os.path.isdir(site) and site not in sys.path:
+            sys.path.append(site)
+
+
+_use_skill_venv()
 
 
 def start(force: bool = False) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -71,3 +72,22 @@ def test_default_home_agrees_with_platformdirs(xdg: str | None, monkeypatch: pyt
     else:
         monkeypatch.setenv("XDG_DATA_HOME", xdg)
     assert default_home() == platformdirs.user_data_dir("xai-oauth", appauthor=False)
+
+
+def test_a_venv_in_the_skill_folder_serves_the_plain_python3_of_the_heredocs() -> None:
+    """PEP 668: the dependencies live in SKILL_DIR/.venv, and ``python3`` (not the venv's) still works."""
+    venv = ROOT / ".venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    if not venv.is_dir() or base == sys.executable:
+        pytest.skip("needs the project's .venv (scripts/setup.sh makes it) and a base interpreter outside it")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from exports import chat; "
+        "r = chat('xai/grok-4.3', 'hi'); import httpx2; print(json.dumps([r.get('error'), httpx2.__file__]))"
+    )
+    done = subprocess.run([base, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    error, httpx2_file = json.loads(done.stdout)
+    assert error == "not_signed_in", done.stderr  # got past every import: the dependencies were found
+    alone = subprocess.run([base, "-c", "import httpx2"], capture_output=True, env=env)
+    if alone.returncode != 0:  # the base interpreter has no httpx2 of its own: it came from the skill's .venv
+        assert httpx2_file.startswith(str(venv))
