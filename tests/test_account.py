@@ -345,3 +345,23 @@ def test_corrupt_credential_file_is_set_aside(
 def test_account_repr_has_no_secrets(account: Account, server: FakeAuthServer, clock: FakeClock) -> None:
     signed_in(account, server, clock)
     assert "CANARY" not in repr(account) and os.environ["XAI_OAUTH_HOME"] in repr(account)
+
+
+class TestIssuerMistakes:
+    def test_a_mismatch_names_both_issuers(self, clock: FakeClock) -> None:
+        from .support.fake_server import DISCOVERY
+
+        server = FakeAuthServer({**DISCOVERY, "issuer": "https://login.example.com"})
+        account = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
+        with pytest.raises(DiscoveryError) as caught:
+            account.start()
+        assert "https://auth.x.ai" in caught.value.message and "https://login.example.com" in caught.value.message
+
+    def test_a_connection_failure_names_the_issuer_in_force(self, clock: FakeClock) -> None:
+        def refuse(request: httpx2.Request) -> httpx2.Response:
+            raise httpx2.ConnectError("refused")
+
+        account = Account(Config.from_env(), transport=httpx2.MockTransport(refuse), now=clock, sleep=clock.sleep)
+        with pytest.raises(NetworkError) as caught:
+            account.start()
+        assert "XAI_OAUTH_ISSUER=https://auth.x.ai" in caught.value.message

@@ -134,7 +134,14 @@ class Account:
         """The issuer's endpoints, from the discovery cache or the network."""
 
         def fetch(url: str) -> dict[str, Any]:
-            return self.http.get(url).json_object("discovery document")  # type: ignore[no-any-return]
+            try:
+                return self.http.get(url).json_object("discovery document")  # type: ignore[no-any-return]
+            except NetworkError as exc:
+                raise NetworkError(
+                    f"{exc.message} (the issuer in force: XAI_OAUTH_ISSUER={self.config.issuer})",
+                    maybe_sent=exc.maybe_sent,
+                    action="Check the connection, or XAI_OAUTH_ISSUER (unset, it is https://auth.x.ai).",
+                ) from None
 
         return load_endpoints(self.config.issuer, self.paths.discovery, fetch, self._now)
 

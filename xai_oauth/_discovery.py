@@ -79,8 +79,15 @@ def _check_endpoint(name: str, url: object, issuer: str) -> str:
 
 def validate_discovery(document: Mapping[str, object], issuer: str) -> Endpoints:
     """Endpoints from a discovery document, or ``DiscoveryError`` saying what is wrong."""
-    if document.get("issuer") != issuer:
-        raise DiscoveryError(f"The discovery document names a different issuer than the configured {issuer}.")
+    served = document.get("issuer")
+    if served != issuer:
+        named = repr(served)[:120] if isinstance(served, str) else "no issuer"
+        raise DiscoveryError(
+            f"XAI_OAUTH_ISSUER is {issuer}, but its discovery document names {named}; they must match exactly "
+            "(OpenID Connect Discovery §4.3), so nothing was sent.",
+            action=f"Set XAI_OAUTH_ISSUER to the issuer the server names ({named}) if you trust it, or unset it "
+            "for https://auth.x.ai.",
+        )
     revocation = document.get("revocation_endpoint")
     jwks = document.get("jwks_uri")
     userinfo = document.get("userinfo_endpoint")
