@@ -74,7 +74,25 @@ def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
     or "pending" (with retry_after); errors: access_denied, expired,
     no_pending_login, ...
     """
-    return _call(lambda client: client.account.poll(wait=wait, timeout=timeout))
+    return _call(lambda client: _with_models(client, client.account.poll(wait=wait, timeout=timeout)))
+
+
+def _with_models(client: Client, result: dict[str, Any]) -> dict[str, Any]:
+    """A fresh connection lists its models once (best effort), so status() shows them and the person can switch."""
+    if result.get("status") != "connected":
+        return result
+    try:
+        listing = client.models()
+    except Exception:  # noqa: BLE001 - a listing is a nicety: the sign-in stands without it
+        return result
+    ids = [m["id"] for m in listing["models"]]
+    default = listing.get("default_model_id") or result.get("default_model_id")
+    return {
+        **result,
+        "default_model_id": default,
+        "models": ids,
+        "switch_hint": f"Switch models with /model <id>, e.g. /model {default}; the ids are in models.",
+    }
 
 
 def status() -> dict[str, Any]:

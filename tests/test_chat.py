@@ -269,3 +269,16 @@ def test_a_chat_call_loads_neither_jwt_nor_keyring(agent: Agent, emulator: Emula
     for model in ("xai-grok/grok-4.3", "xai/grok-4.3"):
         expression = f"chat({model!r}, 'x')['ok'] and sorted(__import__('sys').modules.keys() & {{'jwt', 'keyring'}})"
         assert agent(expression, **with_key) == [], model
+
+
+def test_connecting_lists_the_models_and_says_how_to_switch(agent: Agent) -> None:
+    connected = signed_in(agent)
+    assert "xai-grok/grok-4.3" in connected["models"] and "/model xai-grok/grok-4.3" in connected["switch_hint"]
+    assert agent("status()")["models"]  # listed at connect: status() has them without a models() call
+
+
+def test_a_key_that_is_not_an_xai_key_gets_a_hint(agent: Agent, emulator: Emulator) -> None:
+    emulator.settings.api_key = "xai-the-real-one-" + "k" * 30
+    wrong = agent("chat('xai/grok-4.3', 'x')", XAI_API_KEY="sk-" + "q" * 40)
+    assert wrong["error"] == "api_key_invalid" and "start with 'xai-'" in wrong["action"], wrong
+    assert any("xai-" in note for note in agent("status()", XAI_API_KEY="sk-" + "q" * 40)["notes"])

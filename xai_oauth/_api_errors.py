@@ -6,6 +6,8 @@ other 403 is a real refusal (the tier or account may not use that model)
 and a refresh would not change it, so only these two count as auth failures.
 """
 
+from ._exceptions import XaiOAuthError
+
 __all__ = ["error_code", "is_auth_failure"]
 
 
@@ -45,7 +47,7 @@ def api_error(
     model: str,
     retry_after: "float | None" = None,
     route: "str | None" = None,
-) -> "Exception":
+) -> "XaiOAuthError":
     """The exception for an API error answer (the README's error → action table).
 
     ``credential`` is ``subscription`` or ``api_key``; ``model`` is the id the

@@ -34,6 +34,8 @@ from ._status import DEFAULT_MODEL_ID
 __all__ = ["ChatStream", "Client"]
 
 MODELS_TIMEOUT = 15.0
+#: How every xAI API key begins (console.x.ai).
+KEY_PREFIX = "xai-"
 
 
 class Client:
@@ -359,7 +361,7 @@ class Client:
             if wait is not None:
                 self.account.sleep(wait)
                 return token, renewed, attempt + 1
-        raise api_error(
+        error = api_error(
             answer.status,
             answer.body,
             credential=credential,
@@ -367,6 +369,9 @@ class Client:
             retry_after=retry_after,
             route=self._route(credential),
         )
+        if error.code == "api_key_invalid" and not (self.config.api_key or "").startswith(KEY_PREFIX):
+            error.action += f" xAI keys start with '{KEY_PREFIX}'; this one does not (a key for another service?)."
+        raise error
 
 
 class ChatStream:

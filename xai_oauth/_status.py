@@ -37,6 +37,9 @@ def current_status(now: "float | None" = None) -> "dict[str, object]":
     settings = Settings()
     adopted = adopt_legacy(settings.home)
     notes = settings.notes() + ([adopted] if adopted else [])
+    key = settings.get("XAI_API_KEY").strip()
+    if key and not key.startswith("xai-"):
+        notes.append("XAI_API_KEY does not start with 'xai-', as xAI keys do: is it a key for another service?")
     paths = Paths(settings.home, settings.slot)
     if os.path.exists(paths.journal):  # rare: a token grant was interrupted; settle it (the heavy path)
         from ._account import Account
