@@ -309,7 +309,7 @@ class Account:
             # Record the poll before sending it: a crash mid-request still keeps the interval.
             write_json(self.paths.pending, login.polled(now).to_dict())
             state = _read_state_or_empty(self.paths)
-            store = self._ready_store(self._preferred_store(state), state)
+            store = self._ready_store(state)
             endpoints = self.endpoints()
             with self._grant_in_flight(DEVICE_GRANT, spends=None) as journal:
                 answer = self.http.post_form(
@@ -418,7 +418,7 @@ class Account:
                 self._mark_reauth(state, "no refresh token was issued")
                 raise ReauthRequired("The stored sign-in has no refresh token.")
             self._check_issuer(credential, meta)
-            store = self._ready_store(store, state)
+            store = self._ready_store(state, store)
             with self._grant_in_flight("refresh_token", spends=credential.refresh_token) as journal:
                 answer = self._send_refresh_grant(credential.refresh_token, journal, state)
                 try:
@@ -460,22 +460,19 @@ class Account:
             meta["unconfirmed"] = {"since": self._now(), "why": why}
             write_state(self.paths, state)
 
-    def _ready_store(self, store: CredentialStore, state: dict[str, Any]) -> CredentialStore:
+    def _ready_store(self, state: dict[str, Any], current: CredentialStore | None = None) -> CredentialStore:
         """Everything the answer will need, before a grant is sent: the store, and pyjwt already imported.
 
-        A keyring is probed now (its import and backend discovery included):
+        ``current`` is where the credential lives now (a refresh); None for a
+        new sign-in. Unless that is the file, the keyring is probed now, once
+        (its import and backend discovery included), by ``_preferred_store``:
         with ``XAI_OAUTH_STORE=keyring`` an unusable one stops us here, with
         ``auto`` the file takes over, so the answer never waits on either.
         """
         from ._claims import preload
 
         preload()
-        if store is self._keyring:
-            if self.config.store == "keyring":
-                self._require_keyring()
-            elif keyring_usable(self.config.keyring_timeout) is not None:
-                return self._preferred_store(state)
-        return store
+        return current if current is self._file else self._preferred_store(state)
 
     @contextlib.contextmanager
     def _grant_in_flight(self, grant: str, *, spends: str | None) -> Iterator[GrantJournal]:
