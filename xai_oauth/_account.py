@@ -292,10 +292,9 @@ class Account:
 
     def _poll_once(self) -> dict[str, Any]:
         with self._locked():
-            self._adopt_journal()
+            state = self._adopt_journal()
             login = self._read_pending()
             if login is None:
-                state = _read_state_or_empty(self.paths)
                 meta = state.get("credential")
                 if isinstance(meta, dict) and not meta.get("reauth_required"):
                     return self._connected(state)  # another poll (or an earlier one) finished this sign-in
@@ -308,7 +307,6 @@ class Account:
                 return {**_pending(login, now), "_too_soon": True}
             # Record the poll before sending it: a crash mid-request still keeps the interval.
             write_json(self.paths.pending, login.polled(now).to_dict())
-            state = _read_state_or_empty(self.paths)
             store = self._ready_store(state)
             endpoints = self.endpoints()
             with self._grant_in_flight(DEVICE_GRANT, spends=None) as journal:
@@ -639,9 +637,7 @@ class Account:
 
     def access_token(self) -> str:
         """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it."""
-        if os.path.exists(self.paths.journal):  # a grant was interrupted: settle it first
-            with self._locked():
-                self._adopt_journal()
+        self.recover()  # a grant was interrupted: settle it first
         state = _read_state_or_empty(self.paths)
         credential, _ = self._load(state)
         if credential is None:
