@@ -43,7 +43,7 @@ from ._lanes import pick_default
 from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
-from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status
+from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status, storage_note
 from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
 from ._tokens import Credential, credential_from_token_response, fingerprint
 
@@ -357,7 +357,7 @@ class Account:
             "default_model_id": DEFAULT_MODEL_ID,
         }
         if meta.get("storage") == "file":
-            result["storage_note"] = f"kept in a plaintext file {self.paths.credentials}: {meta.get('storage_reason')}"
+            result["storage_note"] = storage_note(self.paths, meta)
         return result
 
     def cancel_login(self) -> bool:

@@ -29,13 +29,12 @@ from ._lanes import (
     read_answer,
 )
 from ._retry import retry_delay
+from ._settings import KEY_PREFIX
 from ._status import DEFAULT_MODEL_ID
 
 __all__ = ["ChatStream", "Client"]
 
 MODELS_TIMEOUT = 15.0
-#: How every xAI API key begins (console.x.ai).
-KEY_PREFIX = "xai-"
 
 
 class Client:

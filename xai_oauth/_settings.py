@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_ISSUER",
     "DEFAULT_PROFILE",
     "ENV_FILE",
+    "KEY_PREFIX",
     "TRUSTED_NAMES",
     "WORKDIR_NAMES",
     "Settings",
@@ -42,6 +43,8 @@ DEFAULT_ISSUER = "https://auth.x.ai"
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 DEFAULT_PROFILE = "default"
 ENV_FILE = ".env.xai"
+#: How every xAI API key begins (console.x.ai).
+KEY_PREFIX = "xai-"
 
 #: What a ``.env.xai`` in the working directory may set: nothing that says where a credential goes.
 WORKDIR_NAMES = frozenset({"XAI_API_KEY", "XAI_DEFAULT_MODEL"})

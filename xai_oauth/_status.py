@@ -13,7 +13,7 @@ from ._files import check_private, read_json
 from ._paths import Paths
 from ._state import credential_state, read_state
 
-__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
+__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status", "storage_note"]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
 #: status() waits this long for a grant in flight elsewhere before answering without settling its journal.
@@ -29,17 +29,24 @@ _ACTIONS = {
 }
 
 
+def storage_note(paths: Paths, meta: "dict[str, object]") -> str:
+    """What status() and poll() say of a credential kept in the file, and why it is there."""
+    return f"kept in a plaintext file {paths.credentials}: {meta.get('storage_reason') or 'chosen'}"
+
+
 def current_status(now: "float | None" = None) -> "dict[str, object]":
     """status() for the settings in force: the environment, the home's .env.xai, the working directory's."""
-    from ._settings import Settings
+    from ._settings import KEY_PREFIX, Settings
     from ._slots import adopt_legacy
 
     settings = Settings()
     adopted = adopt_legacy(settings.home)
     notes = settings.notes() + ([adopted] if adopted else [])
     key = settings.get("XAI_API_KEY").strip()
-    if key and not key.startswith("xai-"):
-        notes.append("XAI_API_KEY does not start with 'xai-', as xAI keys do: is it a key for another service?")
+    if key and not key.startswith(KEY_PREFIX):
+        notes.append(
+            f"XAI_API_KEY does not start with '{KEY_PREFIX}', as xAI keys do: is it a key for another service?"
+        )
     paths = Paths(settings.home, settings.slot)
     if os.path.exists(paths.journal):  # rare: a token grant was interrupted; settle it (the heavy path)
         from ._account import Account
@@ -106,8 +113,7 @@ def read_status(
         result["issuer"] = cred["issuer"]
     if cred and cred.get("storage") == "file":
         result["credentials_file"] = paths.credentials
-        why = cred.get("storage_reason") or "chosen"
-        result["storage_note"] = f"kept in a plaintext file {paths.credentials}: {why}"
+        result["storage_note"] = storage_note(paths, cred)
     if isinstance(models.get("models"), list):
         result["models"] = models["models"]  # the shape models() gives: id, lane, credential
     usage = state.get("usage")
