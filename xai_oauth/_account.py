@@ -44,7 +44,7 @@ from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status, storage_note
-from ._store import CredentialStore, FileStore, KeyringStore, keyring_usable
+from ._store import CredentialStore, FileStore, KeyringStore, credential_from_json, keyring_usable
 from ._tokens import Credential, credential_from_token_response, fingerprint
 
 __all__ = ["Account"]
@@ -779,8 +779,7 @@ def _readable_credential(path: str) -> Credential | None:
     """The credential in a set-aside file, when one can still be read from it."""
     try:
         with open(path, "rb") as handle:
-            data = loads_strict(handle.read())
-        return Credential.from_dict(data) if isinstance(data, dict) else None
+            return credential_from_json(handle.read())
     except (OSError, ValueError):
         return None
 

@@ -54,7 +54,7 @@ class JournalEntry:
 
 
 class GrantJournal:
-    """One grant's journal file, held open from ``begin`` to ``discard``."""
+    """One grant's journal file, held open from ``begin`` to ``close`` (or ``abandon``)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -81,10 +81,10 @@ class GrantJournal:
             ) from None
         fsync_dir(os.path.dirname(self.path))
 
-    def record(self, raw: bytes, now: float) -> bool:
-        """Write a 200 answer over the reservation, durably; False (and carry on) if even that fails."""
+    def record(self, raw: bytes, now: float) -> None:
+        """Write a 200 answer over the reservation, durably; if even that fails, carry on without it."""
         if self._fd is None:
-            return False
+            return
         text = raw.decode("utf-8", "surrogateescape")  # any bytes survive the round trip through JSON
         payload = json.dumps({**self._header, "received_at": now, "answer": text}).encode()
         try:
@@ -92,9 +92,8 @@ class GrantJournal:
             os.ftruncate(self._fd, len(payload))
             os.fsync(self._fd)
         except OSError:
-            return False  # the caller still saves the credential itself; only the safety net is missing
+            return  # the caller still saves the credential itself; only the safety net is missing
         self.recorded = True
-        return True
 
     def on_arrival(self, now: Callable[[], float]) -> Callable[[int, bytes], None]:
         """The ``Http`` hook: a 200's raw body is recorded the moment it has been read."""

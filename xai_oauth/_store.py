@@ -23,7 +23,7 @@ from ._exceptions import KeyringUnavailable, StoreCorrupt
 from ._files import corrupt, loads_strict, read_json, remove, write_json
 from ._tokens import Credential
 
-__all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "keyring_usable"]
+__all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "credential_from_json", "keyring_usable"]
 
 SERVICE = "xai-oauth"
 T = TypeVar("T")
@@ -62,6 +62,14 @@ class FileStore:
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
+
+
+def credential_from_json(raw: bytes | str) -> Credential:
+    """A credential's stored JSON (a keyring entry, a set-aside file) read strictly; ``ValueError`` if it is not one."""
+    data = loads_strict(raw)
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    return Credential.from_dict(data)
 
 
 def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
@@ -125,11 +133,8 @@ class KeyringStore:
         if raw is None:
             return None
         try:
-            data = loads_strict(raw)
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-            return Credential.from_dict(data)
-        except (ValueError, TypeError):
+            return credential_from_json(raw)
+        except ValueError:
             raise StoreCorrupt("The keyring entry for xai-oauth is not a credential; it was left in place.") from None
 
     def save(self, credential: Credential) -> None:
