@@ -156,7 +156,7 @@ def _print_error(result: dict[str, Any], stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     print(f"error: {result.get('message')}", file=stream)
     if result.get("action"):
-        print(f"  → {_for_terminal(result['action'])}", file=stream)
+        print(f"  → {result['action']}", file=stream)  # _emit already put it in the command's words
     if result.get("traceback"):
         print(result["traceback"], file=stream, end="")
 
@@ -325,7 +325,7 @@ def _status(args: argparse.Namespace) -> int:
             if r.get("api_key"):
                 print("An API key is set (XAI_API_KEY): xai/<model> works, e.g. xai-oauth chat -m xai/grok-4.3.")
             elif r.get("action"):
-                print(f"  → {_for_terminal(r['action'])}")
+                print(f"  → {r['action']}")
         for other in r.get("other_signins") or []:
             print(f"Also signed in: {other['account'] or 'unknown'} at {other['issuer']} (profile {other['profile']})")
         for note in r.get("notes") or []:
