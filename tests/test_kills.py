@@ -137,3 +137,5 @@ def test_a_gateway_502_after_the_provider_acted_is_settled_within_the_grace(agen
     assert agent("refresh()")["refreshed"] is True  # the old token once more, inside xAI's grace
     assert agent("status()")["state"] == "connected"
     assert emulator.stats()["grace_reuse"] == 1 and emulator.stats().get("reuse_detected", 0) == 0
+    blob = "\n".join(agent.outputs)  # the unconfirmed path's messages, reasons and notes: no secret rides along
+    assert not [secret for secret in emulator.authority.secrets() if secret in blob]
