@@ -282,3 +282,20 @@ def test_a_key_that_is_not_an_xai_key_gets_a_hint(agent: Agent, emulator: Emulat
     wrong = agent("chat('xai/grok-4.3', 'x')", XAI_API_KEY="sk-" + "q" * 40)
     assert wrong["error"] == "api_key_invalid" and "start with 'xai-'" in wrong["action"], wrong
     assert any("xai-" in note for note in agent("status()", XAI_API_KEY="sk-" + "q" * 40)["notes"])
+
+
+def test_an_empty_answer_carries_a_note_to_ask_again(agent: Agent, emulator: Emulator) -> None:
+    signed_in(agent)
+    empty = '{"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}]}'
+    emulator.inject(Fault(CHAT, status=200, body=empty, content_type="application/json"))
+    answer = agent("chat('xai-grok/grok-4.3', 'x')")
+    assert answer["ok"] and answer["content"] == "" and "asking again" in answer["note"]
+    assert "note" not in agent("chat('xai-grok/grok-4.3', 'x')")
+
+
+@pytest.mark.parametrize(("model", "limit"), [("grok-4.3", "max_tokens"), (MULTI, "max_output_tokens")])
+def test_nonsense_numbers_are_refused_by_the_api_as_invalid_requests(agent: Agent, model: str, limit: str) -> None:
+    signed_in(agent)
+    refused = agent(f"chat('xai-grok/{model}', 'x', max_tokens=-5)")
+    assert refused["error"] == "invalid_request" and limit in refused["message"] and "-5" in refused["message"]
+    assert agent(f"chat('xai-grok/{model}', 'x', temperature=7)")["error"] == "invalid_request"

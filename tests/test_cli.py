@@ -191,24 +191,65 @@ def test_debug_shows_a_redacted_traceback(terminal: Terminal) -> None:
     assert key not in debug.stderr
 
 
-def test_emulator_command_serves(tmp_path: Path) -> None:
+def test_emulator_command_serves_and_its_banner_is_enough_to_sign_in(tmp_path: Path) -> None:
+    """Every export line (the API key too), and the approval without a browser, taken from the banner alone."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "xai_oauth", "emulator", "--tier", "4"],
+        [sys.executable, "-m", "xai_oauth", "emulator", "--tier", "4", "--interval", "0.2"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         assert child.stdout is not None
-        first = child.stdout.readline()
-        assert "xAI emulator on http://127.0.0.1:" in first and "(tier 4)" in first
-        url = first.split(" on ")[1].split(",")[0]
+        banner = [child.stdout.readline() for _ in range(8)]
+        assert "xAI emulator on http://127.0.0.1:" in banner[0] and "(tier 4, X Premium+)" in banner[0]
+        exports = dict(line.split("export ", 1)[1].strip().split("=", 1) for line in banner if "export " in line)
+        assert set(exports) == {"XAI_OAUTH_ISSUER", "XAI_BASE_URL", "XAI_OAUTH_BASE_URL", "XAI_API_KEY"}
+        curl = next(line for line in banner if line.strip().startswith("curl "))
+        form_url = curl.split()[-1]
+        env = {
+            **os.environ,
+            **exports,
+            "PYTHONPATH": str(ROOT),
+            "XAI_OAUTH_HOME": str(tmp_path),
+            "XAI_OAUTH_STORE": "file",
+        }
+        login = subprocess.Popen(
+            [sys.executable, "-m", "xai_oauth", "login", "--json", "--no-browser"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert login.stdout is not None
+        pending = json.loads(login.stdout.readline())
         from urllib.request import urlopen
 
-        assert json.loads(urlopen(f"{url}/.well-known/openid-configuration", timeout=5).read())["issuer"] == url
+        words = curl.split()
+        form = "&".join(words[i + 1] for i, word in enumerate(words) if word == "-d")
+        form = form.replace("<CODE>", pending["user_code"])
+        urlopen(form_url, data=form.encode(), timeout=5).read()
+        outcome = json.loads(login.communicate(timeout=60)[0].splitlines()[-1])
+        assert login.returncode == 0 and outcome["status"] == "connected"
+        by_key = subprocess.run(
+            [sys.executable, "-m", "xai_oauth", "chat", "--json", "-m", "xai/grok-4.3", "hi"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert json.loads(by_key.stdout)["content"] == "You said: hi", by_key.stderr  # the printed key works
     finally:
         child.terminate()
         child.communicate(timeout=10)
+
+
+def test_emulator_help_is_plain_and_complete() -> None:
+    from xai_oauth.emulator.__main__ import _parser
+
+    parser = _parser()
+    assert "``" not in parser.format_help()
+    undocumented = [action.dest for action in parser._actions if not action.help]
+    assert undocumented == []
 
 
 def test_no_secret_in_any_command_output(terminal: Terminal, emulator: Emulator) -> None:

@@ -207,6 +207,27 @@ class TestAnswers:
         cut = read_answer(choice, {"output": [], "incomplete_details": {"reason": "max_output_tokens"}})
         assert cut["finish_reason"] == "length"
 
+    def test_an_empty_answer_says_to_ask_again_on_every_path(self) -> None:
+        chat, multi = parse_model("xai-grok/grok-4.3", signed_in=True), parse_model(f"xai-grok/{MULTI}", signed_in=True)
+        whole_chat = read_answer(chat, {"choices": [{"message": {"content": " "}, "finish_reason": "stop"}]})
+        whole_resp = read_answer(multi, {"output": [{"type": "message", "content": []}]})
+        streamed_chat = ChatCompletionsStream(chat)
+        streamed_chat.feed("message", "[DONE]")
+        streamed_resp = ResponsesStream(multi)
+        streamed_resp.feed("response.completed", json.dumps({"type": "response.completed", "response": {}}))
+        for answer in (whole_chat, whole_resp, streamed_chat.result(), streamed_resp.result()):
+            assert "asking again" in answer["note"], answer
+        said = read_answer(chat, {"choices": [{"message": {"content": "hi"}}]})
+        called = read_answer(multi, {"output": [{"type": "function_call", "call_id": "c", "name": "f"}]})
+        assert "note" not in said and "note" not in called  # text, or a tool call, is an answer
+
+    def test_a_streamed_responses_answer_is_not_called_empty(self) -> None:
+        reader = ResponsesStream(parse_model(f"xai-grok/{MULTI}", signed_in=True))
+        reader.feed("", json.dumps({"type": "response.output_text.delta", "delta": "Hi"}))
+        completed = {"type": "response.completed", "response": {"output": [{"type": "message", "content": []}]}}
+        reader.feed("", json.dumps(completed))
+        assert reader.result()["content"] == "Hi" and "note" not in reader.result()
+
 
 class TestStreams:
     def test_chat_stream_collects_deltas_tool_calls_and_usage(self) -> None:

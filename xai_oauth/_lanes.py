@@ -13,7 +13,8 @@ not have to know which, so this module:
   a parameter the lane cannot take raises ``UnsupportedParameter``
   instead of being dropped;
 * reads either lane's answer, whole or streamed, into
-  ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls"?}``.
+  ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls", "note"?}``;
+  ``note`` says an empty answer is worth asking again.
 """
 
 from __future__ import annotations
@@ -306,8 +307,8 @@ def _responses_tool(tool: Any) -> Any:
 def read_answer(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
     """A whole (non-streamed) answer of either lane in the one shape."""
     if choice.lane == CHAT_COMPLETIONS:
-        return _from_chat_completion(choice, body)
-    return _from_response(choice, body)
+        return _noted(_from_chat_completion(choice, body))
+    return _noted(_from_response(choice, body))
 
 
 def _from_chat_completion(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
@@ -384,6 +385,18 @@ def _shape(
         "usage": usage,
         "tool_calls": tool_calls,
     }
+
+
+#: Said beside an answer with neither text nor tool calls: xAI models now and then return an empty
+#: turn (often after long reasoning), and asking again is what works.
+EMPTY_ANSWER_NOTE = "The model returned an empty answer; asking again usually works."
+
+
+def _noted(answer: dict[str, Any]) -> dict[str, Any]:
+    """The finished answer, with ``note`` when it is empty, so an agent does not show a person nothing."""
+    if not answer["content"].strip() and not answer["tool_calls"]:
+        answer["note"] = EMPTY_ANSWER_NOTE
+    return answer
 
 
 # Answers are read defensively: a field of the wrong type is the server's mistake, reported as
@@ -516,7 +529,7 @@ class ChatCompletionsStream:
             raise IncompleteStream("The chat stream ended before its [DONE] marker; the answer may be cut short.")
         calls = [self.calls[i] for i in sorted(self.calls)]
         text = "".join(self.text) + mend_text(self.carry)
-        return _shape(self.choice, text, self.finish_reason, self.usage, calls)
+        return _noted(_shape(self.choice, text, self.finish_reason, self.usage, calls))
 
 
 @dataclass
@@ -561,8 +574,8 @@ class ResponsesStream:
             answer = _from_response(self.choice, self.final)
             if not answer["content"]:
                 answer["content"] = streamed
-            return answer
-        return _shape(self.choice, streamed, "stop", _usage(self.final.get("usage")), [])
+            return _noted(answer)
+        return _noted(_shape(self.choice, streamed, "stop", _usage(self.final.get("usage")), []))
 
 
 def new_stream(choice: ModelChoice) -> ChatCompletionsStream | ResponsesStream:

@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import time
 
+from .._tiers import TIERS, describe_tier
 from ._server import Emulator
 
+DESCRIPTION = (
+    "Serve an emulated auth.x.ai, api.x.ai and subscription chat proxy on 127.0.0.1, to try xai-oauth "
+    "offline; or, with --demo, run a whole sign-in against it the way an agent does."
+)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xai-oauth emulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+
+def _parser() -> argparse.ArgumentParser:
+    tiers = ", ".join(f"{level} {tier.name}" for level, tier in sorted(TIERS.items()))
+    parser = argparse.ArgumentParser(prog="xai-oauth emulator", description=DESCRIPTION)
+    parser.add_argument("--port", type=int, default=0, metavar="PORT", help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument(
-        "--tier",
-        type=int,
-        default=1,
-        help="subscription tier in issued tokens, xAI's enum: 0 Free, 1 SuperGrok, 2 X Basic, 3 X Premium, "
-        "4 X Premium+, 5 SuperGrok Heavy, 6 SuperGrok Lite, 7 SuperGrok Plus",
+        "--tier", type=int, default=1, metavar="N", help=f"subscription tier in issued tokens (default 1): {tiers}"
     )
-    parser.add_argument("--token-lifetime", type=float, default=6 * 3600, help="access token lifetime, seconds")
-    parser.add_argument("--interval", type=float, default=5, help="device flow polling interval, seconds")
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=6 * 3600,
+        metavar="SECONDS",
+        help="access token lifetime (default 6 hours)",
+    )
+    parser.add_argument(
+        "--interval", type=float, default=5, metavar="SECONDS", help="device flow polling interval (default 5)"
+    )
     parser.add_argument("--auto-approve", action="store_true", help="approve every sign-in at once")
-    parser.add_argument("--api-key", help="an API key the emulated API accepts beside subscription tokens (BYOK)")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (BYOK) the emulated API accepts beside subscription tokens (default: a fresh random one)",
+    )
+    keys.add_argument("--no-api-key", action="store_true", help="accept no API key, only subscription tokens")
     parser.add_argument(
         "--api-bills-oauth",
         action="store_true",
@@ -30,15 +48,38 @@ def main(argv: list[str] | None = None) -> int:
         "as many subscribers see (the chat proxy and media stay open)",
     )
     parser.add_argument("--demo", action="store_true", help="run a whole sign-in as an agent would, then exit")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def banner(emulator: Emulator) -> list[str]:
+    """What a person needs to use the emulator: every ``export`` line, and how to approve without a browser."""
+    level, name = describe_tier(emulator.settings.tier)
+    lines = [
+        f"xAI emulator on {emulator.url}, chat proxy on {emulator.proxy_url} "
+        f"(tier {level}, {name}). Point xai-oauth at it with:",
+        *(f"  export {name}={value}" for name, value in emulator.environ().items()),
+    ]
+    if emulator.settings.auto_approve:
+        lines.append("Every sign-in is approved at once (--auto-approve).")
+    else:
+        lines += [
+            "Approve a sign-in in the browser (the link xai-oauth shows), or without one by posting its form:",
+            f"  curl -d user_code=<CODE> -d decision=approve {emulator.url}/device",
+        ]
+    lines.append("Ctrl-C to stop.")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    api_key = None if args.no_api_key else args.api_key or "xai-emulator-" + secrets.token_hex(16)
     emulator = Emulator(
         port=args.port,
         tier=args.tier,
         access_token_lifetime=args.token_lifetime,
         interval=1 if args.demo else args.interval,
         auto_approve=args.auto_approve,
-        api_key=args.api_key,
+        api_key=api_key,
         api_bills_oauth=args.api_bills_oauth,
     )
     with emulator:
@@ -46,13 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             from ._demo import run_demo
 
             return run_demo(emulator)
-        print(
-            f"xAI emulator on {emulator.url}, chat proxy on {emulator.proxy_url} (tier {args.tier}). "
-            "Point xai-oauth at it with:"
-        )
-        for name, value in emulator.environ().items():
-            print(f"  export {name}={value}")
-        print("Ctrl-C to stop.", flush=True)
+        print("\n".join(banner(emulator)), flush=True)
         try:
             while True:
                 time.sleep(3600)

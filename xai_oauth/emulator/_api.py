@@ -4,7 +4,10 @@ The "model" is deterministic, so tests can check what reached it: it echoes
 the last user message, and on the responses lane it says how many agents the
 reasoning effort bought (4 for low / medium, 16 for high, as xAI documents).
 Errors are shaped like xAI's (``{"code": ..., "error": ...}``) with the same
-statuses: 404 unknown model, 403 a model outside the tier, 400 a bad request.
+statuses: 404 unknown model, 403 a model outside the tier, 400 a bad request
+(a number out of range, such as a negative ``max_tokens``, is refused with
+``"code": "Client specified an invalid argument"``, the code xAI's own CLI
+tests against; the wording of ``error`` is ours).
 Streams are real server-sent events: chat completion chunks ending in
 ``[DONE]``, and the Responses event sequence ending in ``response.completed``.
 """
@@ -54,6 +57,30 @@ def _check_model(body: dict[str, Any], allowed: list[str]) -> str:
     return model
 
 
+INVALID_ARGUMENT = "Client specified an invalid argument"
+
+#: Numbers a request may carry and the range each must fall in (inclusive), per lane.
+_TOKEN_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+_RANGES: dict[str, tuple[float, float]] = {
+    **{name: (1, 2_000_000) for name in _TOKEN_LIMITS},
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+}
+
+
+def _check_numbers(body: dict[str, Any]) -> None:
+    """Refuse out-of-range numbers before sampling, as the real API does, instead of answering anyway."""
+    for name, (low, high) in _RANGES.items():
+        if name not in body or body[name] is None:
+            continue
+        value = body[name]
+        whole = name in _TOKEN_LIMITS
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            raise ApiRefusal(400, INVALID_ARGUMENT, f"{name} must be {'an integer' if whole else 'a number'}")
+        if not low <= value <= high:
+            raise ApiRefusal(400, INVALID_ARGUMENT, f"{name} must be between {low} and {high}, got {value}")
+
+
 def _words(text: str, repeat: int) -> list[str]:
     words = " ".join([text] * max(1, repeat)).split(" ")
     return [w + " " for w in words[:-1]] + words[-1:]
@@ -76,6 +103,7 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
         raise ApiRefusal(400, "invalid-argument", "messages must be a non-empty list")
     if "input" in body or "reasoning" in body:
         raise ApiRefusal(400, "invalid-argument", "unknown field for /v1/chat/completions")
+    _check_numbers(body)
     said = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     text = f"You said: {said}"
     if body.get("reasoning_effort"):
@@ -142,6 +170,7 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         items = [{"role": "user", "content": items}]
     if not isinstance(items, list) or not items:
         raise ApiRefusal(400, "invalid-argument", "input must be a string or a non-empty list")
+    _check_numbers(body)
     effort = (body.get("reasoning") or {}).get("effort", "low")
     agents = 16 if effort == "high" else 4
     said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
