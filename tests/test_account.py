@@ -139,8 +139,11 @@ class TestStart:
 
     def test_http_issuer_off_loopback_is_a_config_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("XAI_OAUTH_ISSUER", "http://auth.x.ai")
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError) as refused:
             Config.from_env()
+        assert "loopback address (localhost, 127.0.0.0/8 or ::1" in refused.value.message
+        monkeypatch.setenv("XAI_OAUTH_ISSUER", "http://127.5.5.5:9")  # all of 127/8 is this machine
+        assert Config.from_env().issuer == "http://127.5.5.5:9"
 
 
 class TestPoll:

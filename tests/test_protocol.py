@@ -215,6 +215,20 @@ class TestDiscoveryPinning:
         with pytest.raises(DiscoveryError):
             validate_discovery(self.doc(local, token_endpoint="http://10.0.0.1/token"), local)
 
+    def test_loopback_spellings_are_named_as_the_same_machine_but_different_issuers(self) -> None:
+        with pytest.raises(DiscoveryError) as spelled:
+            validate_discovery(self.doc("http://127.0.0.1:8123"), "http://localhost:8123")
+        assert "http://localhost:8123" in spelled.value.message and "'http://127.0.0.1:8123'" in spelled.value.message
+        assert "same machine" in spelled.value.message and "127.0.0.1:8123" in spelled.value.action
+        with pytest.raises(DiscoveryError) as elsewhere:
+            validate_discovery(self.doc(issuer="https://auth.x.ai/other"), ISSUER)
+        assert "same machine" not in elsewhere.value.message
+        with pytest.raises(DiscoveryError) as off_host:
+            validate_discovery(
+                self.doc("http://127.0.0.1:8123", token_endpoint="http://10.0.0.1/t"), "http://127.0.0.1:8123"
+            )
+        assert "not on 127.0.0.1" in off_host.value.message
+
     def test_registrable_domain(self) -> None:
         assert registrable_domain("auth.x.ai") == "x.ai"
         assert registrable_domain("a.b.example.co.uk") == "example.co.uk"

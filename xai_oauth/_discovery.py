@@ -67,7 +67,10 @@ def _check_endpoint(name: str, url: object, issuer: str) -> str:
         raise DiscoveryError(f"The discovery document's {name} carries credentials in its URL.")
     if is_loopback_host(issuer_host):
         if parts.scheme not in ("http", "https") or host != issuer_host:
-            raise DiscoveryError(f"The {name} ({url}) is not on the loopback issuer's host.")
+            raise DiscoveryError(
+                f"The {name} ({url}) is not on {issuer_host}: a loopback issuer's endpoints must be on the very "
+                "same host, since plain http is trusted only there."
+            )
         return url
     if parts.scheme != "https":
         raise DiscoveryError(f"The {name} ({url}) is not https.")
@@ -82,9 +85,16 @@ def validate_discovery(document: Mapping[str, object], issuer: str) -> Endpoints
     served = document.get("issuer")
     if served != issuer:
         named = repr(served)[:120] if isinstance(served, str) else "no issuer"
+        spelling = (
+            " (localhost, 127.0.0.1 and ::1 are the same machine but different issuers: use the URL the server prints)"
+            if isinstance(served, str)
+            and is_loopback_host(urlsplit(served).hostname)
+            and is_loopback_host(urlsplit(issuer).hostname)
+            else ""
+        )
         raise DiscoveryError(
             f"XAI_OAUTH_ISSUER is {issuer}, but its discovery document names {named}; they must match exactly "
-            "(OpenID Connect Discovery §4.3), so nothing was sent.",
+            f"(OpenID Connect Discovery §4.3){spelling}, so nothing was sent.",
             action=f"Set XAI_OAUTH_ISSUER to the issuer the server names ({named}) if you trust it, or unset it "
             "for https://auth.x.ai.",
         )

@@ -64,8 +64,9 @@ def require_https(name: str, url: str) -> None:
         raise ConfigError(f"{name} must not carry credentials in the URL.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
-            f"{name} is plain http on {parts.hostname}; plain http is allowed only on a loopback address "
-            "(127.0.0.1, ::1, localhost). Use https."
+            f"{name} is plain http on {parts.hostname}, which is not this machine; tokens may travel over plain "
+            "http only to a loopback address (localhost, 127.0.0.0/8 or ::1, as the built-in emulator uses). "
+            "Use https."
         )
 
 
