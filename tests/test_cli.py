@@ -138,10 +138,22 @@ def test_an_api_key_alone_is_enough(terminal: Terminal) -> None:
     assert asked.returncode == 0 and asked.stdout == "You said: piped question\n", asked.stderr
 
 
-def test_json_output_names_commands_not_calls(terminal: Terminal) -> None:
+def test_every_output_names_commands_not_calls(terminal: Terminal, isolated_home: Path) -> None:
+    """Actions, messages and notes, in text and JSON: the command speaks commands (the exports speak calls)."""
+    import re
+
     nobody = terminal("refresh", "--json")
     assert nobody.returncode == 1 and "xai-oauth login" in json.loads(nobody.stdout)["action"]
-    assert "start()" not in nobody.stdout
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "state.json").write_text("{}")  # an old home's file that names no issuer: a note
+    said = [terminal(*args) for args in (("status",), ("status", "--json"), ("usage", "--json"), ("chat", "hi"))]
+    assert "xai-oauth logout" in said[0].stdout  # the note, rewritten
+    assert terminal.login().returncode == 0
+    said += [terminal("chat", "--json", "-m", "xai-grok/grok-9", "hi"), terminal("status", "--json")]
+    said.append(terminal("models", "--json", XAI_API_KEY="sk-not-an-xai-key"))
+    calls = re.compile(r"\b(start|poll|logout|refresh|models|usage|status|chat)\(\)")
+    for done in said:
+        assert not calls.search(done.stdout + done.stderr), done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(("decide", "exit_code", "error"), [("deny", 2, "access_denied"), ("expire", 3, "expired")])

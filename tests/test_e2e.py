@@ -66,7 +66,9 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
     assert emulator.stats()["live_grants"] == 0
     assert agent("logout()")["ok"]
     assert agent("status()")["state"] == "logged_out"
-    assert agent("poll()")["error"] == "no_pending_login"
+    lost = agent("poll()")
+    assert lost["error"] == "no_pending_login" and "start()" in lost["action"]
+    assert "xai-oauth" not in json.dumps(lost)  # the exports name calls; only the command names commands
 
 
 def test_a_poll_right_after_approval_says_connected(agent: Agent, emulator: Emulator) -> None:

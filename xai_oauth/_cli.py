@@ -135,8 +135,7 @@ def _emit(result: dict[str, Any], args: argparse.Namespace, human: Any, *, one_l
     The JSON speaks the command's language too: an action says ``xai-oauth login``, not ``start()``.
     ``one_line`` keeps it on one line (JSON Lines, for ``login --json``).
     """
-    if isinstance(result.get("action"), str):
-        result = {**result, "action": _for_terminal(result["action"])}
+    result = _in_commands(result)
     if args.json:
         print(json.dumps(result, indent=None if one_line else 2), flush=True)
     elif result.get("ok"):
@@ -163,15 +162,28 @@ def _print_error(result: dict[str, Any], stream: TextIO | None = None) -> None:
 
 _COMMANDS = {
     "start()": "xai-oauth login",
+    "poll()": "xai-oauth login",
     "logout()": "xai-oauth logout",
     "refresh()": "xai-oauth refresh",
     "models()": "xai-oauth models",
-    "poll()": "xai-oauth login",
+    "usage()": "xai-oauth usage",
+    "status()": "xai-oauth status",
+    "chat()": "xai-oauth chat",
 }
+#: The fields of an export's dict that talk to a person (and so may name a call).
+_SPOKEN = ("message", "action", "note", "storage_note")
+
+
+def _in_commands(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with every spoken field in the command's words (``notes`` too)."""
+    spoken = {name: _for_terminal(result[name]) for name in _SPOKEN if isinstance(result.get(name), str)}
+    if isinstance(result.get("notes"), list):
+        spoken["notes"] = [_for_terminal(n) if isinstance(n, str) else n for n in result["notes"]]
+    return {**result, **spoken}
 
 
 def _for_terminal(action: str) -> str:
-    """An export's action, with its function names as the commands a person types."""
+    """An export's sentence, with its function names as the commands a person types."""
     for call, command in _COMMANDS.items():
         action = action.replace(call, f"`{command}`")
     return action.replace("Call `", "Run `").replace("call `", "run `")
