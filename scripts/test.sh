@@ -3,8 +3,7 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+bash scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet xai_oauth exports.py tests bench
 .venv/bin/mypy
