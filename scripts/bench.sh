@@ -2,6 +2,5 @@
 # Set up .venv with the bench extra (the openai SDK, for comparison) and run every benchmark; writes bench/report.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+bash scripts/setup.sh bench
 exec .venv/bin/python bench/run_all.py "$@"
