@@ -176,7 +176,9 @@ _SPOKEN = ("message", "action", "note", "storage_note")
 
 def _in_commands(result: dict[str, Any]) -> dict[str, Any]:
     """``result`` with every spoken field in the command's words (``notes`` too)."""
-    spoken = {name: _for_terminal(result[name]) for name in _SPOKEN if isinstance(result.get(name), str)}
+    spoken: dict[str, Any] = {
+        name: _for_terminal(result[name]) for name in _SPOKEN if isinstance(result.get(name), str)
+    }
     if isinstance(result.get("notes"), list):
         spoken["notes"] = [_for_terminal(n) if isinstance(n, str) else n for n in result["notes"]]
     return {**result, **spoken}
