@@ -13,8 +13,8 @@ not have to know which, so this module:
   a parameter the lane cannot take raises ``UnsupportedParameter``
   instead of being dropped;
 * reads either lane's answer, whole or streamed, into
-  ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls", "note"?}``;
-  ``note`` says an empty answer is worth asking again.
+  ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls", "citations"?, "note"?}``;
+  ``citations`` lists the sources a search cited, ``note`` says an empty answer is worth asking again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ __all__ = [
     "new_stream",
     "parse_model",
     "pick_default",
+    "citations",
     "read_answer",
+    "search_tools",
 ]
 
 SUBSCRIPTION_PREFIX = "xai-grok/"
@@ -127,8 +129,12 @@ class ModelChoice:
         return PATHS[self.lane]
 
 
-def parse_model(model: str, *, signed_in: bool) -> ModelChoice:
-    """Read the prefix: ``xai-grok/`` subscription, ``xai/`` API key, bare: subscription if signed in."""
+def parse_model(model: str, *, signed_in: bool, lane: str | None = None) -> ModelChoice:
+    """Read the prefix: ``xai-grok/`` subscription, ``xai/`` API key, bare: subscription if signed in.
+
+    ``lane="responses"`` sends any model to the Responses API (server-side
+    search lives there); multi-agent models have no other lane.
+    """
     if not isinstance(model, str) or not model.strip():
         raise UnsupportedParameter("model must be a model id such as xai-grok/grok-4.3.", parameter="model")
     model = model.strip()
@@ -138,7 +144,36 @@ def parse_model(model: str, *, signed_in: bool) -> ModelChoice:
         credential, model_id = "api_key", model[len(API_KEY_PREFIX) :]
     else:
         credential, model_id = ("subscription" if signed_in else "api_key"), model
-    return ModelChoice(model_id=model_id, credential=credential, lane=lane_for(model_id))
+    natural = lane_for(model_id)
+    if lane not in (None, natural, RESPONSES):
+        raise UnsupportedParameter(
+            f"lane={lane!r}: {model_id} is served only by /responses."
+            if natural == RESPONSES
+            else f"lane must be 'responses' or left out (the model's own lane), got {lane!r}.",
+            parameter="lane",
+            action="Leave lane out, or pass lane='responses'.",
+        )
+    return ModelChoice(model_id=model_id, credential=credential, lane=lane or natural)
+
+
+#: ``search=`` names and the Responses API's server-side tools they turn on.
+SEARCH_TOOLS = {"web": "web_search", "x": "x_search"}
+
+
+def search_tools(search: Any) -> list[dict[str, str]]:
+    """``["web", "x"]`` (or ``"web,x"``) as Responses tools; ``invalid_request`` for anything else."""
+    names = search.split(",") if isinstance(search, str) else search
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
+        names = [repr(search)]
+    wanted = [n.strip().lower() for n in names]
+    unknown = [n for n in wanted if n not in SEARCH_TOOLS]
+    if unknown:
+        raise RequestRejected(
+            f"search={search!r}: {', '.join(unknown)} is not a search xAI offers.",
+            parameter="search",
+            action='Pass search=["web"], ["x"] or ["web", "x"] (on the command line: --search web,x).',
+        )
+    return [{"type": SEARCH_TOOLS[n]} for n in dict.fromkeys(wanted)]
 
 
 # -- requests ---------------------------------------------------------------
@@ -152,8 +187,12 @@ def build_request(
     thinking: Any,
     params: dict[str, Any],
     proxy: bool = False,
+    search: Any = None,
 ) -> dict[str, Any]:
     """The JSON body for ``choice.lane``; ``UnsupportedParameter`` for anything it cannot take.
+
+    ``search`` (``["web", "x"]``) adds xAI's server-side search tools; they
+    exist only on the Responses lane, so the caller picks that lane for it.
 
     ``proxy``: the body goes to the subscription's chat proxy, which serves
     most models only as streams and keeps nothing: ``stream`` is forced on
@@ -183,6 +222,10 @@ def build_request(
             action="Leave n out (or set n=1), and call chat() once per answer you want.",
         )
     effort = _effort(thinking)
+    if search and choice.lane != RESPONSES:
+        raise UnsupportedParameter(
+            "search runs on the Responses lane; this request was built for chat completions.", parameter="search"
+        )
     if choice.lane == CHAT_COMPLETIONS:
         _refuse_unknown(params, CHAT_PARAMS, choice)
         body: dict[str, Any] = {"model": choice.model_id, "messages": messages, **params}
@@ -204,6 +247,8 @@ def build_request(
         body["text"] = {"format": _text_format(response_format)}
     if "tools" in body:
         body["tools"] = [_responses_tool(t) for t in body["tools"]]
+    if search:
+        body["tools"] = [*body.get("tools", []), *search_tools(search)]
     if effort:
         body["reasoning"] = {"effort": effort}
     if stream:
@@ -323,6 +368,7 @@ def _from_chat_completion(choice: ModelChoice, body: dict[str, Any]) -> dict[str
         choices[0].get("finish_reason"),
         _usage(body.get("usage")),
         calls,
+        citations(body.get("citations")),
     )
 
 
@@ -345,7 +391,9 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         raise MalformedResponse("The response has no output list.")
     if body.get("status") == "failed":
         raise ServerError(f"The model failed: {_error_text(body.get('error'))}")
-    text, calls = [], []
+    text: list[str] = []
+    calls: list[dict[str, Any]] = []
+    annotations: list[Any] = []
     for item in output:
         item = _object(item, "output item")
         if item.get("type") == "message":
@@ -353,6 +401,8 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
                 part = _object(part, "content part")
                 if part.get("type") == "output_text":
                     text.append(_text(part.get("text"), "output text") or "")
+                    cited = part.get("annotations")
+                    annotations += cited if isinstance(cited, list) else []
         elif item.get("type") == "function_call":
             calls.append(
                 {
@@ -370,14 +420,23 @@ def _from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         else None
     )
     finish = "tool_calls" if calls else ("length" if incomplete == "max_output_tokens" else "stop")
-    return _shape(choice, mend_text("".join(text)), finish, _usage(body.get("usage")), calls)
+    found = citations(annotations, body.get("citations"))
+    return _shape(choice, mend_text("".join(text)), finish, _usage(body.get("usage")), calls, found)
 
 
 def _shape(
-    choice: ModelChoice, content: str, finish: Any, usage: dict[str, int], tool_calls: list[dict[str, Any]]
+    choice: ModelChoice,
+    content: str,
+    finish: Any,
+    usage: dict[str, int],
+    tool_calls: list[dict[str, Any]],
+    cited: list[dict[str, str | None]] | None = None,
 ) -> dict[str, Any]:
-    """The one answer shape; ``tool_calls`` is always there (``[]`` without calls), so callers need no ``get``."""
-    return {
+    """The one answer shape; ``tool_calls`` is always there (``[]`` without calls), so callers need no ``get``.
+
+    ``citations`` (``[{"url", "title"}]``) is there when the server cited sources (search).
+    """
+    answer = {
         "model": choice.display_id,
         "lane": choice.lane,
         "content": content,
@@ -385,6 +444,29 @@ def _shape(
         "usage": usage,
         "tool_calls": tool_calls,
     }
+    if cited:
+        answer["citations"] = cited
+    return answer
+
+
+def citations(*sources: Any) -> list[dict[str, str | None]]:
+    """``[{"url", "title"}]`` from any mix of ``url_citation`` annotations, citation objects and bare URLs.
+
+    Both lanes cite this way: the Responses API in its text's annotations
+    (and a top-level ``citations`` list of URLs), chat completions in a
+    top-level ``citations``. Each URL once, in order; an entry that is not a
+    citation is skipped, since sources are a courtesy, not the answer.
+    """
+    found: dict[str, str | None] = {}
+    for source in sources:
+        for entry in source if isinstance(source, list) else []:
+            url, title = (entry, None) if isinstance(entry, str) else (None, None)
+            if isinstance(entry, dict) and entry.get("type", "url_citation") == "url_citation":
+                url, title = entry.get("url"), entry.get("title")
+            if isinstance(url, str) and url.startswith(("https://", "http://")):
+                if found.get(url) is None:
+                    found[url] = mend_text(title) if isinstance(title, str) and title.strip() else None
+    return [{"url": url, "title": title} for url, title in found.items()]
 
 
 #: Said beside an answer with neither text nor tool calls: xAI models now and then return an empty
@@ -484,6 +566,7 @@ class ChatCompletionsStream:
     choice: ModelChoice
     text: list[str] = field(default_factory=list)
     finish_reason: str | None = None
+    cited: list[Any] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     done: bool = False
@@ -499,6 +582,8 @@ class ChatCompletionsStream:
             raise ServerError(f"The stream reported an error: {_error_text(chunk['error'])}")
         if chunk.get("usage"):
             self.usage = _usage(chunk["usage"])
+        if isinstance(chunk.get("citations"), list):
+            self.cited = chunk["citations"]  # xAI sends the whole list, in the last chunks
         delta_text = ""
         for item in _array(chunk.get("choices"), "choices"):
             item = _object(item, "choice")
@@ -529,7 +614,7 @@ class ChatCompletionsStream:
             raise IncompleteStream("The chat stream ended before its [DONE] marker; the answer may be cut short.")
         calls = [self.calls[i] for i in sorted(self.calls)]
         text = "".join(self.text) + mend_text(self.carry)
-        return _noted(_shape(self.choice, text, self.finish_reason, self.usage, calls))
+        return _noted(_shape(self.choice, text, self.finish_reason, self.usage, calls, citations(self.cited)))
 
 
 @dataclass
@@ -541,6 +626,7 @@ class ResponsesStream:
     final: dict[str, Any] | None = None
     done: bool = False
     carry: str = ""
+    cited: list[Any] = field(default_factory=list)
 
     def feed(self, event: str, data: str) -> str | None:
         if data.strip() == "[DONE]":
@@ -552,6 +638,8 @@ class ResponsesStream:
             if emitted:
                 self.text.append(emitted)
                 return emitted
+        elif kind == "response.output_text.annotation.added":
+            self.cited.append(payload.get("annotation"))
         elif kind in ("response.completed", "response.incomplete"):
             self.final = _object(payload.get("response"), "response")
             self.done = True
@@ -574,8 +662,12 @@ class ResponsesStream:
             answer = _from_response(self.choice, self.final)
             if not answer["content"]:
                 answer["content"] = streamed
+            cited = citations(answer.get("citations"), self.cited)
+            if cited:
+                answer["citations"] = cited
             return _noted(answer)
-        return _noted(_shape(self.choice, streamed, "stop", _usage(self.final.get("usage")), []))
+        cited = citations(self.cited, self.final.get("citations"))
+        return _noted(_shape(self.choice, streamed, "stop", _usage(self.final.get("usage")), [], cited))
 
 
 def new_stream(choice: ModelChoice) -> ChatCompletionsStream | ResponsesStream:

@@ -161,6 +161,25 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
     return Reply(whole, events)
 
 
+#: What the emulator's searches "find": fixed sources, so tests can check the citations that come back.
+SOURCES = {
+    "the web": [("https://docs.x.ai/docs/overview", "xAI documentation")],
+    "X": [("https://x.com/xai/status/1", "xAI on X")],
+}
+SEARCH_NAMES = {"web_search": "the web", "x_search": "X"}
+
+
+def _searches(tools: Any) -> list[str]:
+    """The server-side searches a request turned on, by name; 400 for a tool shape xAI would not take."""
+    found = []
+    for tool in tools if isinstance(tools, list) else []:
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise ApiRefusal(400, INVALID_ARGUMENT, "each tool must be an object with a type")
+        if tool["type"] in SEARCH_NAMES:
+            found.append(SEARCH_NAMES[tool["type"]])
+    return found
+
+
 def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
     model = _check_model(body, allowed)
     items = body.get("input")
@@ -174,7 +193,13 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
     effort = (body.get("reasoning") or {}).get("effort", "low")
     agents = 16 if effort == "high" else 4
     said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
-    pieces = _words(f"{agents} agents considered: {said}", repeat)
+    searched = _searches(body.get("tools"))
+    if searched:
+        pieces = _words(f"Searched {' and '.join(searched)} for: {said}", repeat)
+    elif "multi-agent" in model:
+        pieces = _words(f"{agents} agents considered: {said}", repeat)
+    else:
+        pieces = _words(f"You said: {said}", repeat)
     input_tokens = sum(len(_text_of(i.get("content")).split()) for i in items)
     usage = {
         "input_tokens": input_tokens,
@@ -184,13 +209,23 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
     }
     response_id, item_id = "resp_" + uuid.uuid4().hex[:12], "msg_" + uuid.uuid4().hex[:12]
     text = "".join(pieces)
+    annotations = [
+        {"type": "url_citation", "url": url, "title": title, "start_index": 0, "end_index": len(text)}
+        for name in searched
+        for url, title in SOURCES[name]
+    ]
     message: dict[str, Any] = {
         "id": item_id,
         "type": "message",
         "role": "assistant",
         "status": "completed",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": annotations}],
     }
+    calls = [
+        {"id": f"{kind}_{item_id}", "type": f"{kind}_call", "status": "completed"}
+        for kind in ("web_search", "x_search")
+        if SEARCH_NAMES[kind] in searched
+    ]
     base = {
         "id": response_id,
         "object": "response",
@@ -198,21 +233,27 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         "model": model,
         "reasoning": {"effort": effort},
     }
-    whole = {**base, "status": "completed", "output": [message], "usage": usage}
+    whole = {**base, "status": "completed", "output": [*calls, message], "usage": usage}
+    if searched:
+        whole["citations"] = [a["url"] for a in annotations]
     in_progress = {**base, "status": "in_progress", "output": []}
-    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    where = {"item_id": item_id, "output_index": len(calls), "content_index": 0}
     sequence: list[tuple[str, dict[str, Any]]] = [
         ("response.created", {"response": in_progress}),
         ("response.in_progress", {"response": in_progress}),
         (
             "response.output_item.added",
-            {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}},
+            {"output_index": len(calls), "item": {**message, "status": "in_progress", "content": []}},
         ),
         ("response.content_part.added", {**where, "part": {"type": "output_text", "text": "", "annotations": []}}),
         *[("response.output_text.delta", {**where, "delta": piece}) for piece in pieces],
+        *[
+            ("response.output_text.annotation.added", {**where, "annotation_index": n, "annotation": a})
+            for n, a in enumerate(annotations)
+        ],
         ("response.output_text.done", {**where, "text": text}),
         ("response.content_part.done", {**where, "part": message["content"][0]}),
-        ("response.output_item.done", {"output_index": 0, "item": message}),
+        ("response.output_item.done", {"output_index": len(calls), "item": message}),
         ("response.completed", {"response": whole}),
     ]
     events: list[tuple[str | None, str]] = [
