@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from xai_oauth._client import Client
 
-__all__ = ["chat", "logout", "models", "poll", "refresh", "start", "status", "usage"]
+__all__ = ["chat", "image", "logout", "models", "poll", "refresh", "start", "status", "usage", "video", "video_status"]
 
 _MISSING_DEPENDENCY_ACTION = (
     "Install the dependencies into a virtual environment in the skill folder (this works on a system Python "
@@ -141,9 +141,12 @@ def chat(
     bare id; None means the default. ``messages``: chat messages, or a string
     for one user message. ``thinking={"effort": "low"|"medium"|"high"}``.
     Other parameters (temperature, max_tokens, tools, ...) pass through where
-    the lane takes them. With ``stream=True`` the text is printed to stdout as
-    it arrives (then a newline), and the same final dict is returned:
-    ``{"ok": True, "model", "lane", "content", "finish_reason", "usage"}``.
+    the lane takes them. ``search=["web", "x"]`` lets any model search the web
+    and X on xAI's side, and the answer lists its ``citations`` (``[{url, title}]``);
+    ``lane="responses"`` sends any model to the Responses API. With
+    ``stream=True`` the text is printed to stdout as it arrives (then a
+    newline), and the same final dict is returned:
+    ``{"ok": True, "model", "lane", "content", "finish_reason", "usage", "tool_calls"}``.
     """
     if not stream:
         return _call(lambda client: client.chat(model, messages, thinking=thinking, **params))
@@ -164,6 +167,63 @@ def chat(
     if not result["ok"] and printed:
         result["partial_content"] = "".join(printed)
     return result
+
+
+def image(
+    prompt: str,
+    model: str | None = None,
+    n: int = 1,
+    aspect_ratio: str | None = None,
+    image: str | None = None,
+    out_dir: str | None = None,
+) -> dict[str, Any]:
+    """Make images (or edit the local picture ``image``) and save them: ``{ok, files, model, revised_prompt}``.
+
+    ``files`` are absolute paths in ``out_dir`` (default: ``XAI_OAUTH_MEDIA_DIR``,
+    else ``./grok-media``); the pictures never enter the dict. ``model``:
+    ``xai-grok/<id>`` (subscription) or ``xai/<id>`` (API key); None takes the
+    first image model the listing names.
+    """
+    return _call(
+        lambda client: client.image(prompt, model, n=n, aspect_ratio=aspect_ratio, image=image, out_dir=out_dir)
+    )
+
+
+def video(
+    prompt: str,
+    model: str | None = None,
+    duration: int | None = None,
+    aspect_ratio: str | None = None,
+    resolution: str | None = None,
+    image: str | None = None,
+    out_dir: str | None = None,
+    wait: bool = True,
+    timeout: float = 600,
+) -> dict[str, Any]:
+    """Make a video clip (from the local picture ``image``, if given): ``{ok, status: "done", file, model, duration}``.
+
+    An agent should pass ``wait=False``: it answers at once with
+    ``{status: "pending", request_id}``, and ``video_status(request_id)``
+    checks again later. Also "pending" when ``timeout`` seconds pass first.
+    """
+    return _call(
+        lambda client: client.video(
+            prompt,
+            model,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            image=image,
+            out_dir=out_dir,
+            wait=wait,
+            timeout=timeout,
+        )
+    )
+
+
+def video_status(request_id: str, wait: bool = False, timeout: float = 600) -> dict[str, Any]:
+    """Check a video job once: ``status`` "pending" (with ``retry_after``) or "done" with its ``file``."""
+    return _call(lambda client: client.video_status(request_id, wait=wait, timeout=timeout))
 
 
 def logout() -> dict[str, Any]:

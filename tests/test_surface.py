@@ -18,7 +18,19 @@ from .conftest import ROOT
 
 
 def test_exports_exposes_exactly_the_documented_functions() -> None:
-    assert exports.__all__ == ["chat", "logout", "models", "poll", "refresh", "start", "status", "usage"]
+    assert exports.__all__ == [
+        "chat",
+        "image",
+        "logout",
+        "models",
+        "poll",
+        "refresh",
+        "start",
+        "status",
+        "usage",
+        "video",
+        "video_status",
+    ]
     public = {n for n in vars(exports) if not n.startswith("_") and callable(getattr(exports, n))}
     assert public == set(exports.__all__)
 

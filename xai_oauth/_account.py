@@ -672,6 +672,10 @@ class Account:
             state["models"] = {**listing, "default_model_id": pick_default(ids, preferred), "fetched_at": self._now()}
             write_state(self.paths, state)
 
+    def now(self) -> float:
+        """This account's clock (``time.time`` unless a test passed another)."""
+        return self._now()
+
     def remember_usage(self, reading: dict[str, Any]) -> None:
         """Cache the last usage reading, so status() can show it offline with its age."""
         with self._locked():

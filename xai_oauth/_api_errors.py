@@ -47,17 +47,20 @@ def api_error(
     model: str,
     retry_after: "float | None" = None,
     route: "str | None" = None,
+    media: bool = False,
 ) -> "XaiOAuthError":
     """The exception for an API error answer (the README's error → action table).
 
     ``credential`` is ``subscription`` or ``api_key``; ``model`` is the id the
     caller asked for (with its prefix); ``route`` is where a subscription
-    request went (``proxy`` or ``api``), so a refusal can name the way out.
+    request went (``proxy`` or ``api``), so a refusal can name the way out;
+    ``media`` marks an image or video request (its quotas are its own).
     Server text is scrubbed before it is shown.
     """
     from ._exceptions import (
         ApiKeyRejected,
         ClientOutdated,
+        ContentRefused,
         ModelNotFound,
         NoCredits,
         RateLimited,
@@ -72,6 +75,12 @@ def api_error(
     if status == 426:
         return ClientOutdated(
             f"The subscription's chat proxy wants a newer client (HTTP 426){said}.", http_status=426, server_code=code
+        )
+    if status in (400, 403, 422) and _about_moderation(said):
+        return ContentRefused(
+            f"xAI's moderation refused this {'image or video' if media else 'request'} (HTTP {status}){said}.",
+            http_status=status,
+            server_code=code,
         )
     if status == 400 and code == "invalid_api_key" and credential == "api_key":
         return ApiKeyRejected(f"The API refused the API key (HTTP 400){said}.", http_status=400)
@@ -117,6 +126,16 @@ def api_error(
             server_code=code,
         )
     if status == 429:
+        if media:
+            return RateLimited(
+                f"Rate limited making media with {model} (HTTP 429){said}. Image and video quotas are their own, "
+                "and tighter than chat's.",
+                action="Wait for the quota window to pass (retry_after seconds, when given); chat keeps working "
+                "meanwhile. An API key (xai/<model>) has its own, paid, quota.",
+                retry_after=retry_after,
+                http_status=429,
+                server_code=code,
+            )
         billed_as_api = route == "api" and (code or "").startswith("subscription:")
         return RateLimited(
             f"Rate limited for {model} (HTTP 429){said}.",
@@ -139,6 +158,12 @@ def api_error(
             f"The API refused the request (HTTP {status}){said}.", http_status=status, server_code=code
         )
     return ServerError(f"The xAI API answered HTTP {status}{said}.", http_status=status)
+
+
+def _about_moderation(said: str) -> bool:
+    """xAI words a moderation refusal in prose ("Content violates usage guidelines", "...moderation..."), no code."""
+    lowered = said.lower()
+    return any(word in lowered for word in ("moderation", "content policy", "usage guidelines", "violates"))
 
 
 def _who(credential: str) -> str:

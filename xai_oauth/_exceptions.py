@@ -28,6 +28,8 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── ModelNotFound               model_not_found
     ├── RequestRejected             invalid_request
     ├── UnsupportedParameter        unsupported_parameter
+    ├── ContentRefused              content_refused
+    ├── GenerationFailed            generation_failed
     └── StoreError                  store_error
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
@@ -46,8 +48,10 @@ __all__ = [
     "ApiKeyRejected",
     "ClientOutdated",
     "ConfigError",
+    "ContentRefused",
     "DeviceFlowError",
     "DiscoveryError",
+    "GenerationFailed",
     "HomeInsecure",
     "IncompleteStream",
     "KeyringUnavailable",
@@ -331,6 +335,24 @@ class UnsupportedParameter(XaiOAuthError):
 
     code = "unsupported_parameter"
     action = "Remove the named parameter, or pick a model on the other lane (see models())."
+
+
+class ContentRefused(XaiOAuthError):
+    """xAI's moderation refused the prompt, the picture to start from, or the result (images and video).
+
+    Its own code because asking again the same way will be refused again,
+    and no other credential changes that.
+    """
+
+    code = "content_refused"
+    action = "Reword the prompt (or pick another picture to start from); the same request will be refused again."
+
+
+class GenerationFailed(XaiOAuthError):
+    """A video job ended ``failed`` or ``expired`` on xAI's side; the message says why when xAI did."""
+
+    code = "generation_failed"
+    action = "Start the video again; if it fails the same way, change the prompt or the options."
 
 
 class StoreError(XaiOAuthError):

@@ -180,6 +180,23 @@ class Http:
         finally:
             response.close()
 
+    def download(self, url: str, sink: Callable[[bytes], object], *, timeout: float, max_bytes: int) -> Answer:
+        """GET a file with no credentials, its 200 body streamed to ``sink``; other answers come back whole.
+
+        Redirects are not followed: the caller checks where each hop leads (``location`` header).
+        """
+        deadline = time.monotonic() + timeout
+        request = self.client.build_request("GET", url, timeout=_timeouts(timeout))
+        with _mapped_errors(url):
+            response = self.client.send(request, stream=True)
+        try:
+            if response.status_code == 200:
+                _read_body(response, url, deadline, timeout, max_bytes, sink)
+                return _answer(response, b"")
+            return _answer(response, _read_body(response, url, deadline, timeout, MAX_ANSWER_BYTES))
+        finally:
+            response.close()
+
     def _send(
         self,
         method: str,
@@ -204,8 +221,18 @@ class Http:
         return _answer(response, raw)
 
 
-def _read_body(response: httpx2.Response, url: str, deadline: float, seconds: float, max_bytes: int) -> bytes:
-    """The whole body, refused past ``max_bytes`` or the deadline (then ``maybe_sent``: the server got it)."""
+def _read_body(
+    response: httpx2.Response,
+    url: str,
+    deadline: float,
+    seconds: float,
+    max_bytes: int,
+    sink: Callable[[bytes], object] | None = None,
+) -> bytes:
+    """The whole body, refused past ``max_bytes`` or the deadline (then ``maybe_sent``: the server got it).
+
+    With ``sink``, each piece goes there as it arrives instead (a file), and the result is empty.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -216,7 +243,10 @@ def _read_body(response: httpx2.Response, url: str, deadline: float, seconds: fl
             size += len(chunk)
             if size > max_bytes:
                 raise _too_large(url, max_bytes)
-            chunks.append(chunk)
+            if sink is None:
+                chunks.append(chunk)
+            else:
+                sink(chunk)
             if time.monotonic() > deadline:
                 raise _late(url, seconds)
     return b"".join(chunks)

@@ -67,6 +67,11 @@ class Paths:
         return os.path.join(self.dir, "journal.json")
 
     @property
+    def videos(self) -> str:
+        """Video jobs started but not yet fetched: request id, model and credential kind (not secret)."""
+        return os.path.join(self.dir, "videos.json")
+
+    @property
     def discovery(self) -> str:
         """Cached OIDC discovery document (not secret)."""
         return os.path.join(self.dir, "discovery.json")

@@ -36,14 +36,15 @@ DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 #: official ``tier`` enum: 0 Free, 1 SuperGrok, 2 X Basic, 3 X Premium, 4 X Premium+, 5 SuperGrok Heavy,
 #: 6 SuperGrok Lite, 7 SuperGrok Plus).
 _BASIC = ["grok-4.3", "grok-4-fast"]
-_FULL = [*_BASIC, "grok-code-fast-1", "grok-4.20-multi-agent-0309", "grok-imagine-image"]
+_IMAGINE = ["grok-imagine-image", "grok-imagine-video"]
+_FULL = [*_BASIC, "grok-code-fast-1", "grok-4.20-multi-agent-0309", *_IMAGINE]
 MODELS_BY_TIER: dict[int, list[str]] = {
     0: [],
     1: _FULL,
     2: _BASIC,
-    3: [*_BASIC, "grok-code-fast-1"],
+    3: [*_BASIC, "grok-code-fast-1", *_IMAGINE],
     4: _FULL,
-    5: [*_FULL, "grok-4.3-heavy", "grok-imagine-video"],
+    5: [*_FULL, "grok-4.3-heavy"],
     6: _BASIC,
     7: _FULL,
 }
@@ -83,6 +84,14 @@ class Settings:
     #: api.x.ai refuses the subscription's text calls with 429 subscription:free-usage-exhausted
     #: (billed as API credit, as many subscribers see); media stays open
     api_bills_oauth: bool = False
+    #: images and video: answer images as URLs even when base64 was asked for (as some gateways do);
+    #: how many reads a video job stays pending (202), and its Retry-After (None: no header); how the
+    #: job ends (done, failed, expired, moderated); refuse every media prompt as moderation would
+    image_as_url: bool = False
+    video_pending_reads: int = 2
+    video_retry_after: float | None = None
+    video_outcome: str = "done"
+    refuse_media: bool = False
 
 
 @dataclass

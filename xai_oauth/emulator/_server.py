@@ -10,7 +10,10 @@ Routes
     GET  /oauth2/jwks
     GET  /v1/models                   models for the bearer's tier (or the API key's)
     POST /v1/chat/completions         whole or streamed (chat completion chunks, [DONE])
-    POST /v1/responses                whole or streamed (Responses API events)
+    POST /v1/responses                whole or streamed (Responses API events; web and X search with citations)
+    POST /v1/images/generations | /v1/images/edits      images, as base64 or URLs (see ``_media``)
+    POST /v1/videos/generations, GET /v1/videos/{id}    a video job: pending (202), then done
+    GET  /_media/<name>               the generated files
 
 The chat proxy (cli-chat-proxy.grok.com) on a second port (``proxy_url``), as
 xAI's own Grok CLI meets it: subscription tokens only, ``X-XAI-Token-Auth:
@@ -43,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 from .._tiers import USER_TIERS
 from ._api import API_KEY_MODELS, ApiRefusal, Reply, chat_completions, responses
 from ._authority import Authority, OAuthRefusal, Settings
+from ._media import Studio
 
 __all__ = ["Emulator", "Fault"]
 
@@ -85,6 +89,8 @@ class Emulator:
         self.authority = Authority(settings)
         self.faults: list[Fault] = []
         self._faults_lock = threading.Lock()
+        #: generated images and clips, and video jobs
+        self.studio = Studio()
         self._server = _QuietServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._proxy_server = _QuietServer((host, port + 1 if port else 0), _handler_for(self, proxy=True))
@@ -261,6 +267,14 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
                 self._json(
                     200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xai"} for m in allowed]}
                 )
+            elif url.path.startswith("/v1/videos/"):
+                self._read_video(url.path.removeprefix("/v1/videos/"))
+            elif url.path.startswith("/_media/"):
+                kept = emulator.studio.file(url.path.removeprefix("/_media/"))
+                if kept is None:
+                    self._json(404, {"error": "not_found"})
+                else:
+                    self._send(200, kept[0], kept[1])
             elif url.path == "/_emulator/stats":
                 self._json(200, emulator.stats())
             else:
@@ -366,6 +380,49 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
             elif not self._misbehave(path, after=True):
                 self._json(200, reply.whole)
 
+        def _imagine(self, path: str) -> None:
+            """Images and video on api.x.ai, for the subscription's bearer and the API key alike."""
+            raw = self._body()
+            claims = self._claims()
+            if claims is None:
+                return
+            allowed = API_KEY_MODELS if self.credential == "api_key" else authority.models_for(claims.get("tier"))
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
+                return
+            emulator.api_requests.append(
+                {
+                    "path": path,
+                    "origin": "api",
+                    "credential": self.credential,
+                    "body": body,
+                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
+                }
+            )
+            settings = authority.settings
+            try:
+                if path.startswith("/v1/images/"):
+                    answer = emulator.studio.image(path, body, allowed, claims.get("tier"), settings, emulator.url)
+                else:
+                    answer = emulator.studio.start_video(body, allowed, claims.get("tier"), settings)
+            except ApiRefusal as refused:
+                self._json(refused.status, refused.body)
+                return
+            if not self._misbehave(path, after=True):
+                self._json(200, answer)
+
+        def _read_video(self, request_id: str) -> None:
+            if self._claims() is None:
+                return
+            status, answer = emulator.studio.read_video(request_id, authority.settings, emulator.url)
+            retry = authority.settings.video_retry_after
+            headers = {"Retry-After": f"{retry:g}"} if status == 202 and retry is not None else None
+            self._json(status, answer, headers)
+
         def _proxy_refusal(self, path: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
             """What the chat proxy says no to, in the body or in the headers that must agree with it."""
             model = body.get("model")
@@ -441,6 +498,8 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
                     self._html(200 if ok else 400, _result_page(decision if ok else "unknown"))
                 elif path in ("/v1/chat/completions", "/v1/responses"):
                     self._api(path)
+                elif path in ("/v1/images/generations", "/v1/images/edits", "/v1/videos/generations"):
+                    self._imagine(path)
                 elif path.startswith("/_emulator/"):
                     self._control(path.removeprefix("/_emulator/"), json.loads(self._body() or b"{}"))
                 else:
