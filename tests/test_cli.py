@@ -327,3 +327,27 @@ def test_profiles_usage_and_who_is_signed_in(terminal: Terminal, emulator: Emula
     other = terminal("--profile", "work", "status")
     assert other.returncode == 1 and "Not signed in." in other.stdout
     assert f"Also signed in: person@example.com at {emulator.url} (profile default)" in other.stdout
+
+
+def test_images_video_and_search_from_the_command(terminal: Terminal, emulator: Emulator, tmp_path: Path) -> None:
+    emulator.settings.video_retry_after = 0.05
+    assert terminal.login().returncode == 0
+    media = str(tmp_path / "media")
+    made = terminal("image", "a red fox", "-n", "2", "-o", media)
+    assert made.returncode == 0 and made.stdout.startswith("Saved 2 images (xai-grok/grok-imagine-image):")
+    assert all(Path(line.strip()).is_file() for line in made.stdout.splitlines()[1:3])
+    clip = terminal("video", "a fox running", "-o", media)
+    assert clip.returncode == 0 and "Saved the clip (xai-grok/grok-imagine-video, 6 s):" in clip.stdout, clip.stderr
+    assert Path(clip.stdout.splitlines()[-1].strip()).read_bytes()[4:8] == b"ftyp"
+    started = json.loads(terminal("video", "a fox", "--no-wait", "--json").stdout)
+    assert started["status"] == "pending"
+    carried = terminal("video", "--status", started["request_id"], "--json")
+    assert json.loads(carried.stdout)["status"] == "done"
+    assert terminal("video").returncode == 64
+    searched = terminal("chat", "--search", "web,x", "what is new?")
+    assert searched.returncode == 0 and "Sources:\n  [1] xAI documentation - https://docs.x.ai/docs/overview" in (
+        searched.stdout
+    )
+    for output in terminal.outputs:
+        for secret in emulator.authority.secrets():
+            assert secret not in output

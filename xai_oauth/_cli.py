@@ -113,11 +113,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--max-tokens", type=int, help="the longest answer, in tokens")
     chat.add_argument(
+        "--search", metavar="web,x", help="let the model search the web and/or X on xAI's side, and list its sources"
+    )
+    chat.add_argument(
         "--stream",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="print the answer as it arrives (default: when the output is a terminal)",
     )
+    image = command("image", _image, "Make images (or edit a picture) and save them as files.")
+    image.add_argument("prompt", help="what the picture should show (or, with --edit, how to change it)")
+    image.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first image model listed)")
+    image.add_argument("-n", type=int, default=1, help="how many images (default 1)")
+    image.add_argument("--aspect-ratio", help="e.g. 1:1, 16:9, 9:16 (default: the model's choice)")
+    image.add_argument("--edit", metavar="FILE", help="a local picture (PNG, JPEG, WebP) to start from")
+    image.add_argument("-o", "--out-dir", help="where to save (default: $XAI_OAUTH_MEDIA_DIR, else ./grok-media)")
+    video = command("video", _video, "Make a short video clip and save it, showing progress while xAI renders it.")
+    video.add_argument("prompt", nargs="?", help="what the clip should show (omit with --status)")
+    video.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first video model listed)")
+    video.add_argument("--duration", type=int, help="seconds, 1 to 15 (default: the model's)")
+    video.add_argument("--aspect-ratio", help="e.g. 16:9, 9:16, 1:1")
+    video.add_argument("--resolution", help="480p or 720p")
+    video.add_argument("--image", metavar="FILE", help="a local picture to animate")
+    video.add_argument("-o", "--out-dir", help="where to save (default: $XAI_OAUTH_MEDIA_DIR, else ./grok-media)")
+    video.add_argument("--no-wait", action="store_true", help="start the job and print its request id at once")
+    video.add_argument("--status", metavar="REQUEST_ID", help="go on with a job started before (--no-wait)")
+    video.add_argument("--timeout", type=float, default=600, help="seconds to wait before giving up (default 600)")
     commands.add_parser(
         "emulator",
         add_help=False,
@@ -428,10 +449,86 @@ def _chat(args: argparse.Namespace) -> int:
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
     stream = (sys.stdout.isatty() if args.stream is None else args.stream) and not args.json
+    if args.search:
+        params["search"] = args.search
     result = exports.chat(
         args.model, messages, stream=stream, thinking={"effort": args.thinking} if args.thinking else None, **params
     )
-    return _emit(result, args, (lambda r: None) if stream else (lambda r: print(r["content"])))
+
+    def human(r: dict[str, Any]) -> None:
+        if not stream:
+            print(r["content"])
+        if r.get("citations"):
+            print("\nSources:")
+            for number, cited in enumerate(r["citations"], 1):
+                print(f"  [{number}] {cited['title'] + ' - ' if cited.get('title') else ''}{cited['url']}")
+        if r.get("note"):
+            print(f"note: {r['note']}", file=sys.stderr)
+
+    return _emit(result, args, human)
+
+
+def _image(args: argparse.Namespace) -> int:
+    result = exports.image(
+        args.prompt, args.model, n=args.n, aspect_ratio=args.aspect_ratio, image=args.edit, out_dir=args.out_dir
+    )
+
+    def human(r: dict[str, Any]) -> None:
+        print(f"Saved {len(r['files'])} image{'s' if len(r['files']) != 1 else ''} ({r['model']}):")
+        for path in r["files"]:
+            print(f"  {path}")
+        if r.get("revised_prompt"):
+            print(f"The model drew: {r['revised_prompt']}")
+
+    return _emit(result, args, human)
+
+
+def _video(args: argparse.Namespace) -> int:
+    """Start the job (or take up ``--status``), then check at the server's pace with a spinner on stderr."""
+    if args.status:
+        result = exports.video_status(args.status)
+    elif args.prompt:
+        result = exports.video(
+            args.prompt,
+            args.model,
+            duration=args.duration,
+            aspect_ratio=args.aspect_ratio,
+            resolution=args.resolution,
+            image=args.image,
+            out_dir=args.out_dir,
+            wait=False,
+        )
+    else:
+        print("xai-oauth: error: video needs a prompt, or --status REQUEST_ID", file=sys.stderr)
+        return EXIT_USAGE
+    started, frame = time.monotonic(), 0
+    live = sys.stderr.isatty() and not args.json
+    while result.get("ok") and result.get("status") == "pending" and not args.no_wait:
+        if time.monotonic() - started > args.timeout:
+            break
+        deadline = time.monotonic() + float(result.get("retry_after") or 5)
+        while time.monotonic() < deadline:
+            if live:
+                elapsed = int(time.monotonic() - started)
+                print(
+                    f"\r{SPINNER[frame % len(SPINNER)]} xAI is rendering the clip ({elapsed} s)",
+                    end="",
+                    file=sys.stderr,
+                )
+                frame += 1
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        result = exports.video_status(result["request_id"])
+    if live:
+        print("\r\033[K", end="", file=sys.stderr)
+
+    def human(r: dict[str, Any]) -> None:
+        if r["status"] == "done":
+            seconds = f", {r['duration']:g} s" if r.get("duration") else ""
+            print(f"Saved the clip ({r['model']}{seconds}):\n  {r['file']}")
+        else:
+            print(f"Still rendering. Check again with: xai-oauth video --status {r['request_id']}")
+
+    return _emit(result, args, human)
 
 
 def _emulator(rest: list[str]) -> int:
