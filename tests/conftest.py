@@ -27,6 +27,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("XAI_OAUTH_HOME", str(home))
     monkeypatch.setenv("XAI_OAUTH_STORE", "file")
+    monkeypatch.setenv("XAI_OAUTH_MEDIA_DIR", str(tmp_path / "media"))  # never ./grok-media in the checkout
     return home
 
 

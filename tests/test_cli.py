@@ -339,10 +339,10 @@ def test_images_video_and_search_from_the_command(terminal: Terminal, emulator: 
     clip = terminal("video", "a fox running", "-o", media)
     assert clip.returncode == 0 and "Saved the clip (xai-grok/grok-imagine-video, 6 s):" in clip.stdout, clip.stderr
     assert Path(clip.stdout.splitlines()[-1].strip()).read_bytes()[4:8] == b"ftyp"
-    started = json.loads(terminal("video", "a fox", "--no-wait", "--json").stdout)
+    started = json.loads(terminal("video", "a fox", "--no-wait", "--json").stdout)  # to XAI_OAUTH_MEDIA_DIR
     assert started["status"] == "pending"
-    carried = terminal("video", "--status", started["request_id"], "--json")
-    assert json.loads(carried.stdout)["status"] == "done"
+    carried = json.loads(terminal("video", "--status", started["request_id"], "--json").stdout)
+    assert carried["status"] == "done" and Path(carried["file"]).parent == tmp_path / "media"
     assert terminal("video").returncode == 64
     searched = terminal("chat", "--search", "web,x", "what is new?")
     assert searched.returncode == 0 and "Sources:\n  [1] xAI documentation - https://docs.x.ai/docs/overview" in (
