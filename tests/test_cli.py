@@ -134,6 +134,8 @@ def test_an_api_key_alone_is_enough(terminal: Terminal) -> None:
     terminal.emulator.settings.api_key = key["XAI_API_KEY"]
     status = terminal("status", **key)
     assert status.returncode == 0 and "Not signed in." in status.stdout and "API key is set" in status.stdout
+    told = json.loads(terminal("status", "--json", **key).stdout)["action"]
+    assert "API key works" in told and "set XAI_API_KEY" not in told  # it is set already
     asked = terminal("chat", stdin="piped question\n", **key)  # no -m: the key's default; the prompt from stdin
     assert asked.returncode == 0 and asked.stdout == "You said: piped question\n", asked.stderr
 

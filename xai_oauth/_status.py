@@ -142,7 +142,9 @@ def read_status(
     if renew_on_next_call:
         result["refresh_due"] = True
         notes = [*(notes or []), "The access token has expired; the next call renews it with the refresh token."]
-    if kind in _ACTIONS:
+    if kind == "logged_out" and api_key:
+        result["action"] = "The API key works now (xai/<model>); call start() to sign in with a subscription too."
+    elif kind in _ACTIONS:
         result["action"] = _ACTIONS[kind]
     from ._slots import other_signins
 
