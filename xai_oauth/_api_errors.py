@@ -8,7 +8,7 @@ and a refresh would not change it, so only these two count as auth failures.
 
 from ._exceptions import XaiOAuthError
 
-__all__ = ["error_code", "is_auth_failure"]
+__all__ = ["about_moderation", "api_error", "error_code", "is_auth_failure"]
 
 
 def error_code(body: object) -> "str | None":
@@ -76,7 +76,7 @@ def api_error(
         return ClientOutdated(
             f"The subscription's chat proxy wants a newer client (HTTP 426){said}.", http_status=426, server_code=code
         )
-    if status in (400, 403, 422) and _about_moderation(said):
+    if status in (400, 403, 422) and about_moderation(said):
         return ContentRefused(
             f"xAI's moderation refused this {'image or video' if media else 'request'} (HTTP {status}){said}.",
             http_status=status,
@@ -160,7 +160,7 @@ def api_error(
     return ServerError(f"The xAI API answered HTTP {status}{said}.", http_status=status)
 
 
-def _about_moderation(said: str) -> bool:
+def about_moderation(said: str) -> bool:
     """xAI words a moderation refusal in prose ("Content violates usage guidelines", "...moderation..."), no code."""
     lowered = said.lower()
     return any(word in lowered for word in ("moderation", "content policy", "usage guidelines", "violates"))

@@ -459,6 +459,7 @@ class Client:
         The job's model and credential were remembered by ``video()``; a job
         started elsewhere is read with the subscription when signed in.
         """
+        from ._http import parse_retry_after
         from ._media import VIDEO_POLL_SECONDS, forget_video, media_dir, read_video_job, remembered_video
 
         if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
@@ -485,8 +486,6 @@ class Client:
             job = read_video_job(answer.status, answer.body, request_id)
             if job.state == "done":
                 break
-            from ._http import parse_retry_after
-
             pause = parse_retry_after(answer.headers.get("retry-after")) or VIDEO_POLL_SECONDS
             elapsed = self.account.now() - started
             if not wait or elapsed + pause > timeout:

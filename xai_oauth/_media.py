@@ -215,7 +215,7 @@ class VideoJob:
 
 def read_video_job(status: int, body: Any, request_id: str) -> VideoJob:
     """``pending`` or ``done`` (with the clip's URL); ``GenerationFailed`` for a failed or expired job."""
-    from ._api_errors import _about_moderation
+    from ._api_errors import about_moderation
     from ._redact import scrub
 
     if not isinstance(body, dict):
@@ -242,7 +242,7 @@ def read_video_job(status: int, body: Any, request_id: str) -> VideoJob:
         why = why if isinstance(why, str) and why.strip() else body.get("reason")
         said = f": {scrub(why.strip())[:300]}" if isinstance(why, str) and why.strip() else ""
         what = "expired before it finished" if state == "expired" else "failed on xAI's side"
-        if isinstance(why, str) and _about_moderation(why):
+        if isinstance(why, str) and about_moderation(why):
             raise ContentRefused(f"xAI's moderation stopped the video job {request_id}{said}.")
         raise GenerationFailed(f"The video job {request_id} {what}{said}.")
     raise MalformedResponse(f"The video job {request_id} answered with an unknown status {str(state)[:40]!r}.")
@@ -269,8 +269,7 @@ def media_dir(out_dir: str | None) -> str:
 
 
 def new_media_path(folder: str, kind: str, extension: str, now: float | None = None) -> tuple[str, int]:
-    """A name no file has yet (``image-20261123-101502-1.png``), claimed by creating it; ``(path, fd)``."""
-    os.makedirs(folder, exist_ok=True)
+    """A name no file has yet in the existing ``folder`` (``image-20261123-101502-1.png``), claimed by creating it."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     for number in range(1, 10_000):
         path = os.path.join(folder, f"{kind}-{stamp}-{number}.{extension}")

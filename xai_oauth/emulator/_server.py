@@ -305,9 +305,30 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
         def _allowed_models(self) -> list[str] | None:
             """The models the bearer may use; None (after answering 401) when it is not accepted."""
             claims = self._claims()
-            if claims is None:
-                return None
+            return None if claims is None else self._models_of(claims)
+
+        def _models_of(self, claims: dict[str, Any]) -> list[str]:
             return API_KEY_MODELS if self.credential == "api_key" else authority.models_for(claims.get("tier"))
+
+        def _recorded_body(self, path: str, raw: bytes) -> dict[str, Any] | None:
+            """The request's JSON object, kept in ``api_requests`` (headers but the bearer); None after a 400."""
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
+                return None
+            emulator.api_requests.append(
+                {
+                    "path": path,
+                    "origin": "proxy" if proxy else "api",
+                    "credential": self.credential,
+                    "body": body,
+                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
+                }
+            )
+            return body
 
         def _proxy_get(self, path: str) -> None:
             """The chat proxy's account endpoints, as xAI's own CLI reads them."""
@@ -346,22 +367,9 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
             allowed = self._allowed_models()
             if allowed is None:
                 return
-            try:
-                body = json.loads(raw or b"null")
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
+            body = self._recorded_body(path, raw)
+            if body is None:
                 return
-            emulator.api_requests.append(
-                {
-                    "path": path,
-                    "origin": "proxy" if proxy else "api",
-                    "credential": self.credential,
-                    "body": body,
-                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
-                }
-            )
             refusal = self._proxy_refusal(path, body) if proxy else None
             billed = not proxy and self.credential == "subscription" and authority.settings.api_bills_oauth
             if refusal is None and billed:
@@ -386,23 +394,10 @@ def _handler_for(emulator: Emulator, proxy: bool = False) -> type[BaseHTTPReques
             claims = self._claims()
             if claims is None:
                 return
-            allowed = API_KEY_MODELS if self.credential == "api_key" else authority.models_for(claims.get("tier"))
-            try:
-                body = json.loads(raw or b"null")
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                self._json(400, {"code": "invalid-argument", "error": "the body must be a JSON object"})
+            allowed = self._models_of(claims)
+            body = self._recorded_body(path, raw)
+            if body is None:
                 return
-            emulator.api_requests.append(
-                {
-                    "path": path,
-                    "origin": "api",
-                    "credential": self.credential,
-                    "body": body,
-                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
-                }
-            )
             settings = authority.settings
             try:
                 if path.startswith("/v1/images/"):
