@@ -10,16 +10,13 @@ HTTP transport come in from outside; tests pass fakes and never sleep.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import Config
-from ._device import DEVICE_GRANT, Approved, PendingLogin, begin, step
-from ._discovery import Endpoints, load_endpoints
 from ._exceptions import (
     ConfigError,
     KeyringUnavailable,
@@ -37,8 +34,6 @@ from ._exceptions import (
     XaiOAuthError,
 )
 from ._files import check_private, ensure_private_dir, loads_strict, read_json, remove, write_json
-from ._interrupts import deferred_interrupts
-from ._journal import GrantJournal, JournalEntry, read_journal
 from ._lanes import pick_default
 from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
@@ -46,6 +41,11 @@ from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status, storage_note
 from ._store import CredentialStore, FileStore, KeyringStore, credential_from_json, keyring_usable
 from ._tokens import Credential, credential_from_token_response, fingerprint
+
+if TYPE_CHECKING:  # sign-in, discovery and the journal are imported where used: a chat call needs none of them
+    from ._device import PendingLogin
+    from ._discovery import Endpoints
+    from ._journal import GrantJournal, JournalEntry
 
 __all__ = ["Account"]
 
@@ -132,6 +132,7 @@ class Account:
 
     def endpoints(self) -> Endpoints:
         """The issuer's endpoints, from the discovery cache or the network."""
+        from ._discovery import load_endpoints
 
         def fetch(url: str) -> dict[str, Any]:
             try:
@@ -258,6 +259,8 @@ class Account:
             body = answer.json_object("device authorization endpoint")
             if answer.status != 200:
                 raise OAuthError.from_body("device authorization endpoint", answer.status, body)
+            from ._device import begin
+
             now = self._now()
             login = begin(body, now=now, issuer=self.config.issuer, client_id=self.config.client_id)
             write_json(self.paths.pending, login.to_dict())
@@ -265,6 +268,8 @@ class Account:
 
     def _read_pending(self) -> PendingLogin | None:
         """The waiting sign-in, if any; a damaged one is dropped (``NoPendingLogin`` says so)."""
+        from ._device import PendingLogin
+
         try:
             data = read_json(self.paths.pending, what="pending sign-in")
             return PendingLogin.from_dict(data) if data else None
@@ -291,6 +296,8 @@ class Account:
             self.sleep(delay)
 
     def _poll_once(self) -> dict[str, Any]:
+        from ._device import DEVICE_GRANT, Approved, step
+
         with self._locked():
             state = self._adopt_journal()
             login = self._read_pending()
@@ -479,6 +486,9 @@ class Account:
         The journal's first write doubles as the proof that the disk can take
         the answer: when it fails, the grant is not sent (``StoreError``).
         """
+        from ._interrupts import deferred_interrupts
+        from ._journal import GrantJournal
+
         journal = GrantJournal(self.paths.journal)
         with deferred_interrupts():
             journal.begin(
@@ -506,6 +516,11 @@ class Account:
         unless saving what it holds failed (it stays for the next try).
         """
         state = _read_state_or_empty(self.paths)
+        if not os.path.exists(self.paths.journal):
+            return state  # the usual case, without importing the journal's module
+        from ._device import DEVICE_GRANT
+        from ._journal import read_journal
+
         entry = read_journal(self.paths.journal)
         if entry is None:
             return state
@@ -517,6 +532,8 @@ class Account:
         return state
 
     def _adopt(self, entry: JournalEntry, state: dict[str, Any]) -> None:
+        from ._device import DEVICE_GRANT
+
         received_at = entry.received_at or self._now()
         try:
             body = loads_strict(entry.answer or b"")
@@ -700,6 +717,8 @@ class Account:
         still be read is revoked first. ``revoked`` is True only when the
         server confirmed the revocation of the live sign-in.
         """
+        import glob
+
         revoked = False
         notes: list[str] = []
         with self._locked():
