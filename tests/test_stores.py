@@ -141,6 +141,17 @@ def test_raising_keyring_never_repeats_backend_text(use_keyring) -> None:  # typ
     assert "CANARY" not in str(caught.value) and "KeyringError" in str(caught.value)
 
 
+def test_a_locked_keyring_is_unusable_at_the_probe(use_keyring) -> None:  # type: ignore[no-untyped-def]
+    from keyring.errors import KeyringLocked
+
+    class LockedKeyring(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            raise KeyringLocked("Failed to unlock the collection!")
+
+    use_keyring(LockedKeyring())
+    assert keyring_usable(2) == "The system keyring failed (probe: KeyringLocked)."
+
+
 def test_no_backend_is_reported_unusable(use_keyring) -> None:  # type: ignore[no-untyped-def]
     from keyring.backends import fail
 

@@ -26,6 +26,8 @@ from ._tokens import Credential
 __all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "credential_from_json", "keyring_usable"]
 
 SERVICE = "xai-oauth"
+#: An account name no credential is stored under, read to see that the keyring answers.
+PROBE_ACCOUNT = "xai-oauth-probe"
 T = TypeVar("T")
 
 
@@ -98,7 +100,13 @@ def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
 
 
 def keyring_usable(timeout: float) -> str | None:
-    """None when a real keyring backend is there; else the reason it is not."""
+    """None when a real keyring backend is there and answers; else the reason it is not.
+
+    The probe reads an entry that never exists: a keyring that is there but
+    locked (GNOME Keyring after a screen lock, with nobody to answer its
+    prompt) fails that read at once. Finding out here, before a device code
+    or refresh token is spent, is what lets the answer still be saved.
+    """
 
     def probe() -> str | None:
         import keyring
@@ -106,6 +114,7 @@ def keyring_usable(timeout: float) -> str | None:
         backend = keyring.get_keyring()
         if getattr(backend, "priority", 0) <= 0:
             return f"no usable keyring backend ({type(backend).__name__})"
+        backend.get_password(SERVICE, PROBE_ACCOUNT)
         return None
 
     try:
