@@ -14,9 +14,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from xai_oauth._exceptions import KeyringUnavailable, StoreCorrupt
+from xai_oauth._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from xai_oauth._files import write_json
-from xai_oauth._store import FileStore, KeyringStore, keyring_usable
+from xai_oauth._store import AccessTokenCache, FileStore, KeyringStore, keyring_usable
 from xai_oauth._tokens import Credential
 
 from .support.fake_keyrings import HangingKeyring, RaisingKeyring
@@ -184,3 +184,58 @@ def test_write_json_never_exposes_a_wider_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "x" / "f.json").st_mode) == 0o600
+
+
+class TestAccessTokenCache:
+    """The access token beside a keyring-stored credential: served only while it is that credential's and fresh."""
+
+    NOW = 1.9e9  # CRED expires at 2e9, with a 6-hour lifetime: fresh
+
+    def cache(self, tmp_path: Path) -> AccessTokenCache:
+        cache = AccessTokenCache(str(tmp_path / "d" / "access-token.json"))
+        cache.save(CRED)
+        return cache
+
+    def meta(self, **changes: object) -> dict[str, object]:
+        return {"storage": "keyring", "expires_at": CRED.expires_at, **changes}
+
+    def test_serves_the_fresh_token_of_the_recorded_credential(self, tmp_path: Path) -> None:
+        assert self.cache(tmp_path).token(self.meta(), self.NOW) == "CANARY-ACCESS"
+
+    def test_holds_the_access_token_alone_0600(self, tmp_path: Path) -> None:
+        cache = self.cache(tmp_path)
+        text = Path(cache.path).read_text()
+        assert "CANARY-REFRESH" not in text and "CANARY-ID" not in text
+        assert stat.S_IMODE(os.stat(cache.path).st_mode) == 0o600
+        assert "CANARY" not in repr(cache)
+
+    def test_another_credentials_cache_is_not_used(self, tmp_path: Path) -> None:
+        # a crash between the cache and the state write, or a late writer that read an older credential
+        assert self.cache(tmp_path).token(self.meta(expires_at=CRED.expires_at + 3600), self.NOW) is None
+
+    def test_a_token_due_for_refresh_is_not_served(self, tmp_path: Path) -> None:
+        assert self.cache(tmp_path).token(self.meta(), CRED.expires_at - 60) is None
+
+    @pytest.mark.parametrize(
+        "meta",
+        [{"storage": "file"}, {"reauth_required": True}, {"unconfirmed": {"since": 1}}, {"storage": None}],
+    )
+    def test_only_a_sound_keyring_credential_uses_it(self, tmp_path: Path, meta: dict[str, object]) -> None:
+        assert self.cache(tmp_path).token(self.meta(**meta), self.NOW) is None
+
+    @pytest.mark.parametrize("content", ["{", "[]", '{"access_token": 5, "expires_at": 2e9, "lifetime": 1}', ""])
+    def test_a_damaged_cache_is_dropped_quietly(self, tmp_path: Path, content: str) -> None:
+        cache = self.cache(tmp_path)
+        Path(cache.path).write_text(content)
+        assert cache.token(self.meta(), self.NOW) is None
+        assert content.startswith('{"access_token') or list((tmp_path / "d").iterdir()) == []  # not set aside
+
+    def test_a_failed_write_leaves_no_older_token_behind(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        cache = self.cache(tmp_path)
+
+        def full_disk(path: str, data: dict[str, object]) -> None:
+            raise StoreError("No space left on device")
+
+        monkeypatch.setattr("xai_oauth._store.write_json", full_disk)
+        cache.save(Credential("NEWER", "R2", expires_at=3e9, lifetime=21600, issued_at=1e9))  # never raises
+        assert not Path(cache.path).exists()

@@ -39,7 +39,7 @@ from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
 from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status, storage_note
-from ._store import CredentialStore, FileStore, KeyringStore, credential_from_json, keyring_usable
+from ._store import AccessTokenCache, CredentialStore, FileStore, KeyringStore, credential_from_json, keyring_usable
 from ._tokens import Credential, credential_from_token_response, fingerprint
 
 if TYPE_CHECKING:  # sign-in, discovery and the journal are imported where used: a chat call needs none of them
@@ -85,6 +85,7 @@ class Account:
         self._http_client: Any = None
         self._file = FileStore(self.paths.credentials)
         self._keyring = KeyringStore(self.config.keyring_account, self.config.keyring_timeout)
+        self._access = AccessTokenCache(self.paths.access_token)
         for directory in (self.paths.home, self.paths.dir):
             check_private(directory)  # a planted home is refused before anything in it is read
         adopted = adopt_legacy(self.paths.home)
@@ -210,6 +211,7 @@ class Account:
             self._file.save(credential)
         else:
             remove(self.paths.credentials)  # a stale file copy would shadow the keyring later
+        self._cache_access_token(credential, store)
         tier, tier_name = credential.tier
         old = state.get("credential") if isinstance(state.get("credential"), dict) else {}
         state["credential"] = {
@@ -653,19 +655,39 @@ class Account:
             attempt += 1
 
     def access_token(self) -> str:
-        """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it."""
+        """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it.
+
+        With the keyring as the store, a fresh token comes from the access
+        token cache and the keyring is not opened (see ``AccessTokenCache``).
+        """
         self.recover()  # a grant was interrupted: settle it first
         state = _read_state_or_empty(self.paths)
-        credential, _ = self._load(state)
+        meta: dict[str, Any] = state["credential"] if isinstance(state.get("credential"), dict) else {}
+        cached = self._access.token(meta, self._now()) if self.config.store == "auto" else None
+        if cached is not None:
+            return cached
+        credential, store = self._load(state)
         if credential is None:
             raise NotSignedIn("Nobody is signed in.")
-        meta = state.get("credential") or {}
         if credential.refresh_due(self._now()) or meta.get("reauth_required") or meta.get("unconfirmed"):
-            self.refresh()
+            self.refresh()  # saves, and caches, the renewed token
             credential, _ = self._load(_read_state_or_empty(self.paths))
             if credential is None:
                 raise NotSignedIn("Nobody is signed in.")
+        elif store is self._keyring and self.config.store == "auto" and meta.get("expires_at") == credential.expires_at:
+            self._access.save(credential)  # none was cached (signed in by 0.1, or lost): the next call uses it
         return credential.access_token
+
+    def _cache_access_token(self, credential: Credential, store: CredentialStore) -> None:
+        """Keep the access token in its cache file when the keyring holds the credential and the user allows a file.
+
+        ``XAI_OAUTH_STORE=keyring`` means no secret in any file: then every
+        call opens the keyring, and any cache is removed.
+        """
+        if store is self._keyring and self.config.store == "auto":
+            self._access.save(credential)
+        else:
+            self._access.clear()
 
     def signed_in(self) -> bool:
         """True when a credential is on record (it may still need a refresh or a new sign-in)."""
@@ -739,6 +761,7 @@ class Account:
             self._forget_keyring_entry(meta, state, notes)
             for path in (
                 self.paths.credentials,
+                self.paths.access_token,
                 self.paths.pending,
                 self.paths.state,
                 self.paths.discovery,

@@ -108,12 +108,13 @@ def loads_strict(raw: "bytes | str") -> object:
         raise ValueError("nested too deeply") from None
 
 
-def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
+def read_json(path: str, *, what: str = "file", keep_damaged: bool = True) -> "dict[str, object] | None":
     """The JSON object in ``path``; None when the file does not exist.
 
     A file that exists but is not a JSON object (or is one we would choke
     on: see ``loads_strict``) is set aside and ``StoreCorrupt`` is raised,
-    naming where it went.
+    naming where it went; a cache, whose loss costs nothing, passes
+    ``keep_damaged=False`` and the file is deleted instead.
     """
     try:
         with open(path, "rb") as f:
@@ -128,6 +129,9 @@ def read_json(path: str, *, what: str = "file") -> "dict[str, object] | None":
     except ValueError:
         data = None
     if not isinstance(data, dict):
+        if not keep_damaged:
+            remove(path)
+            raise StoreCorrupt(f"The {what} at {path} was damaged; it was removed.")
         raise corrupt(path, what)
     return data
 

@@ -52,6 +52,11 @@ class Paths:
         return os.path.join(self.dir, "credentials.json")
 
     @property
+    def access_token(self) -> str:
+        """The access token alone (0600), beside a keyring-stored credential: calls read it, not the keyring."""
+        return os.path.join(self.dir, "access-token.json")
+
+    @property
     def state(self) -> str:
         """Non-secret metadata (tier, expiry, storage, cached models) read offline by status()."""
         return os.path.join(self.dir, "state.json")

@@ -6,8 +6,17 @@ Both stores keep the same JSON (``Credential.to_dict``) and meet one contract
 The keyring is preferred when a real backend exists. Every keyring call (the
 import and backend discovery included, which can talk to D-Bus) runs in a
 daemon thread and is given ``timeout`` seconds: a hung secret service must not
-hang an agent. ``select_store`` probes it, and the caller falls back to the
+hang an agent. ``keyring_usable`` probes it, and the caller falls back to the
 file and records why in the state file, so later processes skip the probe.
+
+Opening the keyring costs more than a whole chat request: keyring's import,
+its backend discovery, and secretstorage's D-Bus session with its key
+exchange add about 150 ms to a call whose bare request takes about 140 ms
+(``bench/bench_keyring.py``).
+So beside a keyring-stored credential, ``AccessTokenCache`` keeps the access
+token alone in a 0600 file, the way gcloud and the AWS SSO cache do: calls
+read that, and the keyring, with the refresh token, is opened only to sign
+in, refresh and log out.
 
 Locking is not done here: ``_account`` holds the cross-process lock around
 every read-modify-write, for either store.
@@ -19,11 +28,19 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from ._exceptions import KeyringUnavailable, StoreCorrupt
+from ._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from ._files import corrupt, loads_strict, read_json, remove, write_json
-from ._tokens import Credential
+from ._tokens import Credential, refresh_leeway
 
-__all__ = ["SERVICE", "CredentialStore", "FileStore", "KeyringStore", "credential_from_json", "keyring_usable"]
+__all__ = [
+    "SERVICE",
+    "AccessTokenCache",
+    "CredentialStore",
+    "FileStore",
+    "KeyringStore",
+    "credential_from_json",
+    "keyring_usable",
+]
 
 SERVICE = "xai-oauth"
 #: An account name no credential is stored under, read to see that the keyring answers.
@@ -172,3 +189,63 @@ class KeyringStore:
 
     def __repr__(self) -> str:
         return f"KeyringStore(service={SERVICE!r}, account={self.account!r})"
+
+
+class AccessTokenCache:
+    """The short-lived access token of a keyring-stored credential, in a 0600 file, so calls skip the keyring.
+
+    Only the access token and its expiry are here: the refresh token (the
+    secret that outlives a day) stays in the keyring. The file is written
+    under the account lock with every save of the credential, before the
+    state file (and, without the lock, by a call that found none), and it
+    counts only while its ``expires_at`` is the one the state file records:
+    a cache left behind by a crash, or written late by a process that read
+    an older credential, is simply not used. It is never
+    essential, so failing to read or write it is never an error: the call
+    opens the keyring instead.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def token(self, meta: dict[str, Any], now: float) -> str | None:
+        """The cached access token for the credential ``meta`` (the state file's record) describes, if still fresh."""
+        if meta.get("storage") != "keyring" or meta.get("reauth_required") or meta.get("unconfirmed"):
+            return None
+        try:
+            cached = read_json(self.path, what="access token cache", keep_damaged=False)
+        except StoreError:
+            return None  # a damaged cache (now gone) is no loss: the keyring has the token
+        if cached is None:
+            return None
+        token, expires_at, lifetime = cached.get("access_token"), cached.get("expires_at"), cached.get("lifetime")
+        if not isinstance(token, str) or not token or expires_at != meta.get("expires_at"):
+            return None  # another credential's (a crash between the two writes, or a late writer): not ours
+        if not isinstance(expires_at, (int, float)) or not isinstance(lifetime, (int, float)):
+            return None
+        if expires_at - now <= refresh_leeway(lifetime):
+            return None  # due: the caller takes the keyring path, which refreshes
+        return token
+
+    def save(self, credential: Credential) -> None:
+        """Cache ``credential``'s access token; on failure, remove any older copy rather than raise."""
+        try:
+            write_json(
+                self.path,
+                {
+                    "access_token": credential.access_token,
+                    "expires_at": credential.expires_at,
+                    "lifetime": credential.lifetime,
+                },
+            )
+        except (StoreError, OSError):
+            self.clear()
+
+    def clear(self) -> None:
+        try:
+            remove(self.path)
+        except (StoreError, OSError):
+            pass
+
+    def __repr__(self) -> str:
+        return f"AccessTokenCache({self.path!r})"
