@@ -59,10 +59,16 @@ class StormResult:
         return asdict(self)
 
 
-def run_storm(emulator: Emulator, processes: int, *, forced: bool = False) -> StormResult:
-    """Sign in, expire the token (unless ``forced``), release ``processes`` callers at once, and count."""
+def run_storm(
+    emulator: Emulator, processes: int, *, forced: bool = False, env: dict[str, str] | None = None
+) -> StormResult:
+    """Sign in, expire the token (unless ``forced``), release ``processes`` callers at once, and count.
+
+    ``env`` adds to (or overrides) the callers' environment: the file store
+    unless it says otherwise (a real keyring: its bus and ``XAI_OAUTH_STORE``).
+    """
     with tempfile.TemporaryDirectory(prefix="xai-oauth-storm-") as home:
-        env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file"}
+        env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file", **(env or {})}
         lifetime = emulator.settings.access_token_lifetime
         if not forced:
             emulator.settings.access_token_lifetime = 2.0
