@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh bench
+bash scripts/os-packages.sh  # GNOME Keyring, for the keyring benchmark
 exec .venv/bin/python bench/run_all.py "$@"
