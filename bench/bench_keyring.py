@@ -115,7 +115,7 @@ def measure_storms(sizes: tuple[int, ...] = (4, 8, 16)) -> list[StormResult]:
     results = []
     with SecretService() as keyring_service, Emulator(interval=1.0) as emulator:
         for n in sizes:
-            results.append(run_storm(emulator, n, env={**keyring_service.environ, "XAI_OAUTH_STORE": "auto"}))
+            results.append(run_storm(emulator, n, extra_env={**keyring_service.environ, "XAI_OAUTH_STORE": "auto"}))
     return results
 
 

@@ -168,6 +168,15 @@ def test_strict_keyring_store_writes_no_token_to_any_file(keyring_agent: Agent, 
         assert files_holding(isolated_home, secret) == []
 
 
+def test_choosing_the_strict_keyring_store_later_removes_the_cached_token(keyring_agent: Agent) -> None:
+    keyring_agent.sign_in()
+    cache = account_dir(keyring_agent.env) / "access-token.json"
+    assert cache.exists()
+    keyring_agent.env["XAI_OAUTH_STORE"] = "keyring"
+    assert keyring_agent("chat('xai-grok/grok-4.3', 'hello')")["ok"]
+    assert not cache.exists()
+
+
 def test_refresh_rotates_the_entry_and_the_cache(keyring_agent: Agent) -> None:
     keyring_agent.sign_in()
     before = stored(keyring_agent)
@@ -231,7 +240,8 @@ def test_logout_leaves_no_entry(keyring_agent: Agent, secret_service: SecretServ
 def test_refresh_storm_with_the_keyring(
     emulator: Emulator, secret_service: SecretService, processes: int, forced: bool
 ) -> None:
-    result = run_storm(emulator, processes, forced=forced, env={**secret_service.environ, "XAI_OAUTH_STORE": "auto"})
+    keyring_env = {**secret_service.environ, "XAI_OAUTH_STORE": "auto"}
+    result = run_storm(emulator, processes, forced=forced, extra_env=keyring_env)
     expected = processes if forced else 1
     assert (result.refresh_requests, result.refused, result.failures) == (expected, 0, 0), result
     assert result.grant_works_after

@@ -674,8 +674,10 @@ class Account:
             credential, _ = self._load(_read_state_or_empty(self.paths))
             if credential is None:
                 raise NotSignedIn("Nobody is signed in.")
-        elif store is self._keyring and self.config.store == "auto" and meta.get("expires_at") == credential.expires_at:
-            self._access.save(credential)  # none was cached (signed in by 0.1, or lost): the next call uses it
+        elif store is self._keyring and meta.get("expires_at") == credential.expires_at:
+            # none was cached (signed in by 0.1, or lost): cache it for the next call; or, with
+            # XAI_OAUTH_STORE=keyring set since, remove the copy an earlier setting left
+            self._cache_access_token(credential, store)
         return credential.access_token
 
     def _cache_access_token(self, credential: Credential, store: CredentialStore) -> None:

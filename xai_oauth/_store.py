@@ -12,11 +12,10 @@ file and records why in the state file, so later processes skip the probe.
 Opening the keyring costs more than a whole chat request: keyring's import,
 its backend discovery, and secretstorage's D-Bus session with its key
 exchange add about 150 ms to a call whose bare request takes about 140 ms
-(``bench/bench_keyring.py``).
-So beside a keyring-stored credential, ``AccessTokenCache`` keeps the access
-token alone in a 0600 file, the way gcloud and the AWS SSO cache do: calls
-read that, and the keyring, with the refresh token, is opened only to sign
-in, refresh and log out.
+(``bench/bench_keyring.py``). So beside a keyring-stored credential,
+``AccessTokenCache`` keeps the access token alone in a 0600 file, the way
+gcloud and the AWS SSO cache do: calls read that, and the keyring, with the
+refresh token, is opened only to sign in, refresh and log out.
 
 Locking is not done here: ``_account`` holds the cross-process lock around
 every read-modify-write, for either store.
@@ -200,9 +199,9 @@ class AccessTokenCache:
     state file (and, without the lock, by a call that found none), and it
     counts only while its ``expires_at`` is the one the state file records:
     a cache left behind by a crash, or written late by a process that read
-    an older credential, is simply not used. It is never
-    essential, so failing to read or write it is never an error: the call
-    opens the keyring instead.
+    an older credential, is simply not used. It is never essential, so
+    failing to read or write it is never an error: the call opens the
+    keyring instead.
     """
 
     def __init__(self, path: str) -> None:

@@ -60,15 +60,16 @@ class StormResult:
 
 
 def run_storm(
-    emulator: Emulator, processes: int, *, forced: bool = False, env: dict[str, str] | None = None
+    emulator: Emulator, processes: int, *, forced: bool = False, extra_env: dict[str, str] | None = None
 ) -> StormResult:
     """Sign in, expire the token (unless ``forced``), release ``processes`` callers at once, and count.
 
-    ``env`` adds to (or overrides) the callers' environment: the file store
+    ``extra_env`` adds to (or overrides) the callers' environment: the file store
     unless it says otherwise (a real keyring: its bus and ``XAI_OAUTH_STORE``).
     """
     with tempfile.TemporaryDirectory(prefix="xai-oauth-storm-") as home:
-        env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file", **(env or {})}
+        env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file"}
+        env.update(extra_env or {})
         lifetime = emulator.settings.access_token_lifetime
         if not forced:
             emulator.settings.access_token_lifetime = 2.0
