@@ -5,8 +5,8 @@ desktop, not only against fakes. ``SecretService`` starts
 ``gnome-keyring-daemon`` under ``dbus-run-session``, with its data in a
 temporary directory and its login collection unlocked by a throwaway
 password, and hands back the one variable a client needs
-(``DBUS_SESSION_BUS_ADDRESS``, in ``environ``). Nothing of the person's own keyring or bus is
-touched: the child processes see only this bus.
+(``DBUS_SESSION_BUS_ADDRESS``, in ``environ``). Nothing of the person's own
+keyring or bus is touched: the child processes see only this bus.
 
 ``scripts/test.sh`` installs the daemon from the OS packages when it can
 (``scripts/os-packages.sh``); ``missing()`` says why it cannot run otherwise.
@@ -57,6 +57,7 @@ class SecretService:
         self._root: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.address = ""
+        self._log = ""
 
     @property
     def environ(self) -> dict[str, str]:
@@ -77,14 +78,16 @@ class SecretService:
             "XDG_DATA_HOME": os.path.join(root, "data"),  # the keyrings/ the daemon creates: gone with root
             "XDG_RUNTIME_DIR": runtime,
         }
-        self._process = subprocess.Popen(
-            ["dbus-run-session", "--", "sh", "-c", _SCRIPT],
-            env=daemon_env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # dbus-daemon's "Failed to set fd limit" as root is harmless noise
-            start_new_session=True,  # one process group: __exit__ stops the bus and the daemon together
-        )
+        self._log = os.path.join(root, "daemon.log")  # shown if it fails to start; else its noise stays here
+        with open(self._log, "wb") as log:
+            self._process = subprocess.Popen(
+                ["dbus-run-session", "--", "sh", "-c", _SCRIPT],
+                env=daemon_env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,  # one process group: __exit__ stops the bus and the daemon together
+            )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(_PASSWORD)  # --unlock reads it to EOF
         self._process.stdin.close()
@@ -93,6 +96,11 @@ class SecretService:
             if not self.address.startswith("unix:"):
                 raise RuntimeError("dbus-run-session did not start a session bus")
             self._wait_for_daemon()
+        except (RuntimeError, OSError) as exc:  # the bus went away with the daemon, or never came
+            with open(self._log, "rb") as log:
+                said = log.read()[-2000:].decode(errors="replace")
+            self.__exit__()
+            raise RuntimeError(f"the Secret Service did not start ({exc}); its output:\n{said}") from None
         except BaseException:
             self.__exit__()
             raise
