@@ -1,13 +1,23 @@
 """Kill runs: SIGKILL a process at a random moment after its token answer arrived, then count lost sign-ins.
 
-The provider is strict (the emulator with no rotation grace): the refresh
-token a process sent is rotated away the moment the answer leaves, so a
-process that dies before its new token is on disk, and a successor that then
-sends the old one, ends the whole sign-in. Each round runs one fresh
-process that calls ``exports.refresh(force=True)`` and writes a byte to its
-stdout the instant the answer has been read (before anything is done with
-it); the runner kills it a random 0-``window`` seconds later, then a fresh
-``Account`` settles what was left and must still be able to refresh.
+Each round runs one fresh process that calls ``exports.refresh(force=True)``
+and writes two marker bytes to its stdout: ``A`` the instant the answer's
+bytes have been read (before anything is done with them) and ``J`` once they
+are in the grant journal. The runner kills it a random 0-``window`` seconds
+after ``A``, then a fresh ``Account`` settles what was left and must still be
+able to refresh.
+
+What a kill can lose depends on the provider:
+
+- With a rotation grace (xAI's own client assumes about a minute), the
+  refresh token a dead process spent is honoured once more, so nothing is
+  ever lost, wherever the kill lands.
+- With none (the emulator made strict), a kill between ``A`` and ``J`` takes
+  the only copy of the new refresh token with it. No client can close that
+  window, only keep it short; so those kills are counted apart
+  (``killed_before_journal``) and only kills after the journal write must
+  lose nothing.
+
 The tests assert on the outcome; ``bench/bench_kills.py`` prints it.
 """
 
@@ -39,6 +49,7 @@ def on_arrival(self, now):
     def arrived(status, raw):
         os.write(1, b"A")
         inner(status, raw)
+        os.write(1, b"J")
     return arrived
 _journal.GrantJournal.on_arrival = on_arrival
 import exports
@@ -51,8 +62,14 @@ time.sleep({linger!r})
 @dataclass(frozen=True)
 class KillResult:
     kills: int
-    #: sign-ins that could not refresh after the kill (the provider had to be signed into again)
-    lost: int
+    #: seconds the provider honours a rotated-away refresh token (0: strict)
+    rotation_grace: float
+    #: kills that landed after the answer arrived and before it was journaled (no ``J`` marker)
+    killed_before_journal: int
+    #: sign-ins lost to those kills (the provider had to be signed into again); only a grace can prevent these
+    lost_before_journal: int
+    #: sign-ins lost to kills that landed after the journal write: the journal's promise is that this is 0
+    lost_after_journal: int
     #: kills that landed before the new credential was saved: a later process adopted it from the journal
     adopted_from_journal: int
     #: kills that landed after the save (nothing to recover)
@@ -60,8 +77,12 @@ class KillResult:
     window_ms: float
     seconds: float
 
+    @property
+    def lost(self) -> int:
+        return self.lost_before_journal + self.lost_after_journal
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "lost": self.lost}
 
 
 def spawn_refresh(env: dict[str, str], linger: float = 60.0) -> subprocess.Popen[bytes]:
@@ -70,16 +91,21 @@ def spawn_refresh(env: dict[str, str], linger: float = 60.0) -> subprocess.Popen
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run_kills(emulator: Emulator, kills: int, *, window: float = 0.005, seed: int = 11) -> KillResult:
-    """``kills`` rounds of: refresh in a fresh process, SIGKILL it 0-``window`` s after its answer, check."""
+def run_kills(
+    emulator: Emulator, kills: int, *, window: float = 0.005, seed: int = 11, rotation_grace: float = 0.0
+) -> KillResult:
+    """``kills`` rounds of: refresh in a fresh process, SIGKILL it 0-``window`` s after its answer, check.
+
+    ``rotation_grace`` is the provider's for the run (0: strict, the worst case).
+    """
     from .._account import Account
     from .._config import Config
     from .._exceptions import ReauthRequired
 
     rng = random.Random(seed)
     grace = emulator.settings.rotation_grace
-    emulator.settings.rotation_grace = 0.0
-    lost = adopted = after_save = 0
+    emulator.settings.rotation_grace = rotation_grace
+    before_journal = lost_before = lost_after = adopted = after_save = 0
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="xai-oauth-kills-") as home:
@@ -94,7 +120,8 @@ def run_kills(emulator: Emulator, kills: int, *, window: float = 0.005, seed: in
                     raise RuntimeError(f"the child never got its answer: {child.communicate()[1][-400:]!r}")
                 time.sleep(rng.uniform(0, window))
                 child.send_signal(signal.SIGKILL)
-                child.communicate()
+                journaled = b"J" in child.communicate()[0]
+                before_journal += not journaled
                 with Account(Config.from_env(env)) as account:
                     notes = account.status().get("notes") or []
                     if any("Recovered" in str(note) for note in notes):
@@ -104,14 +131,20 @@ def run_kills(emulator: Emulator, kills: int, *, window: float = 0.005, seed: in
                     try:
                         account.refresh(force=True)
                     except ReauthRequired:
-                        lost += 1
+                        if journaled:
+                            lost_after += 1
+                        else:
+                            lost_before += 1
                         account.logout()
                         sign_in(emulator, env)
     finally:
         emulator.settings.rotation_grace = grace
     return KillResult(
         kills=kills,
-        lost=lost,
+        rotation_grace=rotation_grace,
+        killed_before_journal=before_journal,
+        lost_before_journal=lost_before,
+        lost_after_journal=lost_after,
         adopted_from_journal=adopted,
         after_save=after_save,
         window_ms=window * 1000,
