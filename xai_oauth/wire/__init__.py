@@ -1,0 +1,1 @@
+"""The wire layer: pure translation between the wire formats (no I/O, no credentials, no clock)."""
