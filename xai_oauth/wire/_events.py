@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 __all__ = [
     "STOP_REASONS",
@@ -130,9 +130,18 @@ class Failure:
     status: int = 502
 
 
-Event = Union[
-    Begin, TextDelta, Reasoning, ReasoningSeal, ToolCallBegin, ToolArguments, ToolCallEnd, Cited, Finish, Failure
-]
+Event: TypeAlias = (
+    Begin
+    | TextDelta
+    | Reasoning
+    | ReasoningSeal
+    | ToolCallBegin
+    | ToolArguments
+    | ToolCallEnd
+    | Cited
+    | Finish
+    | Failure
+)
 
 
 @dataclass(slots=True)
