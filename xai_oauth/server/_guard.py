@@ -1,0 +1,129 @@
+"""The server's front door, as plain ASGI: who may call, how big a body may be, and how long it may take to arrive.
+
+It sits outside the routes, so no handler can forget it, and it never reads
+a body itself: it counts the bytes and times the reads as the handler pulls
+them. uvicorn has no timeout for receiving a request body (its keep-alive
+timeout covers only idle connections), so a client that opens a request and
+drips its body would otherwise hold a worker slot for ever.
+
+A refusal is written in the caller's own wire format (``refuse`` decides the
+shape by path), with the status a client library expects: 401 without a
+valid key, 413 for a body over the cap, 408 for a body that is too slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._keys import ClientKeys, presented_key
+
+__all__ = ["OPEN_PATHS", "Guard", "Refusal"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: (path, status, code, message) -> the body a client of that path understands
+Refuse = Callable[[str, int, str, str], dict[str, Any]]
+
+#: Paths any local caller may read without a key: they say nothing about the account.
+OPEN_PATHS = frozenset({"/healthz"})
+
+
+class Refusal(Exception):
+    """Raised inside ``receive`` when the body breaks a rule; the guard answers it if nothing was sent yet."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Guard:
+    """Checks the client key, caps the body and bounds the time to receive it, then hands on to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keys: ClientKeys,
+        refuse: Refuse,
+        max_body: int,
+        body_timeout: float,
+        open_paths: frozenset[str] = OPEN_PATHS,
+    ) -> None:
+        self.app, self.keys, self.refuse = app, keys, refuse
+        self.max_body, self.body_timeout, self.open_paths = max_body, body_timeout, open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        if path not in self.open_paths and not self.keys.allows(presented_key(headers)):
+            await self._answer(send, path, Refusal(401, "invalid_api_key", _NO_KEY))
+            return
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            await self._answer(send, path, _too_large(self.max_body))
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._bounded(receive), sending)
+        except Refusal as refusal:
+            if started:
+                raise
+            await self._answer(send, path, refusal)
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """``receive`` that refuses a body over the cap or slower than the timeout, then passes through."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        received = 0
+        body_done = False
+
+        async def bounded() -> Message:
+            nonlocal received, body_done
+            if body_done:  # after the body, receive() only waits for a disconnect: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise Refusal(408, "request_timeout", _TOO_SLOW.format(self.body_timeout)) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _too_large(self.max_body)
+                body_done = not message.get("more_body", False)
+            return message
+
+        return bounded
+
+    async def _answer(self, send: Send, path: str, refusal: Refusal) -> None:
+        body = json.dumps(self.refuse(path, refusal.status, refusal.code, refusal.message)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if refusal.status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="xai-oauth"'))
+        await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+_NO_KEY = (
+    "This xai-oauth server needs its client key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'. "
+    "The key was printed when the server started (xai-oauth serve), and is not an xAI key."
+)
+_TOO_SLOW = "The request body did not arrive within {:g} s."
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, "request_too_large", f"The request body is over this server's limit of {limit} bytes.")
