@@ -29,6 +29,7 @@ from xai_oauth._exceptions import (
     StoreError,
 )
 from xai_oauth._http import Http
+from xai_oauth._vault import Vault
 
 from .conftest import account_dir
 from .support.fake_server import FakeAuthServer, FakeClock
@@ -72,7 +73,7 @@ class TestJournal:
             raise Killed
 
         with monkeypatch.context() as patch, pytest.raises(Killed):
-            patch.setattr(Account, "_save", die)  # the answer arrived; the process dies before saving
+            patch.setattr(Vault, "save", die)  # the answer arrived; the process dies before saving
             signed_in.refresh(force=True)
         assert stored_refresh_token() == "CANARY-REFRESH-1"  # the store still has the spent token ...
         assert (account_dir() / "journal.json").stat().st_mode & 0o777 == 0o600  # ... the journal the new one

@@ -7,6 +7,13 @@ lends the sign-in to any httpx2 client (and so the openai SDK).
 The public names below are loaded on first use (PEP 562), so ``import
 xai_oauth`` stays cheap and the offline status path never pays for httpx2,
 jwt or keyring.
+
+The sign-in behind ``Account``, one question per room: ``_session`` (what a
+slot's steps share: settings, clock, HTTP client, lock, endpoints), ``_vault``
+(where the credential lives), ``_signin`` (the device grant, RFC 8628),
+``_keeper`` (a usable access token, refreshed once across processes),
+``_grants`` (a token grant in flight and its journal), ``_identity`` (who
+signed in) and ``_signout`` (revocation, RFC 7009, and forgetting).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ writes its log before its tables:
 
 Whoever takes the lock next and finds a journal (``read_journal``) knows
 what happened: an answer to adopt, or a grant that was sent and never
-answered (an unknown outcome). ``_account`` does the adopting.
+answered (an unknown outcome). ``_grants`` does the adopting.
 """
 
 from __future__ import annotations

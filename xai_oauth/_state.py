@@ -12,7 +12,10 @@ keyring nor any heavy import.
 from ._files import corrupt, read_json, write_json
 from ._paths import Paths
 
-__all__ = ["credential_state", "read_state", "write_state"]
+__all__ = ["RECOVER_LOCK_TIMEOUT", "credential_state", "read_state", "storage_note", "write_state"]
+
+#: status() waits this long for a grant in flight elsewhere before answering without settling its journal.
+RECOVER_LOCK_TIMEOUT = 1.0
 
 _NUMBER = (int, float)
 #: What each field must be when present (None is always allowed): a state file is read by every call,
@@ -82,6 +85,11 @@ def _valid_listing(models: "dict[str, object]") -> bool:
 
 def write_state(paths: Paths, state: "dict[str, object]") -> None:
     write_json(paths.state, state)
+
+
+def storage_note(paths: Paths, meta: "dict[str, object]") -> str:
+    """What status() and poll() say of a credential kept in the file, and why it is there."""
+    return f"kept in a plaintext file {paths.credentials}: {meta.get('storage_reason') or 'chosen'}"
 
 
 def credential_state(meta: "dict[str, object]", now: float) -> "str | None":

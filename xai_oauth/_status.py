@@ -11,13 +11,11 @@ import time
 from ._exceptions import StoreCorrupt
 from ._files import check_private, read_json
 from ._paths import Paths
-from ._state import credential_state, read_state
+from ._state import RECOVER_LOCK_TIMEOUT, credential_state, read_state, storage_note
 
-__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status", "storage_note"]
+__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
-#: status() waits this long for a grant in flight elsewhere before answering without settling its journal.
-RECOVER_LOCK_TIMEOUT = 1.0
 
 _ACTIONS = {
     "expired": "The access token has expired; call refresh() (any API call does this for you).",
@@ -27,11 +25,6 @@ _ACTIONS = {
     "pending": "A sign-in is waiting for approval: after the person approves, call poll().",
     "logged_out": "Call start() to sign in with a subscription, or set XAI_API_KEY.",
 }
-
-
-def storage_note(paths: Paths, meta: "dict[str, object]") -> str:
-    """What status() and poll() say of a credential kept in the file, and why it is there."""
-    return f"kept in a plaintext file {paths.credentials}: {meta.get('storage_reason') or 'chosen'}"
 
 
 def current_status(now: "float | None" = None) -> "dict[str, object]":
@@ -49,12 +42,15 @@ def current_status(now: "float | None" = None) -> "dict[str, object]":
         )
     paths = Paths(settings.home, settings.slot)
     if os.path.exists(paths.journal):  # rare: a token grant was interrupted; settle it (the heavy path)
-        from ._account import Account
         from ._config import Config
         from ._exceptions import XaiOAuthError
+        from ._keeper import recover
+        from ._session import Session
+        from ._vault import Vault
 
         try:
-            Account(Config.from_env()).recover(timeout=RECOVER_LOCK_TIMEOUT)
+            session = Session(Config.from_env())
+            recover(session, Vault(session), timeout=RECOVER_LOCK_TIMEOUT)
         except XaiOAuthError as exc:
             notes.append(f"An interrupted token grant could not be settled yet: {exc.message}")
     return read_status(paths, now, notes=notes, api_key=bool(settings.get("XAI_API_KEY")))

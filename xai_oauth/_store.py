@@ -17,8 +17,9 @@ exchange add about 150 ms to a call whose bare request takes about 140 ms
 gcloud and the AWS SSO cache do: calls read that, and the keyring, with the
 refresh token, is opened only to sign in, refresh and log out.
 
-Locking is not done here: ``_account`` holds the cross-process lock around
-every read-modify-write, for either store.
+Locking is not done here: the callers hold the cross-process lock
+(``_session.Session.locked``) around every read-modify-write, for either
+store; ``_vault`` chooses between the stores.
 """
 
 from __future__ import annotations
