@@ -348,5 +348,6 @@ def count_tokens(body: dict[str, Any]) -> int:
                 images += 1
         for call in message.get("tool_calls") or ():
             size += len(json.dumps(call["function"], ensure_ascii=False).encode("utf-8"))
-    size += len(json.dumps(chat.get("tools") or [], ensure_ascii=False).encode("utf-8"))
+    if chat.get("tools"):
+        size += len(json.dumps(chat["tools"], ensure_ascii=False).encode("utf-8"))
     return -(-size // 4) + MESSAGE_TOKENS * len(chat["messages"]) + IMAGE_TOKENS * images

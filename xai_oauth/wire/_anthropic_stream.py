@@ -55,16 +55,19 @@ STOP_REASONS = {
     "stop_sequence": "stop_sequence",
     "content_filter": "refusal",
 }
-#: HTTP statuses as Anthropic's error types; another 4xx is invalid_request_error, another 5xx api_error.
+#: HTTP statuses as Anthropic's documented error types (the SDK's types lack request_too_large; its docs have it);
+#: another 4xx is invalid_request_error, another 5xx api_error.
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    402: "billing_error",
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
     429: "rate_limit_error",
     500: "api_error",
     503: "overloaded_error",
+    504: "timeout_error",
     529: "overloaded_error",
 }
 
