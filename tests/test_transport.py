@@ -289,8 +289,23 @@ def test_sync_transport_follows_the_same_rules() -> None:
     upstream = Upstream(
         httpx2.Response(503, json={}), httpx2.Response(401, json={}), httpx2.Response(200, json={"ok": 1})
     )
-    keeper, waits = Keeper(), []
-    transport = Transport(Config(), keeper, Http(httpx2.MockTransport(upstream.sync)), sleep=waits.append)
+    keeper, waits, http = Keeper(), [], Http(httpx2.MockTransport(upstream.sync))
+    transport = Transport(Config(), keeper, lambda: http, sleep=waits.append)
     assert transport.request("subscription", "xai-grok/m", "/models", timeout=5).body == {"ok": 1}
     assert waits == [0.5] and keeper.refreshes == ["access-1"]
     assert [r.headers["authorization"] for r in upstream.seen] == ["Bearer access-1"] * 2 + ["Bearer access-2"]
+
+
+def test_a_refusal_decided_locally_never_loads_httpx2() -> None:
+    """The sync transport asks for its HTTP client on the first send, as ``Client`` did before the split."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import exports; "
+        "print(exports.models()['error'], exports.chat('xai/grok-4.3', 'hi')['error'], 'httpx2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["not_signed_in", "not_signed_in", "False"], done.stderr

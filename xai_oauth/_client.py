@@ -61,10 +61,10 @@ class Client:
 
     @property
     def _transport(self) -> Transport:
-        """The account's HTTP client, token keeper and clock behind the transport's rules (made on each use)."""
+        """The transport's rules over this account's token keeper, HTTP client and sleep (cheap: made per call)."""
         from ._transport import Transport
 
-        return Transport(self.config, self.account, self.account.http, sleep=self.account.sleep)
+        return Transport(self.config, self.account, lambda: self.account.http, sleep=self.account.sleep)
 
     def models(self) -> dict[str, Any]:
         """Chat models of every credential available, ``xai-grok/<id>`` and ``xai/<id>``; offline, the cache.

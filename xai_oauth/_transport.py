@@ -182,13 +182,17 @@ class _Try:
 
 
 class Transport:
-    """The decisions above, driven by ``Http`` in the caller's thread."""
+    """The decisions above, driven by ``Http`` in the caller's thread.
+
+    ``http`` is asked for on the first send, so the ~200 ms httpx2 import
+    waits for a real request (a refusal decided locally never pays it).
+    """
 
     def __init__(
         self,
         config: Config,
         keeper: TokenKeeper,
-        http: Http,
+        http: Callable[[], Http],
         *,
         sleep: Callable[[float], None],
         policy: RetryPolicy = API_RETRIES,
@@ -220,9 +224,9 @@ class Transport:
         while True:
             sent = headers(aim, now.token, self.config.client_version)
             if body is None:
-                answer = self.http.get(aim.origin + path, headers=sent, timeout=timeout, **options)
+                answer = self.http().get(aim.origin + path, headers=sent, timeout=timeout, **options)
             else:
-                answer = self.http.post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
+                answer = self.http().post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
                 return answer
             now = self._recover(aim, answer, now)
@@ -240,7 +244,7 @@ class Transport:
         aim = target(self.config, credential, what, model_id=model_id)
         while True:
             sent = headers(aim, now.token, self.config.client_version)
-            with self.http.open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
+            with self.http().open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, EventStream) or opened.status == 200:
                     yield opened
                     return
