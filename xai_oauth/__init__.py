@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._account import Account
     from ._auth import Auth
-    from ._client import ChatStream, Client
+    from ._client import Client
     from ._config import Config
     from ._exceptions import (
         AccessDenied,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         UnsupportedParameter,
         XaiOAuthError,
     )
+    from ._text import ChatStream
     from ._tiers import TIERS, USER_TIERS, Tier, describe_tier
 
 __version__ = "0.2.0"
@@ -65,7 +66,7 @@ __version__ = "0.2.0"
 _HOMES = {
     "Account": "._account",
     "Auth": "._auth",
-    "ChatStream": "._client",
+    "ChatStream": "._text",
     "Client": "._client",
     "Config": "._config",
     "TIERS": "._tiers",

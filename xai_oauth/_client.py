@@ -2,60 +2,26 @@
 
 The model id says which credential pays: ``xai-grok/<id>`` the subscription,
 ``xai/<id>`` the API key (``XAI_API_KEY``), a bare id the subscription when
-signed in. ``_lanes`` decides the endpoint and the body; this module adds the
-credential, sends, retries what is safe to retry, and turns error answers
-into the exceptions of the README's table.
+signed in. ``Client`` is a thin composition: ``_text`` (chat, stream),
+``_imagine`` (images, video), ``_catalog`` (models, usage), all sending
+through ``_transport`` (origin, headers, retries, the one forced refresh).
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from . import _catalog, _imagine, _text
 from ._account import Account
-from ._api_errors import api_error, is_auth_failure
 from ._config import Config
-from ._exceptions import (
-    MalformedResponse,
-    NetworkError,
-    NotSignedIn,
-    RequestRejected,
-    ServerError,
-    TierDenied,
-    XaiOAuthError,
-)
-from ._lanes import (
-    API_KEY_PREFIX,
-    RESPONSES,
-    SUBSCRIPTION_PREFIX,
-    ModelChoice,
-    build_request,
-    lane_for,
-    new_stream,
-    parse_model,
-    pick_default,
-    read_answer,
-)
-from ._retry import retry_delay
-from ._settings import KEY_PREFIX
-from ._status import DEFAULT_MODEL_ID
+from ._text import ChatStream
+
+if TYPE_CHECKING:
+    from ._transport import Transport
 
 __all__ = ["ChatStream", "Client"]
-
-MODELS_TIMEOUT = 15.0
-#: Seconds and sizes for images and video (the official CLI waits up to 300 s for an image: some models
-#: think before drawing, and the answer comes whole).
-IMAGE_TIMEOUT = 300.0
-IMAGE_ANSWER_BYTES = 64 * 1024 * 1024
-VIDEO_START_TIMEOUT = 60.0
-POLL_TIMEOUT = 30.0
-DOWNLOAD_TIMEOUT = 120.0
-VIDEO_BYTES = 512 * 1024 * 1024
-#: What a video request id may look like before it is put into a URL path.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
 class Client:
@@ -93,7 +59,12 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- models -----------------------------------------------------------
+    @property
+    def _transport(self) -> Transport:
+        """The transport's rules over this account's token keeper, HTTP client and sleep (cheap: made per call)."""
+        from ._transport import Transport
+
+        return Transport(self.config, self.account, lambda: self.account.http, sleep=self.account.sleep)
 
     def models(self) -> dict[str, Any]:
         """Chat models of every credential available, ``xai-grok/<id>`` and ``xai/<id>``; offline, the cache.
@@ -103,82 +74,7 @@ class Client:
         ``cached: True``. When one credential fails and the other lists
         models, the failure becomes a note instead of hiding the list.
         """
-        wanted = [
-            c
-            for c, present in (("subscription", self.account.signed_in()), ("api_key", self.config.api_key))
-            if present
-        ]
-        if not wanted:
-            raise NotSignedIn("Nobody is signed in and no API key is set.")
-        result: dict[str, Any] = {"models": [], "image_models": []}
-        failures: list[XaiOAuthError] = []
-        for credential in wanted:
-            try:
-                listed = self._listing(credential)
-            except XaiOAuthError as exc:
-                failures.append(exc)
-                continue
-            result["models"] += listed["models"]
-            result["image_models"] += listed["image_models"]
-            if listed.get("proxy_default"):
-                result["proxy_default"] = listed["proxy_default"]
-            if "fetched_at" in listed:  # from the cache
-                result.update(cached=True, fetched_at=int(listed["fetched_at"]))
-                result.setdefault("notes", []).append("The API could not be reached; subscription models are cached.")
-        if failures and not result["models"]:
-            raise failures[0]
-        for failure in failures:
-            result.setdefault("notes", []).append(f"Some models are missing: {failure.message} ({failure.code}).")
-        preferred = self.config.default_model or result.pop("proxy_default", None)
-        result["default_model_id"] = pick_default([m["id"] for m in result["models"]], preferred)
-        return result
-
-    def _listing(self, credential: str) -> dict[str, Any]:
-        """One credential's models; the subscription's come from the cache when the API is unreachable."""
-        try:
-            ids = self._model_ids(credential)
-        except NetworkError:
-            cache = self.account.cached_models() if credential == "subscription" else None
-            if cache is None:
-                raise
-            return cache
-        prefix = SUBSCRIPTION_PREFIX if credential == "subscription" else API_KEY_PREFIX
-        chat = [
-            {"id": prefix + i, "lane": lane_for(i), "credential": credential}
-            for i in ids
-            if not i.startswith("grok-imagine")
-        ]
-        images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
-        listed = {"models": chat, "image_models": images}
-        if credential == "subscription":
-            proxy_default = self._proxy_default_model()
-            preferred = proxy_default and SUBSCRIPTION_PREFIX + proxy_default
-            self.account.remember_models(listed, preferred=preferred)
-            return {**listed, "proxy_default": preferred}
-        return listed
-
-    def _proxy_default_model(self) -> str | None:
-        """The chat proxy's ``GET /settings`` ``default_model`` (what xAI's own CLI starts with); None off the proxy."""
-        if not self.config.on_proxy:
-            return None
-        try:
-            answer = self._get("subscription", "settings", "settings")
-        except XaiOAuthError:
-            return None  # a default is a nicety: the listing stands without it
-        value = answer.body.get("default_model") if isinstance(answer.body, dict) else None
-        return value if isinstance(value, str) and value.strip() else None
-
-    def _get(self, credential: str, path: str, what: str) -> Any:
-        """``GET <this credential's base>/<path>`` through ``_send`` (its refresh and retry rules)."""
-        return self._send(
-            credential,
-            what,
-            lambda headers: self.account.http.get(
-                f"{self._base(credential)}/{path}", headers=headers, timeout=MODELS_TIMEOUT
-            ),
-        )
-
-    # -- usage ------------------------------------------------------------
+        return _catalog.models(self.account, self._transport)
 
     def usage(self) -> dict[str, Any]:
         """The subscription's usage meter: ``credit_usage_percent``, ``period`` and ``tier``, from the chat proxy.
@@ -188,49 +84,7 @@ class Client:
         upgrade earns one forced refresh, as xAI's own CLI does). The reading is
         cached, so status() shows it offline with its age.
         """
-        from ._tiers import USER_TIERS, describe_tier
-
-        if not self.account.signed_in():
-            raise NotSignedIn("Nobody is signed in; the usage meter belongs to the subscription.")
-        billing = self._get("subscription", "billing?format=credits", "billing")
-        config = billing.body.get("config", billing.body) if isinstance(billing.body, dict) else None
-        if not isinstance(config, dict):
-            raise MalformedResponse(
-                "The billing endpoint answered without a usage reading.", http_status=billing.status
-            )
-        percent = config.get("creditUsagePercent")
-        period = config.get("currentPeriod")
-        period = period if isinstance(period, dict) else {}
-        reading: dict[str, Any] = {
-            "credit_usage_percent": float(percent)
-            if isinstance(percent, (int, float)) and not isinstance(percent, bool)
-            else None,
-            "period": {k: period.get(k) for k in ("type", "start", "end") if isinstance(period.get(k), str)},
-        }
-        user = self._get("subscription", "user?include=subscription", "user")
-        live = (
-            user.body.get("subscription_tier", user.body.get("subscriptionTier"))
-            if isinstance(user.body, dict)
-            else None
-        )
-        level = USER_TIERS.get(live) if isinstance(live, str) else None
-        claimed = self.account.status().get("tier")
-        if level is not None and level != claimed:
-            self.account.refresh(force=True)  # the claim is stale (an upgrade or downgrade): renew it once
-            claimed = self.account.status().get("tier")
-        tier, tier_name = describe_tier(level if level is not None else claimed)
-        reading.update(tier=tier, tier_name=tier_name, tier_matches_token=level is None or level == claimed)
-        self.account.remember_usage(reading)
-        return reading
-
-    def _model_ids(self, credential: str) -> list[str]:
-        answer = self._get(credential, "models", "models")
-        data = answer.body.get("data") if isinstance(answer.body, dict) else None
-        if not isinstance(data, list):
-            raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
-        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
-
-    # -- chat -------------------------------------------------------------
+        return _catalog.usage(self.account, self._transport)
 
     def chat(
         self,
@@ -251,24 +105,17 @@ class Client:
         without searching. On the chat proxy the answer is read out of a
         stream (it serves most models only that way); the dict is the same.
         """
-        choice, body = self._prepare(model, messages, thinking, params, stream=False, search=search, lane=lane)
-        if body.get("stream"):
-            stream = ChatStream(self._stream_deltas(choice, body, self._timeout(timeout)))
-            for _ in stream:
-                pass
-            assert stream.result is not None
-            return stream.result
-        answer = self._send(
-            choice.credential,
-            choice.display_id,
-            lambda headers: self.account.http.post_json(
-                self._base(choice.credential) + choice.path, body, headers=headers, timeout=self._timeout(timeout)
-            ),
-            model_id=choice.model_id,
+        return _text.chat(
+            self.account,
+            self._transport,
+            model,
+            messages,
+            thinking=thinking,
+            timeout=timeout,
+            search=search,
+            lane=lane,
+            **params,
         )
-        if not isinstance(answer.body, dict):
-            raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
-        return read_answer(choice, answer.body)
 
     def stream(
         self,
@@ -282,27 +129,16 @@ class Client:
         **params: Any,
     ) -> ChatStream:
         """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
-        choice, body = self._prepare(model, messages, thinking, params, stream=True, search=search, lane=lane)
-        return ChatStream(self._stream_deltas(choice, body, self._timeout(timeout)))
-
-    def _prepare(
-        self,
-        model: str | None,
-        messages: Any,
-        thinking: Any,
-        params: dict[str, Any],
-        *,
-        stream: bool,
-        search: Any,
-        lane: str | None,
-    ) -> tuple[ModelChoice, dict[str, Any]]:
-        if isinstance(messages, str):
-            messages = [{"role": "user", "content": messages}]
-        lane = RESPONSES if search else lane
-        choice = parse_model(model or self.default_model(), signed_in=self.account.signed_in(), lane=lane)
-        proxy = choice.credential == "subscription" and self.config.on_proxy
-        return choice, build_request(
-            choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search
+        return _text.stream(
+            self.account,
+            self._transport,
+            model,
+            messages,
+            thinking=thinking,
+            timeout=timeout,
+            search=search,
+            lane=lane,
+            **params,
         )
 
     def default_model(self) -> str:
@@ -311,52 +147,7 @@ class Client:
         With an API key and no sign-in, the key's own ``xai/grok-4.3``: a key
         alone must work without naming a model.
         """
-        if self.config.default_model:
-            return self.config.default_model
-        if self.config.api_key and not self.account.signed_in():
-            return API_KEY_PREFIX + DEFAULT_MODEL_ID.removeprefix(SUBSCRIPTION_PREFIX)
-        cache = self.account.cached_models()
-        return (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
-
-    def _timeout(self, seconds: float | None) -> float:
-        """Seconds the whole answer may take (``XAI_OAUTH_READ_TIMEOUT``): a deadline, streamed or not."""
-        return seconds or self.config.read_timeout
-
-    def _stream_deltas(
-        self, choice: ModelChoice, body: dict[str, Any], timeout: float
-    ) -> Iterator[str | dict[str, Any]]:
-        """Yields text deltas, then the final answer dict."""
-        from ._http import EventStream
-
-        url = self._base(choice.credential) + choice.path
-        attempt, token, renewed = 0, self._bearer(choice.credential), False
-        while True:
-            headers = self._headers(choice.credential, token, choice.model_id)
-            with self.account.http.open_event_stream(url, body, headers=headers, timeout=timeout) as opened:
-                if isinstance(opened, EventStream):
-                    reader = new_stream(choice)
-                    for event, data in opened:
-                        delta = reader.feed(event, data)
-                        if delta:
-                            yield delta
-                        if reader.done:
-                            break
-                    yield reader.result()
-                    return
-                answer = opened
-            if answer.status == 200:  # a gateway that ignored stream=True and answered whole
-                if not isinstance(answer.body, dict):
-                    raise MalformedResponse("The chat answer is neither an event stream nor JSON.", http_status=200)
-                whole = read_answer(choice, answer.body)
-                if whole["content"]:
-                    yield whole["content"]
-                yield whole
-                return
-            token, renewed, attempt = self._after_failure(
-                choice.credential, choice.display_id, answer, token, renewed, attempt
-            )
-
-    # -- images and video -------------------------------------------------
+        return _text.default_model(self.account)
 
     def image(
         self,
@@ -373,27 +164,9 @@ class Client:
         Returns ``{"files": [absolute paths], "model", "revised_prompt"}``;
         the pictures themselves never enter the dict (agents print dicts).
         """
-        from ._media import image_request, media_dir, read_images
-
-        choice = self._media_choice(model, "image")
-        path, body = image_request(choice.model_id, prompt, n=n, aspect_ratio=aspect_ratio, source=image)
-        answer = self._send(
-            choice.credential,
-            choice.display_id,
-            lambda headers: self.account.http.post_json(
-                self._media_base(choice.credential) + path,
-                body,
-                headers=headers,
-                timeout=IMAGE_TIMEOUT,
-                max_bytes=IMAGE_ANSWER_BYTES,
-            ),
-            media=True,
+        return _imagine.image(
+            self.account, self._transport, prompt, model, n=n, aspect_ratio=aspect_ratio, image=image, out_dir=out_dir
         )
-        pictures = read_images(answer.body)
-        folder = media_dir(out_dir)
-        files = [self._keep(p.data, p.url, folder, "image") for p in pictures]
-        revised = next((p.revised_prompt for p in pictures if p.revised_prompt), None)
-        return {"files": files, "model": choice.display_id, "revised_prompt": revised}
 
     def video(
         self,
@@ -417,33 +190,20 @@ class Client:
         from there, in this process or another. ``on_wait(elapsed)`` is called
         before each wait between checks (a progress display).
         """
-        from ._media import media_dir, remember_video, video_request
-
-        choice = self._media_choice(model, "video")
-        body = video_request(
-            choice.model_id,
+        return _imagine.video(
+            self.account,
+            self._transport,
             prompt,
+            model,
             duration=duration,
             aspect_ratio=aspect_ratio,
             resolution=resolution,
-            source=image,
+            image=image,
+            out_dir=out_dir,
+            wait=wait,
+            timeout=timeout,
+            on_wait=on_wait,
         )
-        answer = self._send(
-            choice.credential,
-            choice.display_id,
-            lambda headers: self.account.http.post_json(
-                self._media_base(choice.credential) + "/videos/generations",
-                body,
-                headers=headers,
-                timeout=VIDEO_START_TIMEOUT,
-            ),
-            media=True,
-        )
-        request_id = answer.body.get("request_id") if isinstance(answer.body, dict) else None
-        if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
-            raise MalformedResponse("The video API answered without a usable request_id.", http_status=answer.status)
-        remember_video(self.account.paths, request_id, choice.display_id, media_dir(out_dir), self.account.now())
-        return self.video_status(request_id, wait=wait, timeout=timeout, on_wait=on_wait)
 
     def video_status(
         self,
@@ -459,252 +219,6 @@ class Client:
         The job's model and credential were remembered by ``video()``; a job
         started elsewhere is read with the subscription when signed in.
         """
-        from ._http import parse_retry_after
-        from ._media import VIDEO_POLL_SECONDS, forget_video, media_dir, read_video_job, remembered_video
-
-        if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
-            raise RequestRejected(
-                f"{str(request_id)[:80]!r} is not a video request id.",
-                parameter="request_id",
-                action="Pass the request_id that video() returned.",
-            )
-        known = remembered_video(self.account.paths, request_id)
-        model = known.get("model") or self._media_choice(None, "video", listing=False).display_id
-        choice = parse_model(model, signed_in=self.account.signed_in())
-        folder = media_dir(out_dir or known.get("out_dir"))
-        started = self.account.now()
-        while True:
-            answer = self._send(
-                choice.credential,
-                choice.display_id,
-                lambda headers: self.account.http.get(
-                    f"{self._media_base(choice.credential)}/videos/{request_id}", headers=headers, timeout=POLL_TIMEOUT
-                ),
-                media=True,
-                accept=(200, 202),
-            )
-            job = read_video_job(answer.status, answer.body, request_id)
-            if job.state == "done":
-                break
-            pause = parse_retry_after(answer.headers.get("retry-after")) or VIDEO_POLL_SECONDS
-            elapsed = self.account.now() - started
-            if not wait or elapsed + pause > timeout:
-                return {
-                    "status": "pending",
-                    "request_id": request_id,
-                    "model": choice.display_id,
-                    "retry_after": pause,
-                    "waited": round(elapsed, 1),
-                }
-            if on_wait is not None:
-                on_wait(elapsed)
-            self.account.sleep(pause)
-        assert job.url is not None
-        file = self._keep(None, job.url, folder, "video")
-        forget_video(self.account.paths, request_id)
-        return {
-            "status": "done",
-            "file": file,
-            "model": choice.display_id,
-            "duration": job.duration,
-            "request_id": request_id,
-        }
-
-    def _media_choice(self, model: str | None, kind: str, *, listing: bool = True) -> ModelChoice:
-        """Which credential and model make this ``kind`` (image or video); the tier gate for the subscription.
-
-        No model: the subscription when signed in (else the API key), and
-        the first model of that kind the listing names (the cached listing,
-        else one ``/models`` read; ``listing=False`` skips that read).
-        """
-        from ._media import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, RESTRICTED_TIERS
-
-        signed_in = self.account.signed_in()
-        if model:
-            choice = parse_model(model, signed_in=signed_in)
-        else:
-            if not signed_in and not self.config.api_key:
-                raise NotSignedIn("Nobody is signed in and no API key is set.")
-            credential = "subscription" if signed_in else "api_key"
-            model_id = self._first_media_model(credential, kind, listing) or (
-                DEFAULT_VIDEO_MODEL if kind == "video" else DEFAULT_IMAGE_MODEL
-            )
-            prefix = SUBSCRIPTION_PREFIX if credential == "subscription" else API_KEY_PREFIX
-            choice = parse_model(prefix + model_id, signed_in=signed_in)
-        if choice.credential == "subscription":
-            tier = self.account.status().get("tier")
-            if tier in RESTRICTED_TIERS:
-                from ._tiers import describe_tier
-
-                raise TierDenied(
-                    f"Image and video generation are not part of {describe_tier(tier)[1]}; xAI's Imagine serves "
-                    "the SuperGrok and X Premium tiers.",
-                    action="Upgrade at grok.com/supergrok, or use an API key (xai/grok-imagine-image).",
-                )
-        return choice
-
-    def _first_media_model(self, credential: str, kind: str, listing: bool) -> str | None:
-        cache = self.account.cached_models() if credential == "subscription" else None
-        if cache is not None:
-            ids = [m["id"].split("/", 1)[-1] for m in cache.get("image_models", []) if isinstance(m, dict)]
-        elif listing:
-            ids = [i for i in self._model_ids(credential) if i.startswith("grok-imagine")]
-        else:
-            ids = []
-        return next((i for i in ids if ("video" in i) == (kind == "video")), None)
-
-    def _media_base(self, credential: str) -> str:
-        """Images and video go to api.x.ai with either credential, as xAI's own CLI sends them."""
-        return self.config.base_url if credential == "api_key" else self.config.subscription_api_url
-
-    def _keep(self, data: bytes | None, url: str | None, folder: str, kind: str) -> str:
-        """Write ``data`` (or what ``url`` holds, fetched only from xAI's hosts) as a new file; its path."""
-        import os
-        import tempfile
-
-        from ._media import new_media_path, sniff_extension
-
-        os.makedirs(folder, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{kind}-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                if data is not None:
-                    sink.write(data)
-                else:
-                    assert url is not None
-                    self._fetch(url, sink.write, kind)
-            with open(temporary, "rb") as written:
-                head = written.read(16)
-            extension = sniff_extension(head) or ("mp4" if kind == "video" else "jpg")
-            path, claimed = new_media_path(folder, kind, extension, self.account.now())
-            os.close(claimed)
-            os.replace(temporary, path)
-            return path
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-
-    def _fetch(self, url: str, sink: Callable[[bytes], object], kind: str) -> None:
-        """GET a generated file with no credentials, following at most three redirects, each to an xAI host."""
-        from urllib.parse import urljoin
-
-        from ._media import require_media_host
-
-        limit = VIDEO_BYTES if kind == "video" else IMAGE_ANSWER_BYTES
-        for _ in range(4):
-            answer = self.account.http.download(
-                require_media_host(url), sink, timeout=DOWNLOAD_TIMEOUT, max_bytes=limit
-            )
-            if answer.status == 200:
-                return
-            if answer.status in (301, 302, 303, 307, 308) and answer.headers.get("location"):
-                url = urljoin(url, answer.headers["location"])
-                continue
-            raise ServerError(
-                f"Fetching the generated {kind} failed with HTTP {answer.status}.", http_status=answer.status
-            )
-        raise MalformedResponse(f"Fetching the generated {kind} was redirected too many times.")
-
-    # -- sending ----------------------------------------------------------
-
-    def _base(self, credential: str) -> str:
-        """Where this credential's requests go; the subscription's bearer only ever to xAI's own hosts."""
-        return self.config.base_url if credential == "api_key" else self.config.subscription_text_url
-
-    def _route(self, credential: str) -> str | None:
-        """``proxy`` or ``api`` for the subscription (so refusals can name the way out); None for the API key."""
-        return None if credential == "api_key" else self.config.route
-
-    def _headers(self, credential: str, token: str, model_id: str | None = None) -> dict[str, str]:
-        """The bearer, plus the chat proxy's own headers when the request goes there."""
-        from ._routes import proxy_headers
-
-        headers = _auth_header(token)
-        if self._route(credential) == "proxy":
-            headers.update(proxy_headers(model_id, self.config.client_version))
-        return headers
-
-    def _bearer(self, credential: str) -> str:
-        if credential == "api_key":
-            if not self.config.api_key:
-                raise NotSignedIn(
-                    "That model id asks for the API key (xai/...), but no XAI_API_KEY is set.",
-                    action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.",
-                )
-            return self.config.api_key
-        return self.account.access_token()
-
-    def _send(
-        self,
-        credential: str,
-        what: str,
-        send: Callable[[dict[str, str]], Any],
-        *,
-        model_id: str | None = None,
-        media: bool = False,
-        accept: tuple[int, ...] = (200,),
-    ) -> Any:
-        """``send(headers)`` until it succeeds or fails for good (one refresh on 401, backoff on 5xx).
-
-        ``media``: images and video, sent to api.x.ai with the bearer alone (never the chat proxy's headers).
-        """
-        attempt, token, renewed = 0, self._bearer(credential), False
-        while True:
-            headers = _auth_header(token) if media else self._headers(credential, token, model_id)
-            answer = send(headers)
-            if answer.status in accept:
-                return answer
-            token, renewed, attempt = self._after_failure(
-                credential, what, answer, token, renewed, attempt, media=media
-            )
-
-    def _after_failure(
-        self, credential: str, what: str, answer: Any, token: str, renewed: bool, attempt: int, *, media: bool = False
-    ) -> tuple[str, bool, int]:
-        """What to send with next after a failed answer, or raise the table's error."""
-        from ._http import parse_retry_after
-
-        if credential == "subscription" and not renewed and is_auth_failure(answer.status, answer.body):
-            self.account.refresh(force=True, replacing=token)
-            return self.account.access_token(), True, attempt
-        retry_after = parse_retry_after(answer.headers.get("retry-after"))
-        if answer.status != 429:  # a usage window is the person's call: wait, or use the API key
-            wait = retry_delay(answer.status, attempt=attempt, html=answer.is_html, retry_after=retry_after)
-            if wait is not None:
-                self.account.sleep(wait)
-                return token, renewed, attempt + 1
-        error = api_error(
-            answer.status,
-            answer.body,
-            credential=credential,
-            model=what,
-            retry_after=retry_after,
-            route=None if media else self._route(credential),
-            media=media,
+        return _imagine.video_status(
+            self.account, self._transport, request_id, wait=wait, timeout=timeout, out_dir=out_dir, on_wait=on_wait
         )
-        if error.code == "api_key_invalid" and not (self.config.api_key or "").startswith(KEY_PREFIX):
-            error.action += f" xAI keys start with '{KEY_PREFIX}'; this one does not (a key for another service?)."
-        raise error
-
-
-class ChatStream:
-    """An iterator of text deltas; after it is exhausted, ``result`` holds the whole answer dict."""
-
-    def __init__(self, source: Iterator[str | dict[str, Any]]) -> None:
-        self._source = source
-        self.result: dict[str, Any] | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        for item in self._source:
-            if isinstance(item, dict):
-                self.result = item
-            else:
-                yield item
-
-    def __repr__(self) -> str:
-        return f"ChatStream(done={self.result is not None})"
-
-
-def _auth_header(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

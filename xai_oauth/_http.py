@@ -1,4 +1,4 @@
-"""The one module that imports httpx2.
+"""The one module that imports httpx2: ``Http`` for threads, ``AsyncHttp`` for asyncio, one rule set.
 
 Everything above it deals in ``Answer`` (status, headers, parsed JSON) and
 our own exceptions, so protocol logic can be tested without sockets and the
@@ -13,18 +13,27 @@ one-time credentials (rotating refresh tokens, device codes).
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx2
 
 from . import __version__
-from ._exceptions import IncompleteStream, MalformedResponse, NetworkError, RateLimited, ServerError
+from ._answer import Answer, parse_retry_after
+from ._exceptions import IncompleteStream, MalformedResponse, NetworkError
 
-__all__ = ["DEFAULT_DEADLINE", "MAX_ANSWER_BYTES", "Answer", "EventStream", "Http", "httpx2", "parse_retry_after"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "MAX_ANSWER_BYTES",
+    "Answer",
+    "AsyncEventStream",
+    "AsyncHttp",
+    "EventStream",
+    "Http",
+    "httpx2",
+    "parse_retry_after",
+]
 
 #: An honest name: the chat proxy is told which client this is, never that it is xAI's own CLI.
 USER_AGENT = f"xai-oauth/{__version__}"
@@ -37,54 +46,31 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 
 
+def _client_options() -> dict[str, Any]:
+    """What the sync and the async client share: one User-Agent, JSON by default, no redirect followed."""
+    return {
+        "timeout": _timeouts(DEFAULT_DEADLINE),
+        "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+        "follow_redirects": False,
+    }
+
+
+def _request(
+    client: httpx2.Client | httpx2.AsyncClient, method: str, url: str, timeout: float | None, **kwargs: Any
+) -> tuple[httpx2.Request, float, float]:
+    """The request with its per-read timeouts; the monotonic deadline and the seconds the whole answer has."""
+    seconds = timeout or DEFAULT_DEADLINE
+    request = client.build_request(method, url, timeout=_timeouts(seconds), **kwargs)
+    return request, time.monotonic() + seconds, seconds
+
+
+def _sse(headers: Mapping[str, str] | None) -> dict[str, str]:
+    return {**(headers or {}), "Accept": "text/event-stream"}
+
+
 def _timeouts(deadline: float) -> httpx2.Timeout:
     """httpx2's timeouts are per operation; the deadline is enforced between reads, these bound each one."""
     return httpx2.Timeout(deadline, connect=min(CONNECT_TIMEOUT, deadline))
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A finished HTTP response, reduced to what protocol code needs."""
-
-    status: int
-    headers: Mapping[str, str] = field(repr=False)
-    body: Any = field(repr=False)  # parsed JSON, or None when the body was not JSON
-    content_type: str = ""
-
-    @property
-    def is_html(self) -> bool:
-        return "html" in self.content_type
-
-    def json_object(self, what: str) -> dict[str, Any]:
-        """The body as a JSON object, raising the right error for 429, 5xx and non-JSON answers."""
-        if self.status == 429:
-            raise RateLimited(
-                f"The {what} is rate limited (HTTP 429).",
-                retry_after=parse_retry_after(self.headers.get("retry-after")),
-                http_status=429,
-            )
-        if self.status >= 500:
-            raise ServerError(f"The {what} failed with HTTP {self.status}.", http_status=self.status)
-        if not isinstance(self.body, dict):
-            kind = "an HTML page" if self.is_html else "something that is not a JSON object"
-            raise MalformedResponse(f"The {what} answered with {kind} (HTTP {self.status}).", http_status=self.status)
-        return self.body
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
 
 
 class Http:
@@ -101,12 +87,7 @@ class Http:
     @property
     def client(self) -> httpx2.Client:
         if self._client is None:
-            self._client = httpx2.Client(
-                transport=self._transport,
-                timeout=_timeouts(DEFAULT_DEADLINE),
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                follow_redirects=False,
-            )
+            self._client = httpx2.Client(transport=self._transport, **_client_options())
         return self._client
 
     def close(self) -> None:
@@ -161,15 +142,7 @@ class Http:
         multi-line ``data:``, ``event:`` names, CR/LF variants; one event is at
         most 1 MiB). The stream as a whole must end within ``timeout`` seconds.
         """
-        seconds = timeout or DEFAULT_DEADLINE
-        deadline = time.monotonic() + seconds
-        request = self.client.build_request(
-            "POST",
-            url,
-            json=body,
-            headers={**(headers or {}), "Accept": "text/event-stream"},
-            timeout=_timeouts(seconds),
-        )
+        request, deadline, seconds = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
         with _mapped_errors(url):
             response = self.client.send(request, stream=True)
         try:
@@ -185,8 +158,7 @@ class Http:
 
         Redirects are not followed: the caller checks where each hop leads (``location`` header).
         """
-        deadline = time.monotonic() + timeout
-        request = self.client.build_request("GET", url, timeout=_timeouts(timeout))
+        request, deadline, _ = _request(self.client, "GET", url, timeout)
         with _mapped_errors(url):
             response = self.client.send(request, stream=True)
         try:
@@ -207,9 +179,7 @@ class Http:
         on_arrival: Callable[[int, bytes], None] | None = None,
         **kwargs: Any,
     ) -> Answer:
-        seconds = timeout or DEFAULT_DEADLINE
-        deadline = time.monotonic() + seconds
-        request = self.client.build_request(method, url, timeout=_timeouts(seconds), **kwargs)
+        request, deadline, seconds = _request(self.client, method, url, timeout, **kwargs)
         with _mapped_errors(url):
             response = self.client.send(request, stream=True)
         try:
@@ -219,6 +189,74 @@ class Http:
         if on_arrival is not None:
             on_arrival(response.status_code, raw)
         return _answer(response, raw)
+
+
+class AsyncHttp:
+    """``Http`` for asyncio (the server): its deadline, size cap and error mapping over ``httpx2.AsyncClient``."""
+
+    def __init__(self, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(transport=self._transport, **_client_options())
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def get(self, url: str, **options: Any) -> Answer:
+        """``options`` as ``Http.get``'s: ``headers``, ``timeout``, ``max_bytes``."""
+        return await self._send("GET", url, **options)
+
+    async def post_json(self, url: str, body: Mapping[str, Any], **options: Any) -> Answer:
+        return await self._send("POST", url, json=body, **options)
+
+    @contextlib.asynccontextmanager
+    async def open_event_stream(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[AsyncEventStream | Answer]:
+        """As ``Http.open_event_stream``: an ``AsyncEventStream`` for a 200 event stream, else the ``Answer``."""
+        request, deadline, seconds = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
+        with _mapped_errors(url):
+            response = await self.client.send(request, stream=True)
+        try:
+            if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
+                yield AsyncEventStream(response, url, deadline, seconds)
+            else:
+                yield _answer(response, await _aread_body(response, url, deadline, seconds, MAX_ANSWER_BYTES))
+        finally:
+            await response.aclose()
+
+    async def _send(
+        self, method: str, url: str, *, timeout: float | None = None, max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any
+    ) -> Answer:
+        request, deadline, seconds = _request(self.client, method, url, timeout, **kwargs)
+        with _mapped_errors(url):
+            response = await self.client.send(request, stream=True)
+        try:
+            raw = await _aread_body(response, url, deadline, seconds, max_bytes)
+        finally:
+            await response.aclose()
+        return _answer(response, raw)
+
+
+async def _aread_body(response: httpx2.Response, url: str, deadline: float, seconds: float, max_bytes: int) -> bytes:
+    """``_read_body`` for an async response."""
+    reading = _Reading(response, url, deadline, seconds, max_bytes)
+    with _mapped_errors(url):
+        async for chunk in response.aiter_bytes():
+            reading.take(chunk)
+    return reading.body()
 
 
 def _read_body(
@@ -233,23 +271,45 @@ def _read_body(
 
     With ``sink``, each piece goes there as it arrives instead (a file), and the result is empty.
     """
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(url, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
+    reading = _Reading(response, url, deadline, seconds, max_bytes, sink)
     with _mapped_errors(url):
         for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise _too_large(url, max_bytes)
-            if sink is None:
-                chunks.append(chunk)
-            else:
-                sink(chunk)
-            if time.monotonic() > deadline:
-                raise _late(url, seconds)
-    return b"".join(chunks)
+            reading.take(chunk)
+    return reading.body()
+
+
+class _Reading:
+    """One body as it arrives, held to its size cap and deadline: the rule both senders read bodies by."""
+
+    def __init__(
+        self,
+        response: httpx2.Response,
+        url: str,
+        deadline: float,
+        seconds: float,
+        max_bytes: int,
+        sink: Callable[[bytes], object] | None = None,
+    ) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(url, max_bytes)
+        self._url, self._deadline, self._seconds, self._max_bytes, self._sink = url, deadline, seconds, max_bytes, sink
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def take(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            raise _too_large(self._url, self._max_bytes)
+        if self._sink is None:
+            self._chunks.append(chunk)
+        else:
+            self._sink(chunk)
+        if time.monotonic() > self._deadline:
+            raise _late(self._url, self._seconds)
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 def _too_large(url: str, max_bytes: int) -> MalformedResponse:
@@ -270,19 +330,37 @@ class EventStream:
         self._seconds = seconds
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        try:
+        with _stream_errors(self._url):
             for event in httpx2.EventSource(self._response):
                 if time.monotonic() > self._deadline:
                     raise _late(self._url, self._seconds)
                 yield event.event, event.data
-        except httpx2.SSEError:
-            raise MalformedResponse(f"{_origin(self._url)} sent a malformed event stream.") from None
-        except httpx2.RemoteProtocolError:
-            raise IncompleteStream(f"{_origin(self._url)} closed the stream mid-answer.") from None
-        except httpx2.TimeoutException:
-            raise NetworkError(f"{_origin(self._url)} stopped sending mid-answer.", maybe_sent=True) from None
-        except httpx2.HTTPError:
-            raise IncompleteStream(f"The connection to {_origin(self._url)} failed mid-answer.") from None
+
+
+class AsyncEventStream(EventStream):
+    """``EventStream`` for an async response: ``async for event, data in stream``."""
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, str]]:
+        with _stream_errors(self._url):
+            async for event in httpx2.EventSource(self._response):
+                if time.monotonic() > self._deadline:
+                    raise _late(self._url, self._seconds)
+                yield event.event, event.data
+
+
+@contextlib.contextmanager
+def _stream_errors(url: str) -> Iterator[None]:
+    """httpx2's failures while reading an event stream, as ours (shared by the sync and async streams)."""
+    try:
+        yield
+    except httpx2.SSEError:
+        raise MalformedResponse(f"{_origin(url)} sent a malformed event stream.") from None
+    except httpx2.RemoteProtocolError:
+        raise IncompleteStream(f"{_origin(url)} closed the stream mid-answer.") from None
+    except httpx2.TimeoutException:
+        raise NetworkError(f"{_origin(url)} stopped sending mid-answer.", maybe_sent=True) from None
+    except httpx2.HTTPError:
+        raise IncompleteStream(f"The connection to {_origin(url)} failed mid-answer.") from None
 
 
 @contextlib.contextmanager

@@ -6,9 +6,15 @@ it, failed) and HTML pages (a CDN or challenge page answered instead of the
 JSON endpoint). A read timeout or a cut connection is never retried here:
 the request may have been acted on, and for a rotating refresh token a
 second send can end the whole sign-in (see ``NetworkError.maybe_sent``).
+
+``RetryPolicy`` makes the rule a value, so each caller picks its own: a
+single caller waits and retries, a pool of accounts would rather fail at
+once and try the next account (``RetryPolicy(attempts=1)``).
 """
 
-__all__ = ["ATTEMPTS", "BACKOFF", "MAX_WAIT", "UNKNOWN_OUTCOME", "retry_delay"]
+from dataclasses import dataclass
+
+__all__ = ["API_RETRIES", "ATTEMPTS", "BACKOFF", "MAX_WAIT", "UNKNOWN_OUTCOME", "RetryPolicy", "retry_delay"]
 
 #: Tries in all, the first included.
 ATTEMPTS = 3
@@ -22,17 +28,46 @@ MAX_WAIT = 10.0
 UNKNOWN_OUTCOME = frozenset({500, 502, 504})
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many tries, which answers earn another, and the longest wait worth sitting through.
+
+    ``rate_limited``: whether a 429 is waited out. The token endpoint's is
+    (it refused before any work); the API's is not, because a usage window
+    is the person's call: wait, or use the API key.
+    """
+
+    attempts: int = ATTEMPTS
+    backoff: tuple[float, ...] = BACKOFF
+    max_wait: float = MAX_WAIT
+    rate_limited: bool = True
+
+    def delay(
+        self, status: "int | None", *, attempt: int, html: bool = False, retry_after: "float | None" = None
+    ) -> "float | None":
+        """Seconds to wait before trying again after try number ``attempt`` (0-based), or None to stop.
+
+        ``status`` is None for a request that never reached the server (connection
+        refused): that is safe to send again too.
+        """
+        if attempt + 1 >= self.attempts:
+            return None
+        if status == 429 and not self.rate_limited:
+            return None
+        if status is not None and status != 429 and status < 500 and not html:
+            return None
+        wait = self.backoff[min(attempt, len(self.backoff) - 1)] if retry_after is None else retry_after
+        return wait if wait <= self.max_wait else None
+
+
+#: Today's rule for the token endpoint and every other one-off request.
+_DEFAULT = RetryPolicy()
+#: Today's rule for the API (chat, media, listings): 5xx and HTML pages are retried, a 429 is reported.
+API_RETRIES = RetryPolicy(rate_limited=False)
+
+
 def retry_delay(
     status: "int | None", *, attempt: int, html: bool = False, retry_after: "float | None" = None
 ) -> "float | None":
-    """Seconds to wait before trying again after try number ``attempt`` (0-based), or None to stop.
-
-    ``status`` is None for a request that never reached the server (connection
-    refused): that is safe to send again too.
-    """
-    if attempt + 1 >= ATTEMPTS:
-        return None
-    if status is not None and status != 429 and status < 500 and not html:
-        return None
-    wait = BACKOFF[min(attempt, len(BACKOFF) - 1)] if retry_after is None else retry_after
-    return wait if wait <= MAX_WAIT else None
+    """``RetryPolicy()``'s delay: the rule the token endpoint and other one-off requests follow."""
+    return _DEFAULT.delay(status, attempt=attempt, html=html, retry_after=retry_after)

@@ -1,0 +1,161 @@
+"""Text: one whole answer (``chat``) or its deltas as they arrive (``stream``), over either lane.
+
+``_lanes`` decides the endpoint and the body from the model id; ``_transport``
+adds the credential and sends. On the chat proxy a whole answer is read out
+of a stream (it serves most models only that way); the dict is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import MalformedResponse
+from ._lanes import (
+    API_KEY_PREFIX,
+    RESPONSES,
+    SUBSCRIPTION_PREFIX,
+    ModelChoice,
+    build_request,
+    new_stream,
+    parse_model,
+    read_answer,
+)
+from ._status import DEFAULT_MODEL_ID
+
+if TYPE_CHECKING:
+    from ._account import Account
+    from ._transport import Transport
+
+__all__ = ["ChatStream", "chat", "default_model", "stream"]
+
+
+class ChatStream:
+    """An iterator of text deltas; after it is exhausted, ``result`` holds the whole answer dict."""
+
+    def __init__(self, source: Iterator[str | dict[str, Any]]) -> None:
+        self._source = source
+        self.result: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._source:
+            if isinstance(item, dict):
+                self.result = item
+            else:
+                yield item
+
+    def __repr__(self) -> str:
+        return f"ChatStream(done={self.result is not None})"
+
+
+def chat(
+    account: Account,
+    transport: Transport,
+    model: str | None,
+    messages: Any,
+    *,
+    thinking: Any = None,
+    timeout: float | None = None,
+    search: Any = None,
+    lane: str | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """One whole answer; ``Client.chat`` says what it holds."""
+    choice, body = _prepare(account, model, messages, thinking, params, stream=False, search=search, lane=lane)
+    seconds = timeout or account.config.read_timeout
+    if body.get("stream"):
+        deltas = ChatStream(_stream_deltas(transport, choice, body, seconds))
+        for _ in deltas:
+            pass
+        assert deltas.result is not None
+        return deltas.result
+    answer = transport.request(
+        choice.credential, choice.display_id, choice.path, body, timeout=seconds, model_id=choice.model_id
+    )
+    if not isinstance(answer.body, dict):
+        raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
+    return read_answer(choice, answer.body)
+
+
+def stream(
+    account: Account,
+    transport: Transport,
+    model: str | None,
+    messages: Any,
+    *,
+    thinking: Any = None,
+    timeout: float | None = None,
+    search: Any = None,
+    lane: str | None = None,
+    **params: Any,
+) -> ChatStream:
+    """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
+    choice, body = _prepare(account, model, messages, thinking, params, stream=True, search=search, lane=lane)
+    return ChatStream(_stream_deltas(transport, choice, body, timeout or account.config.read_timeout))
+
+
+def default_model(account: Account) -> str:
+    """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``.
+
+    With an API key and no sign-in, the key's own ``xai/grok-4.3``: a key
+    alone must work without naming a model.
+    """
+    config = account.config
+    if config.default_model:
+        return config.default_model
+    if config.api_key and not account.signed_in():
+        return API_KEY_PREFIX + DEFAULT_MODEL_ID.removeprefix(SUBSCRIPTION_PREFIX)
+    cache = account.cached_models()
+    return (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
+
+
+def _prepare(
+    account: Account,
+    model: str | None,
+    messages: Any,
+    thinking: Any,
+    params: dict[str, Any],
+    *,
+    stream: bool,
+    search: Any,
+    lane: str | None,
+) -> tuple[ModelChoice, dict[str, Any]]:
+    """The model choice (which credential, lane and path) and the request body for it."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    lane = RESPONSES if search else lane
+    choice = parse_model(model or default_model(account), signed_in=account.signed_in(), lane=lane)
+    proxy = choice.credential == "subscription" and account.config.on_proxy
+    return choice, build_request(
+        choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search
+    )
+
+
+def _stream_deltas(
+    transport: Transport, choice: ModelChoice, body: dict[str, Any], timeout: float
+) -> Iterator[str | dict[str, Any]]:
+    """Yields text deltas, then the final answer dict."""
+    from ._http import EventStream
+
+    opening = transport.open_stream(
+        choice.credential, choice.display_id, choice.path, body, timeout=timeout, model_id=choice.model_id
+    )
+    with opening as opened:
+        if isinstance(opened, EventStream):
+            reader = new_stream(choice)
+            for event, data in opened:
+                delta = reader.feed(event, data)
+                if delta:
+                    yield delta
+                if reader.done:
+                    break
+            yield reader.result()
+            return
+        answer = opened
+    # a gateway that ignored stream=True and answered whole
+    if not isinstance(answer.body, dict):
+        raise MalformedResponse("The chat answer is neither an event stream nor JSON.", http_status=200)
+    whole = read_answer(choice, answer.body)
+    if whole["content"]:
+        yield whole["content"]
+    yield whole
