@@ -213,6 +213,9 @@ class ChatChunkWriter:
 
     ``ReasoningSeal`` has no place in chat completions and is left out;
     citations ride on the finishing chunk as xAI sends them (a list of URLs).
+    A ``Failure`` is the last data, OpenAI's error body, with no ``DONE``
+    after it: the SDK raises ``APIError`` on it, and a client that waits for
+    ``DONE`` knows the answer is not whole.
     """
 
     include_usage: bool = False
