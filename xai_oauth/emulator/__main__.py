@@ -8,7 +8,8 @@ import sys
 import time
 
 from .._tiers import TIERS, describe_tier
-from ._server import Emulator
+from ._control import TOKEN_HEADER
+from ._server import HIGHEST_PORT, Emulator
 
 DESCRIPTION = (
     "Serve an emulated auth.x.ai, api.x.ai and subscription chat proxy on 127.0.0.1, to try xai-oauth "
@@ -16,10 +17,29 @@ DESCRIPTION = (
 )
 
 
+def _port(text: str) -> int:
+    """A port the emulator can serve on: the chat proxy takes the next one, so 65535 has no room."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {HIGHEST_PORT} (the chat proxy takes the next port), got {port}"
+        )
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     tiers = ", ".join(f"{level} {tier.name}" for level, tier in sorted(TIERS.items()))
     parser = argparse.ArgumentParser(prog="xai-oauth emulator", description=DESCRIPTION)
-    parser.add_argument("--port", type=int, default=0, metavar="PORT", help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=0,
+        metavar="PORT",
+        help=f"port on 127.0.0.1, 0-{HIGHEST_PORT}; the chat proxy takes PORT+1 (default: free ones)",
+    )
     parser.add_argument(
         "--tier", type=int, default=1, metavar="N", help=f"subscription tier in issued tokens (default 1): {tiers}"
     )
@@ -66,7 +86,11 @@ def banner(emulator: Emulator) -> list[str]:
             "Approve a sign-in in the browser (the link xai-oauth shows), or without one by posting its form:",
             f"  curl -d user_code=<CODE> -d decision=approve {emulator.url}/device",
         ]
-    lines.append("Ctrl-C to stop.")
+    lines += [
+        "Test control (/_emulator/approve, inject, settings, stats) wants this header and a JSON body:",
+        f"  {TOKEN_HEADER}: {emulator.control_token}",
+        "Ctrl-C to stop.",
+    ]
     return lines
 
 

@@ -25,8 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from ._signing import Signer
 
 __all__ = ["Authority", "Settings"]
 
@@ -141,8 +140,8 @@ class Authority:
         self.settings = settings or Settings()
         self.now = now
         self.lock = threading.RLock()
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = uuid.uuid4().hex[:16]
+        #: the RS256 key behind every token and the JWKS
+        self.signer = Signer()
         self.issuer = ""  # set by the server once its port is known
         self.devices: dict[str, Device] = {}
         self.by_user_code: dict[str, str] = {}
@@ -157,23 +156,12 @@ class Authority:
     # -- keys -------------------------------------------------------------
 
     def jwks(self) -> dict[str, Any]:
-        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        return self.signer.jwks()
 
     def verify_access_token(self, token: str) -> dict[str, Any] | None:
         """The claims when ``token`` is ours, unexpired and its grant is alive; else None."""
-        try:
-            claims = jwt.decode(
-                token,
-                self.key.public_key(),
-                algorithms=["RS256"],
-                audience=self.settings.client_id,
-                issuer=self.issuer,
-                options={"verify_exp": False},
-            )
-        except jwt.PyJWTError:
-            return None
-        if claims.get("exp", 0) <= self.now():
+        claims = self.signer.claims(token, audience=self.settings.client_id, issuer=self.issuer)
+        if claims is None or claims.get("exp", 0) <= self.now():
             return None
         with self.lock:
             if claims.get("jti") in self.rejected_jtis:
@@ -329,16 +317,11 @@ class Authority:
         tier = grant.tier if grant else self.settings.tier
         if tier is not None:
             claims["tier"] = tier
-        access = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        access = self.signer.sign(claims)
         identity = {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}
         if "email" in str(claims["scope"]).split():
             identity.update(email=self.settings.email, email_verified=True)
-        id_token = jwt.encode(
-            identity,
-            self.key,
-            algorithm="RS256",
-            headers={"kid": self.kid},
-        )
+        id_token = self.signer.sign(identity)
         self.issued_tokens += [access, id_token]
         return {
             "access_token": access,
@@ -364,7 +347,7 @@ class Authority:
         """Make the API refuse every access token issued so far (as after a key rotation at xAI)."""
         with self.lock:
             for token in self.issued_tokens:
-                self.rejected_jtis.add(str(jwt.decode(token, options={"verify_signature": False}).get("jti")))
+                self.rejected_jtis.add(self.signer.token_id(token))
 
     def secrets(self) -> list[str]:
         """Every secret this authority ever handed out: device codes, access, id and refresh tokens."""

@@ -1,0 +1,167 @@
+"""What every emulator route does on the wire: read a body safely, answer in one write, misbehave, know the bearer.
+
+The behaviour modules (``_auth_routes``, ``_api_routes``, ``_media_routes``, ``_control``) are functions of an
+``Exchange``; ``_server`` picks which one a request reaches. Kept here, once:
+
+* loopback speed: TCP_NODELAY on every connection, and a small answer's status line, headers and body leave in
+  one write (a header write then a body write lets a delayed ACK stall the next request on a kept-alive
+  connection by ~40 ms);
+* a body is read only with a valid ``Content-Length``: anything else is ``BadRequest`` (a 400, no traceback);
+* ``Fault`` injection, and which credential a bearer is (the API key, or a subscription token and its claims).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs
+
+from ._api import API_KEY_MODELS
+
+if TYPE_CHECKING:
+    from ._server import Emulator
+
+__all__ = ["BadRequest", "Exchange"]
+
+#: The write buffer of a connection: larger than any small answer, so headers and body leave together.
+WRITE_BUFFER = 64 * 1024
+
+
+class BadRequest(Exception):
+    """A request the emulator cannot read (its framing, not its content): answered 400 and the connection closed."""
+
+
+def client_version(text: str) -> tuple[int, ...]:
+    """``1.2.3-beta`` as ``(1, 2, 3)``; ``()`` when it is not a version."""
+    try:
+        return tuple(int(part) for part in text.strip().split("-")[0].split("."))
+    except ValueError:
+        return ()
+
+
+class Exchange(BaseHTTPRequestHandler):
+    """One request and its answer, on the auth + API origin or (``proxy``) on the chat proxy's origin."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "xai-oauth-emulator"
+    disable_nagle_algorithm = True
+    wbufsize = WRITE_BUFFER
+    #: set by the server on the subclass it serves with
+    emulator: ClassVar[Emulator]
+    proxy: ClassVar[bool] = False
+    credential = ""  # which kind of bearer the current API request carried
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass  # quiet: tests and the demo print what matters
+
+    # -- answers ----------------------------------------------------------
+
+    def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        """Answer whole: status line, headers and body are buffered, then leave in one write."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        self.send(status, json.dumps(data).encode(), "application/json", headers)
+
+    def html(self, status: int, text: str) -> None:
+        self.send(status, text.encode(), "text/html; charset=utf-8")
+
+    def refuse(self, status: int, code: str, error: str) -> None:
+        """An xAI-shaped API error: ``{"code": ..., "error": ...}``."""
+        self.json(status, {"code": code, "error": error})
+
+    # -- the request ------------------------------------------------------
+
+    def body(self) -> bytes:
+        """The request body; ``BadRequest`` when its ``Content-Length`` is not a whole number of bytes."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not (text.isascii() and text.isdigit()):
+            raise BadRequest("Content-Length must be a non-negative whole number")
+        length = int(text)
+        return self.rfile.read(length) if length else b""
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body().decode(), keep_blank_values=True).items()}
+
+    def misbehave(self, path: str, after: bool) -> bool:
+        """Play the ``Fault`` injected for ``path`` at this point, if any; True when it answered (or hung up)."""
+        fault = self.emulator.take_fault(path, after)
+        if fault is None:
+            return False
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        self.send(
+            fault.status,
+            fault.body.encode(),
+            fault.content_type,
+            {"Retry-After": "1"} if fault.status == 429 else None,
+        )
+        return True
+
+    # -- the bearer -------------------------------------------------------
+
+    def claims(self) -> dict[str, Any] | None:
+        """The bearer's claims (``{}`` for the API key); None after answering when it is not accepted here."""
+        authority = self.emulator.authority
+        header = self.headers.get("Authorization", "")
+        bearer = header[7:] if header.startswith("Bearer ") else ""
+        if self.proxy and self.headers.get("X-XAI-Token-Auth") != "xai-grok-cli":
+            self.json(401, {"code": "unauthenticated:token-auth", "error": "missing X-XAI-Token-Auth"})
+            return None
+        if bearer and bearer == authority.settings.api_key and not self.proxy:
+            self.credential = "api_key"
+            return {}
+        claims = authority.verify_access_token(bearer) if bearer else None
+        if claims is None:
+            self.json(401, {"code": "unauthenticated:bad-credentials", "error": "invalid or expired token"})
+            return None
+        if self.proxy and client_version(self.headers.get("x-grok-client-version", "")) < client_version(
+            authority.settings.min_client_version
+        ):
+            self.json(426, {"code": "upgrade-required", "error": "Please update to the latest Grok CLI."})
+            return None
+        self.credential = "subscription"
+        return claims
+
+    def models_of(self, claims: dict[str, Any]) -> list[str]:
+        authority = self.emulator.authority
+        return API_KEY_MODELS if self.credential == "api_key" else authority.models_for(claims.get("tier"))
+
+    def allowed_models(self) -> list[str] | None:
+        """The models the bearer may use; None (after answering 401) when it is not accepted."""
+        claims = self.claims()
+        return None if claims is None else self.models_of(claims)
+
+    def recorded_body(self, path: str, raw: bytes) -> dict[str, Any] | None:
+        """The request's JSON object, kept in ``api_requests`` (headers but the bearer); None after a 400."""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.refuse(400, "invalid-argument", "the body must be a JSON object")
+            return None
+        self.emulator.api_requests.append(
+            {
+                "path": path,
+                "origin": "proxy" if self.proxy else "api",
+                "credential": self.credential,
+                "body": body,
+                "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
+            }
+        )
+        return body

@@ -1,0 +1,44 @@
+"""Which canned misbehaviour the next request to a path meets: the ``Fault`` a test injects.
+
+Its own module because both the server (which keeps the injected faults) and the routes (which play them) need
+it, and the control endpoints build one from JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Fault"]
+
+
+@dataclass
+class Fault:
+    """A canned misbehaviour for the next ``times`` requests to ``path``."""
+
+    path: str
+    status: int = 503
+    body: str = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+    content_type: str = "text/html"
+    times: int = 1
+    delay: float = 0.0  # seconds to wait before answering (or before dropping)
+    drop: bool = False  # close the connection without an answer
+    after: bool = False  # let the request reach the authority first (then misbehave)
+    #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
+    #: or, with ``drop``, by cutting the connection mid-chunk
+    cut_stream: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Fault:
+        """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
+        kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
+        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool})
+        if not isinstance(data.get("path"), str):
+            raise ValueError("path is required, as a string")
+        for name, value in data.items():
+            kind = kinds.get(name)
+            if kind is None:
+                raise ValueError(f"unknown field {name!r}")
+            numeric = kind is float and isinstance(value, int)
+            if (isinstance(value, bool) and kind is not bool) or not (isinstance(value, kind) or numeric):
+                raise ValueError(f"{name} must be a {kind.__name__}")
+        return cls(**data)  # type: ignore[arg-type]
