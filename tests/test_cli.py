@@ -311,9 +311,9 @@ def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_
 
 
 def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:
-    from xai_oauth._cli import _print_qr
+    from xai_oauth._cli_login import print_qr
 
-    _print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
+    print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
     drawn = capsys.readouterr().out
     assert len(drawn.splitlines()) > 10 and ("▀" in drawn or "█" in drawn)
 
