@@ -15,10 +15,11 @@ import os
 import sys
 from typing import Any
 
+from . import __version__
 from . import _cli_account as account
 from . import _cli_ask as ask
 from . import _cli_login as signin
-from ._cli_output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._cli_output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 __all__ = ["main"]
 
@@ -31,18 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         parser.print_help()
         return EXIT_OK
+    args: argparse.Namespace | None = None
     try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"xai-oauth: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.debug:
-        os.environ["XAI_OAUTH_DEBUG"] = "1"  # error dicts then carry a redacted traceback
-    if args.profile:
-        os.environ["XAI_OAUTH_PROFILE"] = args.profile  # the exports read their settings from the environment
-    try:
+        args = _parse(parser, argv)
+        if args.debug:
+            os.environ["XAI_OAUTH_DEBUG"] = "1"  # error dicts then carry a redacted traceback
+        if args.profile:
+            os.environ["XAI_OAUTH_PROFILE"] = args.profile  # the exports read their settings from the environment
         return int(args.run(args))
+    except UsageError as exc:
+        at_fault = exc.parser or getattr(args, "command_parser", None) or parser
+        at_fault.print_usage(sys.stderr)
+        print(f"{at_fault.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -51,13 +53,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
-class _UsageError(Exception):
-    """A command line argparse could not read: exit EXIT_USAGE, not argparse's 2 (which is 'sign-in denied')."""
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``argv`` read; words no parser knows are blamed on the command they follow, with that command's usage.
+
+    argparse hands every unknown word up to the top parser, which would print
+    the top-level usage for ``xai-oauth chat --bogus``.
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command: argparse.ArgumentParser = args.command_parser
+        name = command.prog.rsplit(" ", 1)[-1]
+        after = argv[argv.index(name) + 1 :] if name in argv else []
+        at_fault = command if all(word in after for word in unknown) else parser
+        at_fault.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would exit 2
-        raise _UsageError(message)
+    def error(self, message: str) -> Any:  # argparse would print the top-level usage and exit 2
+        raise UsageError(message, self)
 
 
 DEBUG_HELP = "on errors, also show a traceback (tokens redacted)"
@@ -69,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Sign in to xAI / Grok with your subscription, and use it.",
         epilog="Exit codes: 0 ok, 1 failed, 2 sign-in denied, 3 sign-in code expired, 64 usage error, 130 interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"xai-oauth {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument(
         "--profile", help="which of several accounts at one issuer (default: XAI_OAUTH_PROFILE, else 'default')"
@@ -80,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
         # --debug after the command too; SUPPRESS keeps the one given before it
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, command_parser=sub)
         return sub
 
     login = command(
@@ -122,14 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     image = command("image", ask.image, "Make images (or edit a picture) and save them as files.")
     image.add_argument("prompt", help="what the picture should show (or, with --edit, how to change it)")
     image.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first image model listed)")
-    image.add_argument("-n", type=int, default=1, help="how many images (default 1)")
+    image.add_argument("-n", type=_image_count, default=1, help="how many images (default 1)")
     image.add_argument("--aspect-ratio", help="e.g. 1:1, 16:9, 9:16 (default: the model's choice)")
     image.add_argument("--edit", metavar="FILE", help="a local picture (PNG, JPEG, WebP) to start from")
     image.add_argument("-o", "--out-dir", help="where to save (default: $XAI_OAUTH_MEDIA_DIR, else ./grok-media)")
     video = command("video", ask.video, "Make a short video clip and save it, showing progress while xAI renders it.")
     video.add_argument("prompt", nargs="?", help="what the clip should show (omit with --status)")
     video.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first video model listed)")
-    video.add_argument("--duration", type=int, help="seconds, 1 to 15 (default: the model's)")
+    video.add_argument("--duration", type=_video_seconds, help="seconds, 1 to 15 (default: the model's)")
     video.add_argument("--aspect-ratio", help="e.g. 16:9, 9:16, 1:1")
     video.add_argument("--resolution", help="480p or 720p")
     video.add_argument("--image", metavar="FILE", help="a local picture to animate")
@@ -143,6 +158,29 @@ def _parser() -> argparse.ArgumentParser:
         help="Serve the built-in xAI emulator for trying everything offline (--port, --tier, --help).",
     )
     return parser
+
+
+def _image_count(text: str) -> int:
+    from ._media import MAX_IMAGES  # here, not at the top: most commands never read -n
+
+    return _whole(text, MAX_IMAGES)
+
+
+def _video_seconds(text: str) -> int:
+    from ._media import MAX_VIDEO_SECONDS
+
+    return _whole(text, MAX_VIDEO_SECONDS)
+
+
+def _whole(text: str, high: int) -> int:
+    """A whole number from 1 to ``high``; otherwise argparse names the option in its usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high}, got {text!r}")
+    return value
 
 
 def _emulator(rest: list[str]) -> int:

@@ -99,7 +99,8 @@ def models(args: argparse.Namespace) -> int:
             (m["id"] + (" (default)" if m["id"] == r["default_model_id"] else ""), m["lane"], m["credential"])
             for m in r["models"]
         ]
-        rows += [(m["id"], "images", m["credential"]) for m in r["image_models"]]
+        media = [*r["image_models"], *r.get("video_models", [])]
+        rows += [(m["id"], _media_lane(m["id"]), m["credential"]) for m in media]
         width = max((len(row[0]) for row in rows), default=5)
         print(f"{'MODEL':<{width}}  {'LANE':<16}  PAID BY")
         for model, lane, credential in rows:
@@ -108,3 +109,8 @@ def models(args: argparse.Namespace) -> int:
             print(f"note: {note}")
 
     return emit(exports.models(), args, human)
+
+
+def _media_lane(model: str) -> str:
+    """``video`` or ``images``: the listing still groups the video models with the image models."""
+    return "video" if "video" in model.rsplit("/", 1)[-1] else "images"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import exports
 
-from ._cli_output import EXIT_USAGE, SPINNER, emit
+from ._cli_output import SPINNER, UsageError, emit
 
 if TYPE_CHECKING:
     import argparse
@@ -43,10 +43,8 @@ def chat(args: argparse.Namespace) -> int:
             )
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
-    prompt = args.prompt
-    if prompt is None and not args.file and not sys.stdin.isatty():
-        prompt = sys.stdin.read().strip()  # `echo question | xai-oauth chat`
-    if prompt:
+    prompt = _prompt(args)
+    if prompt is not None:
         messages.append({"role": "user", "content": prompt})
     params: dict[str, Any] = {}
     if args.max_tokens is not None:
@@ -69,6 +67,26 @@ def chat(args: argparse.Namespace) -> int:
             print(f"note: {r['note']}", file=sys.stderr)
 
     return emit(result, args, human)
+
+
+def _prompt(args: argparse.Namespace) -> str | None:
+    """The question, from the argument or a piped stdin; ``None`` when ``--file`` holds it. Never empty.
+
+    An empty question is refused here, before anything is sent: the model would
+    only answer a message with no content (or a bare system message) with a guess.
+    """
+    prompt: str | None = args.prompt
+    if prompt is None:
+        if args.file:
+            return None
+        if sys.stdin.isatty():
+            raise UsageError("chat needs a PROMPT: give it as an argument, pipe it on stdin, or use --file")
+        prompt = sys.stdin.read().strip()  # `echo question | xai-oauth chat`
+        if not prompt:
+            raise UsageError("the question on stdin is empty: give a PROMPT, or use --file")
+    if not prompt.strip():
+        raise UsageError("the PROMPT is empty: ask something")
+    return prompt
 
 
 def image(args: argparse.Namespace) -> int:
@@ -102,8 +120,7 @@ def video(args: argparse.Namespace) -> int:
             wait=False,
         )
     else:
-        print("xai-oauth: error: video needs a prompt, or --status REQUEST_ID", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("video needs a PROMPT, or --status REQUEST_ID")
     started, frame = time.monotonic(), 0
     live = sys.stderr.isatty() and not args.json
     while result.get("ok") and result.get("status") == "pending" and not args.no_wait:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import exports
 
-from ._cli_output import EXIT_FAILED, EXIT_INTERRUPTED, SPINNER, duration, emit
+from ._cli_output import EXIT_INTERRUPTED, EXIT_OK, SPINNER, duration, emit
 
 if TYPE_CHECKING:
     import argparse
@@ -26,8 +26,9 @@ __all__ = ["login", "print_qr"]
 
 
 def login(args: argparse.Namespace) -> int:
-    if not args.force and not _confirm_new_sign_in(args):
-        return EXIT_FAILED
+    declined = None if args.force else _keep_current_sign_in(args)
+    if declined is not None:
+        return declined
     started = exports.start(force=args.force)
     if not started.get("ok"):
         return emit(started, args, None, one_line=True)
@@ -53,16 +54,24 @@ def login(args: argparse.Namespace) -> int:
     )
 
 
-def _confirm_new_sign_in(args: argparse.Namespace) -> bool:
-    """Signed in already: a terminal is asked first; elsewhere --force is needed (as gh auth login does)."""
+def _keep_current_sign_in(args: argparse.Namespace) -> int | None:
+    """Signed in already: a terminal is asked first; elsewhere --force is needed (as gh auth login does).
+
+    Returns the exit code when the current sign-in stays, ``None`` to go on. A
+    declined prompt is the person's choice, not a failure: say so and exit 0,
+    as ``gh auth login`` does when asked not to re-authenticate.
+    """
     status = exports.status()
     if not status.get("ok") or status.get("state") in ("logged_out", "pending", None):
-        return True
+        return None
     who = status.get("account") or status.get("tier_name") or "an account"
     if sys.stdin.isatty() and not args.json:
         answer = input(f"You are already signed in as {who}. Sign in again (the current sign-in is replaced)? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
-    emit(
+        if answer.strip().lower() in ("y", "yes"):
+            return None
+        print(f"Kept the current sign-in ({who}).")
+        return EXIT_OK
+    return emit(
         {
             "ok": False,
             "error": "already_signed_in",
@@ -73,7 +82,6 @@ def _confirm_new_sign_in(args: argparse.Namespace) -> bool:
         None,
         one_line=True,
     )
-    return False
 
 
 def _show_link(started: dict[str, Any], args: argparse.Namespace) -> None:

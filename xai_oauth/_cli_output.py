@@ -26,6 +26,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "SPINNER",
+    "UsageError",
     "duration",
     "emit",
     "for_terminal",
@@ -35,6 +36,18 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_DENIED, EXIT_EXPIRED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3, 64, 130
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class UsageError(Exception):
+    """A command line the command cannot use: exit ``EXIT_USAGE`` with the usage of the command at fault.
+
+    argparse's own exit code, 2, means "sign-in denied" here. ``parser`` is the
+    (sub)command whose usage is printed; ``None`` leaves the choice to ``main``.
+    """
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser | None = None) -> None:
+        super().__init__(message)
+        self.parser = parser
 
 
 def emit(
@@ -89,11 +102,33 @@ _SPOKEN = ("message", "action", "note", "storage_note")
 
 
 def in_commands(result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` with every spoken field in the command's words (``notes`` too)."""
+    """``result`` with every spoken field in the command's words (``notes`` too).
+
+    ``switch_hint`` says how to pick another model with this command, and the
+    ``missing_dependency`` action names the real skill folder: a person at a
+    terminal has no ``SKILL_DIR`` to substitute.
+    """
     spoken: dict[str, Any] = {name: for_terminal(result[name]) for name in _SPOKEN if isinstance(result.get(name), str)}
     if isinstance(result.get("notes"), list):
         spoken["notes"] = [for_terminal(n) if isinstance(n, str) else n for n in result["notes"]]
+    if "switch_hint" in result:
+        example = result.get("default_model_id") or "xai-grok/<id>"
+        spoken["switch_hint"] = (
+            f"Switch models with `xai-oauth chat --model xai-grok/<id>`, e.g. `xai-oauth chat --model {example}`; "
+            "list them with `xai-oauth models`."
+        )
+    if result.get("error") == "missing_dependency" and isinstance(spoken.get("action"), str):
+        spoken["action"] = spoken["action"].replace("SKILL_DIR", _skill_folder())
     return {**result, **spoken}
+
+
+def _skill_folder() -> str:
+    """The folder holding ``exports.py`` (and so the skill's ``requirements.txt`` and ``.venv``)."""
+    import os
+
+    import exports
+
+    return os.path.dirname(os.path.abspath(exports.__file__))
 
 
 def for_terminal(action: str) -> str:
