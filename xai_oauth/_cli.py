@@ -6,6 +6,11 @@ never as tracebacks) that formats the answer for a person, or prints it as
 JSON with ``--json`` (``login --json`` prints JSON Lines: the pending sign-in,
 then the outcome). Exit codes: 0 success, 1 failure, 2 sign-in denied, 3
 sign-in code expired, 64 usage error (as sysexits' EX_USAGE), 130 interrupted.
+
+This module reads the command line and dispatches; the rooms beside it:
+``_cli_output`` (how the command speaks: JSON or text, errors, exit codes),
+``_cli_login`` (the device flow at a terminal), ``_cli_account`` (status,
+logout, refresh, usage, models) and ``_cli_ask`` (chat, image, video).
 """
 
 from __future__ import annotations
