@@ -37,6 +37,27 @@ class Terminal:
         self.outputs += [done.stdout, done.stderr]
         return done
 
+    def at_a_terminal(self, *args: str, typed: str = "") -> subprocess.CompletedProcess[str]:
+        """The command with a terminal on stdin (a pty), as a person runs it, ``typed`` already waiting there."""
+        import pty
+
+        person, command = pty.openpty()
+        try:
+            os.write(person, typed.encode())
+            done = subprocess.run(
+                [sys.executable, "-m", "xai_oauth", *args],
+                env=self.env,
+                stdin=command,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            os.close(person)
+            os.close(command)
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
     def login(self, *args: str, decide: str = "approve") -> subprocess.CompletedProcess[str]:
         """``xai-oauth login --no-browser``: read the link it prints, decide on the page, wait for the exit."""
         child = subprocess.Popen(
@@ -84,6 +105,8 @@ def test_login_status_models_chat_refresh_logout(terminal: Terminal, emulator: E
 
     models = terminal("models")
     assert models.returncode == 0 and models.stdout.splitlines()[0].split() == ["MODEL", "LANE", "PAID", "BY"]
+    lanes = {line.split()[0]: line.split()[1] for line in models.stdout.splitlines()[1:]}
+    assert lanes["xai-grok/grok-imagine-image"] == "images" and lanes["xai-grok/grok-imagine-video"] == "video"
     assert "xai-grok/grok-4.3 (default)" in models.stdout and "responses" in models.stdout
     assert json.loads(terminal("models", "--json").stdout)["default_model_id"] == "xai-grok/grok-4.3"
 
@@ -106,6 +129,8 @@ def test_login_json_lines(terminal: Terminal) -> None:
     login = terminal.login("--json")
     assert login.returncode == 0
     assert [json.loads(line)["status"] for line in login.stdout.splitlines()] == ["connected"]
+    hint = json.loads(login.stdout)["switch_hint"]  # this tool has no /model command
+    assert "/model" not in hint and "`xai-oauth chat --model xai-grok/grok-4.3`" in hint
     again = terminal("login", "--json", "--no-browser")  # not a terminal: --force is needed
     assert again.returncode == 1 and json.loads(again.stdout)["error"] == "already_signed_in"
     assert "xai-oauth login --force" in json.loads(again.stdout)["action"]
@@ -311,9 +336,9 @@ def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_
 
 
 def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:
-    from xai_oauth._cli import _print_qr
+    from xai_oauth._cli_login import print_qr
 
-    _print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
+    print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
     drawn = capsys.readouterr().out
     assert len(drawn.splitlines()) > 10 and ("▀" in drawn or "█" in drawn)
 
@@ -323,6 +348,8 @@ def test_profiles_usage_and_who_is_signed_in(terminal: Terminal, emulator: Emula
     status = terminal("status")
     assert "Signed in as person@example.com: SuperGrok (tier 1)" in status.stdout
     assert "kept in a plaintext file" in status.stdout and "XAI_OAUTH_STORE=file" in status.stdout
+    for said in (status.stdout, terminal("status", "--json").stdout):
+        assert said.count("credentials.json") == 1, said  # the plaintext file is named once
     usage = terminal("usage")
     assert usage.returncode == 0 and "SuperGrok: 12.5% of this period's usage used" in usage.stdout
     assert "Usage: 12.5% of this period" in terminal("status").stdout
@@ -353,3 +380,78 @@ def test_images_video_and_search_from_the_command(terminal: Terminal, emulator: 
     for output in terminal.outputs:
         for secret in emulator.authority.secrets():
             assert secret not in output
+
+
+def test_version(terminal: Terminal) -> None:
+    import xai_oauth
+
+    done = terminal("--version")
+    assert done.returncode == 0 and done.stdout == f"xai-oauth {xai_oauth.__version__}\n" and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "usage", "named"),
+    [
+        (("chat", "--bogus", "hi"), "usage: xai-oauth chat ", "unrecognized arguments: --bogus"),
+        (("chat", "--thinking", "max", "hi"), "usage: xai-oauth chat ", "argument --thinking"),
+        (("image", "a fox", "-n", "0"), "usage: xai-oauth image ", "argument -n: must be a whole number from 1 to 10"),
+        (("video", "a fox", "--duration", "-3"), "usage: xai-oauth video ", "argument --duration: must be a whole"),
+        (("video",), "usage: xai-oauth video ", "video needs a PROMPT, or --status REQUEST_ID"),
+        (("--bogus", "status"), "usage: xai-oauth [", "unrecognized arguments: --bogus"),
+    ],
+)
+def test_usage_errors_name_the_option_under_the_commands_own_usage(
+    terminal: Terminal, args: tuple[str, ...], usage: str, named: str
+) -> None:
+    done = terminal(*args)
+    assert done.returncode == 64 and done.stderr.startswith(usage) and named in done.stderr, done.stderr
+    assert "Pass " not in done.stderr and "=0" not in done.stderr  # the Python call's wording
+
+
+def test_chat_needs_a_question_before_anything_is_sent(terminal: Terminal, emulator: Emulator) -> None:
+    assert terminal.login().returncode == 0
+    sent = len(emulator.api_requests)
+    asked = terminal.at_a_terminal("chat")  # a terminal, no prompt: nothing to read, nothing to wait for
+    assert asked.returncode == 64 and asked.stderr.startswith("usage: xai-oauth chat ")
+    assert "chat needs a PROMPT" in asked.stderr
+    for args, stdin in ((("chat", "  "), ""), (("chat", "-s", "terse"), ""), (("chat",), "\n")):
+        empty = terminal(*args, stdin=stdin)
+        assert empty.returncode == 64 and "empty" in empty.stderr and "usage: xai-oauth chat " in empty.stderr
+    assert len(emulator.api_requests) == sent  # no message with no content went out
+
+
+def test_declining_a_new_sign_in_keeps_the_current_one_and_says_so(terminal: Terminal) -> None:
+    assert terminal.login().returncode == 0
+    kept = terminal.at_a_terminal("login", "--no-browser", typed="n\n")
+    assert kept.returncode == 0 and "Kept the current sign-in (person@example.com)." in kept.stdout, kept
+    assert "user_code=" not in kept.stdout
+    assert "Signed in as person@example.com" in terminal("status").stdout
+
+
+def test_a_missing_dependency_names_the_real_skill_folder(terminal: Terminal) -> None:
+    without_httpx2 = "import sys; sys.modules['httpx2'] = None; from xai_oauth._cli import main; sys.exit(main())"
+    done = subprocess.run(
+        [sys.executable, "-c", without_httpx2, "chat", "-m", "xai/grok-4.3", "hi"],
+        env={**terminal.env, "XAI_API_KEY": "xai-k"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "'httpx2' is not installed" in done.stderr, done.stderr
+    assert f"python3 -m venv {ROOT}/.venv" in done.stderr and "SKILL_DIR" not in done.stderr
+
+
+def test_an_issuer_without_a_scheme_is_named_as_such(terminal: Terminal) -> None:
+    done = terminal("models", XAI_OAUTH_ISSUER="127.0.0.1:8765")
+    assert done.returncode == 1
+    assert "XAI_OAUTH_ISSUER must be a URL with a scheme (https, or http on loopback)" in done.stderr
+
+
+def test_status_from_the_command_loads_no_client(terminal: Terminal) -> None:
+    """The command's status is as light as the export's: no HTTP client, no JWT, no keyring."""
+    code = "import sys; from xai_oauth._cli import main; main(['status']); print(*sorted(sys.modules), file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", code], env=terminal.env, capture_output=True, text=True, timeout=60)
+    loaded = set(done.stderr.split())
+    assert "xai_oauth._cli_account" in loaded  # the modules were listed
+    heavy = {"httpx2", "jwt", "keyring", "xai_oauth._client", "xai_oauth._account", "xai_oauth._media"}
+    assert not loaded & heavy

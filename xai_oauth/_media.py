@@ -29,6 +29,8 @@ from ._routes import SUBSCRIPTION_DOMAINS, is_loopback_host
 __all__ = [
     "DEFAULT_IMAGE_MODEL",
     "DEFAULT_VIDEO_MODEL",
+    "MAX_IMAGES",
+    "MAX_VIDEO_SECONDS",
     "RESTRICTED_TIERS",
     "VideoJob",
     "forget_video",
@@ -54,6 +56,7 @@ DEFAULT_MEDIA_DIR = "grok-media"
 #: A reference image is sent inline (a data URL), so it must stay small.
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
 MAX_IMAGES = 10
+MAX_VIDEO_SECONDS = 15
 #: Seconds between job reads when the server does not say (the official CLI's pace).
 VIDEO_POLL_SECONDS = 5.0
 
@@ -159,7 +162,7 @@ def video_request(
     """The body for ``POST /videos/generations``; ``source`` (a local image) animates that picture."""
     body: dict[str, Any] = {"model": model_id, "prompt": _prompt(prompt)}
     if duration is not None:
-        body["duration"] = _positive("duration", duration, 15)
+        body["duration"] = _positive("duration", duration, MAX_VIDEO_SECONDS)
     if aspect_ratio:
         body["aspect_ratio"] = aspect_ratio
     if resolution:

@@ -59,7 +59,7 @@ def require_https(name: str, url: str) -> None:
     """Tokens travel to ``url``: https, or plain http only on a loopback address."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"{name} must be an https URL, got {url!r}.")
+        raise ConfigError(f"{name} must be a URL with a scheme (https, or http on loopback), got {url!r}.")
     if parts.username or parts.password:
         raise ConfigError(f"{name} must not carry credentials in the URL.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):

@@ -108,8 +108,7 @@ def read_status(
     if cred and cred.get("issuer"):
         result["issuer"] = cred["issuer"]
     if cred and cred.get("storage") == "file":
-        result["credentials_file"] = paths.credentials
-        result["storage_note"] = storage_note(paths, cred)
+        result["storage_note"] = storage_note(paths, cred)  # it names the file: once is enough
     if isinstance(models.get("models"), list):
         result["models"] = models["models"]  # the shape models() gives: id, lane, credential
     usage = state.get("usage")
