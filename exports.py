@@ -91,7 +91,7 @@ def _with_models(client: Client, result: dict[str, Any]) -> dict[str, Any]:
         **result,
         "default_model_id": default,
         "models": ids,
-        "switch_hint": f"Switch models with /model <id>, e.g. /model {default}; the ids are in models.",
+        "switch_hint": f"Switch models with chat(model=...), e.g. chat(model={default!r}); the ids are in models.",
     }
 
 

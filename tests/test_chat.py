@@ -103,7 +103,8 @@ class TestByok:
         assert listing["default_model_id"] == "xai-grok/grok-4.3"
         assert (
             not any("imagine" in i for i in ids)
-            and {"id": "xai/grok-imagine-video", "credential": "api_key"} in listing["image_models"]
+            and {"id": "xai/grok-imagine-video", "credential": "api_key"} in listing["video_models"]
+            and not any("video" in m["id"] for m in listing["image_models"])
         )
 
     def test_one_credential_failing_does_not_hide_the_other(self, agent: Agent, emulator: Emulator) -> None:
@@ -273,7 +274,8 @@ def test_a_chat_call_loads_neither_jwt_nor_keyring(agent: Agent, emulator: Emula
 
 def test_connecting_lists_the_models_and_says_how_to_switch(agent: Agent) -> None:
     connected = signed_in(agent)
-    assert "xai-grok/grok-4.3" in connected["models"] and "/model xai-grok/grok-4.3" in connected["switch_hint"]
+    assert "xai-grok/grok-4.3" in connected["models"] and "/model" not in connected["switch_hint"]  # no such command
+    assert "chat(model='xai-grok/grok-4.3')" in connected["switch_hint"]
     assert agent("status()")["models"]  # listed at connect: status() has them without a models() call
 
 

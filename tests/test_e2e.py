@@ -53,10 +53,8 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
     assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses", "credential": "subscription"} in models[
         "models"
     ]
-    assert models["image_models"] == [
-        {"id": "xai-grok/grok-imagine-image", "credential": "subscription"},
-        {"id": "xai-grok/grok-imagine-video", "credential": "subscription"},
-    ]
+    assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image", "credential": "subscription"}]
+    assert models["video_models"] == [{"id": "xai-grok/grok-imagine-video", "credential": "subscription"}]
     status_models = agent("status()")["models"]
     assert status_models == agent("models()")["models"]  # one shape in both places
     assert "xai-grok/grok-4.3" in [m["id"] for m in status_models]

@@ -141,11 +141,11 @@ class Account:
     # -- caches status() shows offline ----------------------------------------
 
     def cached_models(self) -> dict[str, Any] | None:
-        """The subscription's last listing: ``models``, ``image_models``, ``default_model_id``, ``fetched_at``."""
+        """The last listing: ``models``, ``image_models``, ``video_models``, ``default_model_id``, ``fetched_at``."""
         cache = read_state_or_empty(self.paths).get("models")
         if not isinstance(cache, dict) or not isinstance(cache.get("models"), list):
             return None
-        return {"image_models": [], "default_model_id": None, "fetched_at": 0, **cache}
+        return {"image_models": [], "video_models": [], "default_model_id": None, "fetched_at": 0, **cache}
 
     def remember_models(self, listing: dict[str, Any], preferred: str | None = None) -> None:
         """Cache the subscription's listing in the state file, for status() and offline models().

@@ -34,7 +34,7 @@ def models(account: Account, transport: Transport) -> dict[str, Any]:
     wanted = [c for c, present in (("subscription", account.signed_in()), ("api_key", config.api_key)) if present]
     if not wanted:
         raise NotSignedIn("Nobody is signed in and no API key is set.")
-    result: dict[str, Any] = {"models": [], "image_models": []}
+    result: dict[str, Any] = {"models": [], "image_models": [], "video_models": []}
     failures: list[XaiOAuthError] = []
     for credential in wanted:
         try:
@@ -44,6 +44,7 @@ def models(account: Account, transport: Transport) -> dict[str, Any]:
             continue
         result["models"] += listed["models"]
         result["image_models"] += listed["image_models"]
+        result["video_models"] += listed.get("video_models", [])
         if listed.get("proxy_default"):
             result["proxy_default"] = listed["proxy_default"]
         if "fetched_at" in listed:  # from the cache
@@ -73,8 +74,12 @@ def _listing(account: Account, transport: Transport, credential: str) -> dict[st
         for i in ids
         if not i.startswith("grok-imagine")
     ]
-    images = [{"id": prefix + i, "credential": credential} for i in ids if i.startswith("grok-imagine")]
-    listed = {"models": chat, "image_models": images}
+    media = [i for i in ids if i.startswith("grok-imagine")]
+    listed = {
+        "models": chat,
+        "image_models": [{"id": prefix + i, "credential": credential} for i in media if "video" not in i],
+        "video_models": [{"id": prefix + i, "credential": credential} for i in media if "video" in i],
+    }
     if credential == "subscription":
         proxy_default = _proxy_default_model(transport)
         preferred = proxy_default and SUBSCRIPTION_PREFIX + proxy_default

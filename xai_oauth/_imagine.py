@@ -210,7 +210,8 @@ def _media_choice(
 def _first_media_model(account: Account, transport: Transport, credential: str, kind: str, listing: bool) -> str | None:
     cache = account.cached_models() if credential == "subscription" else None
     if cache is not None:
-        ids = [m["id"].split("/", 1)[-1] for m in cache.get("image_models", []) if isinstance(m, dict)]
+        listed = [*cache.get("image_models", []), *cache.get("video_models", [])]
+        ids = [m["id"].split("/", 1)[-1] for m in listed if isinstance(m, dict)]
     elif listing:
         ids = [i for i in model_ids(transport, credential) if i.startswith("grok-imagine")]
     else:

@@ -3,7 +3,7 @@
     {"credential": {"storage", "issuer", "client_id", "tier", "tier_name",
                     "expires_at", "lifetime", "reauth_required", "reauth_reason"},
      "keyring_unusable": "<why we fell back to the file>",
-     "models": {"fetched_at", "models", "image_models", "default_model_id"}}
+     "models": {"fetched_at", "models", "image_models", "video_models", "default_model_id"}}
 
 Tokens never go here; this file exists so that status() needs neither the
 keyring nor any heavy import.
@@ -75,7 +75,7 @@ def read_state(paths: Paths) -> "dict[str, object]":
 
 
 def _valid_listing(models: "dict[str, object]") -> bool:
-    listed = [models.get("models"), models.get("image_models")]
+    listed = [models.get("models"), models.get("image_models"), models.get("video_models")]
     return all(
         entry is None
         or (isinstance(entry, list) and all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in entry))
