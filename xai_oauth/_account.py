@@ -34,11 +34,11 @@ from ._exceptions import (
     XaiOAuthError,
 )
 from ._files import check_private, ensure_private_dir, loads_strict, read_json, remove, write_json
-from ._lanes import pick_default
+from ._models import DEFAULT_MODEL_ID, pick_default
 from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._slots import adopt_legacy, remove_legacy
 from ._state import read_state, write_state
-from ._status import DEFAULT_MODEL_ID, RECOVER_LOCK_TIMEOUT, read_status, storage_note
+from ._status import RECOVER_LOCK_TIMEOUT, read_status, storage_note
 from ._store import AccessTokenCache, CredentialStore, FileStore, KeyringStore, credential_from_json, keyring_usable
 from ._tokens import Credential, credential_from_token_response, fingerprint
 

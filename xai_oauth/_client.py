@@ -27,21 +27,21 @@ from ._exceptions import (
     TierDenied,
     XaiOAuthError,
 )
-from ._lanes import (
+from ._models import (
     API_KEY_PREFIX,
+    DEFAULT_MODEL_ID,
     RESPONSES,
     SUBSCRIPTION_PREFIX,
     ModelChoice,
-    build_request,
     lane_for,
-    new_stream,
     parse_model,
     pick_default,
-    read_answer,
 )
 from ._retry import retry_delay
 from ._settings import KEY_PREFIX
-from ._status import DEFAULT_MODEL_ID
+from .wire._answers import read_answer
+from .wire._requests import build_request
+from .wire._streams import new_stream
 
 __all__ = ["ChatStream", "Client"]
 

@@ -10,12 +10,12 @@ import time
 
 from ._exceptions import StoreCorrupt
 from ._files import check_private, read_json
+from ._models import DEFAULT_MODEL_ID
 from ._paths import Paths
 from ._state import credential_state, read_state
 
-__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status", "storage_note"]
+__all__ = ["current_status", "read_status", "storage_note"]
 
-DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
 #: status() waits this long for a grant in flight elsewhere before answering without settling its journal.
 RECOVER_LOCK_TIMEOUT = 1.0
 
