@@ -13,11 +13,11 @@ however many deltas a long file write arrives in).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import IncompleteStream, MalformedResponse, ServerError
+from .._files import loads_strict
 from .._models import CHAT_COMPLETIONS, RESPONSES, ModelChoice
 from ._answers import (
     as_array,
@@ -36,27 +36,11 @@ from ._answers import (
 __all__ = ["ChatCompletionsStream", "ResponsesStream", "new_stream", "read_event"]
 
 
-def _finite(text: str) -> float:
-    number = float(text)
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError("a number too large for a float")
-    return number
-
-
-def _no_constants(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-#: Built once: ``json.loads`` with hooks builds a new decoder (and its scanner) on every call.
-#: The rules are ``_files.loads_strict``'s: no NaN, no Infinity, no 1e400.
-_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
-
-
 def read_event(data: str) -> dict[str, Any]:
     """One event's JSON object; ``bad_response`` for anything else (NaN, 1e400 and deep nesting included)."""
     try:
-        value = _STRICT_JSON.decode(data)
-    except (ValueError, RecursionError):
+        value = loads_strict(data)
+    except ValueError:
         raise MalformedResponse("The stream sent an event that is not JSON.") from None
     if not isinstance(value, dict):
         raise MalformedResponse("The stream sent an event that is not a JSON object.")
