@@ -84,6 +84,8 @@ class ChatCompletionsStream:
             finish = as_text(item.get("finish_reason"), "finish_reason")
             if finish:
                 self.finish_reason = finish
+        if not delta_text:
+            return None  # a tool-call or closing chunk: the carry waits for text
         emitted, self.carry = mend_delta(self.carry, delta_text)
         if emitted:
             self.text.append(emitted)
