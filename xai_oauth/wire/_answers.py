@@ -209,6 +209,8 @@ def mend_text(text: str) -> str:
 
 def mend_delta(carry: str, delta: str) -> tuple[str, str]:
     """``(text to emit now, carry)``: a high surrogate ending a delta waits for its partner in the next one."""
+    if not carry and delta.isascii():
+        return delta, ""  # the common case: nothing to mend, nothing to carry
     text = carry + delta
     if text and "\ud800" <= text[-1] <= "\udbff":
         return mend_text(text[:-1]), text[-1]

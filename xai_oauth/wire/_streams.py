@@ -75,15 +75,22 @@ class ChatCompletionsStream:
         if isinstance(chunk.get("citations"), list):
             self.cited = chunk["citations"]  # xAI sends the whole list, in the last chunks
         delta_text = ""
-        for item in as_array(chunk.get("choices"), "choices"):
-            item = as_object(item, "choice")
-            delta = as_object(item.get("delta"), "delta")
-            delta_text += as_text(delta.get("content"), "delta content") or ""
-            for call in as_array(delta.get("tool_calls"), "tool_calls"):
-                self._merge_call(as_object(call, "tool call"))
-            finish = as_text(item.get("finish_reason"), "finish_reason")
-            if finish:
-                self.finish_reason = finish
+        # Every event passes here: a value of the expected type goes straight on, and only one of another
+        # type (None included) goes through the checks that turn the server's mistake into bad_response.
+        choices = chunk.get("choices")
+        for item in choices if choices.__class__ is list else as_array(choices, "choices"):
+            if item.__class__ is not dict:
+                item = as_object(item, "choice")
+            delta = item.get("delta")
+            if delta.__class__ is not dict:
+                delta = as_object(delta, "delta")
+            content = delta.get("content")
+            delta_text += content if content.__class__ is str else (as_text(content, "delta content") or "")
+            if "tool_calls" in delta:
+                for call in as_array(delta["tool_calls"], "tool_calls"):
+                    self._merge_call(as_object(call, "tool call"))
+            if item.get("finish_reason") is not None:
+                self.finish_reason = as_text(item["finish_reason"], "finish_reason") or self.finish_reason
         if not delta_text:
             return None  # a tool-call or closing chunk: the carry waits for text
         emitted, self.carry = mend_delta(self.carry, delta_text)
