@@ -21,11 +21,13 @@ from xai_oauth._device import PendingLogin
 from xai_oauth._exceptions import XaiOAuthError
 from xai_oauth._files import read_json
 from xai_oauth._journal import read_journal
-from xai_oauth._lanes import new_stream, parse_model, read_answer
+from xai_oauth._models import parse_model
 from xai_oauth._paths import Paths
 from xai_oauth._state import read_state
 from xai_oauth._store import FileStore
 from xai_oauth._tokens import credential_from_token_response
+from xai_oauth.wire._answers import read_answer
+from xai_oauth.wire._streams import new_stream
 
 CHAT = parse_model("xai-grok/grok-4.3", signed_in=True)
 MULTI = parse_model("xai-grok/grok-4.20-multi-agent", signed_in=True)

@@ -67,6 +67,7 @@ def test_status_fast_path_imports_nothing_heavy() -> None:
         "xai_oauth",
         "xai_oauth._exceptions",
         "xai_oauth._files",
+        "xai_oauth._models",
         "xai_oauth._paths",
         "xai_oauth._settings",
         "xai_oauth._slots",

@@ -152,7 +152,7 @@ class Account:
 
         ``preferred`` is the chat proxy's own default model, taken when listed.
         """
-        from ._lanes import pick_default
+        from ._models import pick_default
 
         ids = [m["id"] for m in listing["models"]]
         self._remember("models", {**listing, "default_model_id": pick_default(ids, preferred)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, XaiOAuthError
-from ._lanes import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default
+from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default
 
 if TYPE_CHECKING:
     from ._account import Account

@@ -96,6 +96,10 @@ def _no_constants(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+#: Built once: ``json.loads`` with hooks builds a new decoder on every call, and a stream parses every event.
+_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
+
+
 def loads_strict(raw: "bytes | str") -> object:
     """``json.loads`` that refuses what no file of ours holds: NaN, Infinity, 1e400, nesting past the stack.
 
@@ -103,7 +107,8 @@ def loads_strict(raw: "bytes | str") -> object:
     nested document included), so callers have one thing to catch.
     """
     try:
-        return json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads
+        return _STRICT_JSON.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._catalog import model_ids
 from ._exceptions import MalformedResponse, NotSignedIn, RequestRejected, ServerError, TierDenied
-from ._lanes import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
+from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
 
 if TYPE_CHECKING:
     from ._account import Account

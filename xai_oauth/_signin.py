@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import LoginExpired, MalformedResponse, NoPendingLogin, OAuthError, StoreCorrupt, XaiOAuthError
 from ._files import read_json, remove, write_json
 from ._grants import TOKEN_ANSWER_BYTES, TOKEN_DEADLINE, adopt_journal, grant_in_flight, sign_in
+from ._models import DEFAULT_MODEL_ID
 from ._session import Session
 from ._state import storage_note
-from ._status import DEFAULT_MODEL_ID
 from ._vault import Vault
 
 if TYPE_CHECKING:

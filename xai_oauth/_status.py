@@ -10,12 +10,11 @@ import time
 
 from ._exceptions import StoreCorrupt
 from ._files import check_private, read_json
+from ._models import DEFAULT_MODEL_ID
 from ._paths import Paths
 from ._state import RECOVER_LOCK_TIMEOUT, credential_state, read_state, storage_note
 
-__all__ = ["DEFAULT_MODEL_ID", "current_status", "read_status"]
-
-DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
+__all__ = ["current_status", "read_status"]
 
 _ACTIONS = {
     "expired": "The access token has expired; call refresh() (any API call does this for you).",

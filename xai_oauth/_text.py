@@ -1,6 +1,6 @@
 """Text: one whole answer (``chat``) or its deltas as they arrive (``stream``), over either lane.
 
-``_lanes`` decides the endpoint and the body from the model id; ``_transport``
+``_models`` decides the endpoint from the model id and ``wire`` the body; ``_transport``
 adds the credential and sends. On the chat proxy a whole answer is read out
 of a stream (it serves most models only that way); the dict is the same.
 """
@@ -11,17 +11,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MalformedResponse
-from ._lanes import (
-    API_KEY_PREFIX,
-    RESPONSES,
-    SUBSCRIPTION_PREFIX,
-    ModelChoice,
-    build_request,
-    new_stream,
-    parse_model,
-    read_answer,
-)
-from ._status import DEFAULT_MODEL_ID
+from ._models import API_KEY_PREFIX, DEFAULT_MODEL_ID, RESPONSES, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
+from .wire._answers import read_answer
+from .wire._requests import build_request
+from .wire._streams import new_stream
 
 if TYPE_CHECKING:
     from ._account import Account

@@ -1,0 +1,119 @@
+"""Which model, which credential, which lane: the model ids, their prefixes and the default model.
+
+A model id says who pays and where it is served: ``xai-grok/<id>`` is the
+subscription, ``xai/<id>`` the API key, a bare id the subscription when
+signed in; multi-agent models live only on ``POST /responses``, every other
+model on ``POST /chat/completions``. Sign-in (the default model it records),
+the client (the lane it sends to) and ``status()`` all ask this, so it sits
+low in the house and imports nothing heavy: ``status()`` loads it, and must
+stay as light as the standard library's ``os`` and ``json`` (no
+``dataclasses``, no ``typing``).
+"""
+
+from ._exceptions import UnsupportedParameter
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "CHAT_COMPLETIONS",
+    "DEFAULT_MODEL_ID",
+    "PATHS",
+    "RESPONSES",
+    "SUBSCRIPTION_PREFIX",
+    "ModelChoice",
+    "lane_for",
+    "parse_model",
+    "pick_default",
+]
+
+DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
+SUBSCRIPTION_PREFIX = "xai-grok/"
+API_KEY_PREFIX = "xai/"
+CHAT_COMPLETIONS = "chat_completions"
+RESPONSES = "responses"
+PATHS = {CHAT_COMPLETIONS: "/chat/completions", RESPONSES: "/responses"}
+
+
+def pick_default(chat_ids: "list[str]", preferred: "str | None" = None) -> "str | None":
+    """``preferred`` if listed, else ``xai-grok/grok-4.3`` if listed, else the first chat model."""
+    for candidate in (preferred, DEFAULT_MODEL_ID):
+        if candidate and candidate in chat_ids:
+            return candidate
+    return chat_ids[0] if chat_ids else None
+
+
+def lane_for(model_id: str) -> str:
+    """``responses`` for multi-agent models, ``chat_completions`` for the rest."""
+    return RESPONSES if "multi-agent" in model_id else CHAT_COMPLETIONS
+
+
+class ModelChoice:
+    """Which credential and lane a model id means. ``credential`` is ``subscription`` or ``api_key``.
+
+    Immutable and compared by value, as a frozen dataclass would be; written
+    by hand because ``dataclasses`` (it imports ``inspect``) would cost
+    ``status()`` several milliseconds.
+    """
+
+    __slots__ = ("model_id", "credential", "lane")
+
+    model_id: str  # as the API knows it, without our prefix
+    credential: str
+    lane: str
+
+    def __init__(self, model_id: str, credential: str, lane: str) -> None:
+        for name, value in (("model_id", model_id), ("credential", credential), ("lane", lane)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _key(self) -> "tuple[str, str, str]":
+        return (self.model_id, self.credential, self.lane)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, ModelChoice) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"ModelChoice(model_id={self.model_id!r}, credential={self.credential!r}, lane={self.lane!r})"
+
+    @property
+    def display_id(self) -> str:
+        prefix = SUBSCRIPTION_PREFIX if self.credential == "subscription" else API_KEY_PREFIX
+        return prefix + self.model_id
+
+    @property
+    def path(self) -> str:
+        return PATHS[self.lane]
+
+
+def parse_model(model: str, *, signed_in: bool, lane: "str | None" = None) -> ModelChoice:
+    """Read the prefix: ``xai-grok/`` subscription, ``xai/`` API key, bare: subscription if signed in.
+
+    ``lane="responses"`` sends any model to the Responses API (server-side
+    search lives there); multi-agent models have no other lane.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise UnsupportedParameter("model must be a model id such as xai-grok/grok-4.3.", parameter="model")
+    model = model.strip()
+    if model.startswith(SUBSCRIPTION_PREFIX):
+        credential, model_id = "subscription", model[len(SUBSCRIPTION_PREFIX) :]
+    elif model.startswith(API_KEY_PREFIX):
+        credential, model_id = "api_key", model[len(API_KEY_PREFIX) :]
+    else:
+        credential, model_id = ("subscription" if signed_in else "api_key"), model
+    natural = lane_for(model_id)
+    if lane not in (None, natural, RESPONSES):
+        raise UnsupportedParameter(
+            f"lane={lane!r}: {model_id} is served only by /responses."
+            if natural == RESPONSES
+            else f"lane must be 'responses' or left out (the model's own lane), got {lane!r}.",
+            parameter="lane",
+            action="Leave lane out, or pass lane='responses'.",
+        )
+    return ModelChoice(model_id=model_id, credential=credential, lane=lane or natural)
