@@ -28,11 +28,20 @@ if TYPE_CHECKING:
 
 __all__ = ["chat", "image", "logout", "models", "poll", "refresh", "start", "status", "usage", "video", "video_status"]
 
-_MISSING_DEPENDENCY_ACTION = (
-    "Install the dependencies into a virtual environment in the skill folder (this works on a system Python "
-    "that refuses pip, PEP 668): python3 -m venv SKILL_DIR/.venv && SKILL_DIR/.venv/bin/python -m pip install "
-    "-r SKILL_DIR/requirements.txt  (SKILL_DIR is this skill's folder; the python3 blocks find .venv on their own)."
-)
+
+def _missing_dependency_action() -> str:
+    """SKILL.md's install line, with this skill's folder in it (a literal ``SKILL_DIR`` helped nobody)."""
+    import os
+    import shlex
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    venv = shlex.quote(os.path.join(here, ".venv"))
+    python = shlex.quote(os.path.join(here, ".venv", "bin", "python"))
+    return (
+        "Install the skill into a virtual environment in its folder (this works on a system Python that refuses "
+        f"pip, PEP 668): python3 -m venv {venv} && {python} -m pip install -q -e {shlex.quote(here + '[emulator]')}  "
+        "(the python3 blocks find .venv on their own)."
+    )
 
 
 def _use_skill_venv() -> None:
@@ -291,7 +300,7 @@ def _describe(exc: Exception) -> dict[str, Any]:
             "ok": False,
             "error": "missing_dependency",
             "message": f"The Python package {exc.name.split('.')[0]!r} is not installed.",
-            "action": _MISSING_DEPENDENCY_ACTION,
+            "action": _missing_dependency_action(),
         }
     return {
         "ok": False,
