@@ -132,6 +132,14 @@ def test_a_fifo_in_the_home_is_a_clear_store_error_not_a_hang(tmp_path: Path, na
     assert (tmp_path / name).exists()
 
 
+@fifo_only
+def test_a_fifo_as_the_journal_is_read_as_a_torn_entry_not_waited_on(tmp_path: Path) -> None:
+    from xai_oauth._journal import JournalEntry, read_journal
+
+    os.mkfifo(tmp_path / "journal.json", 0o600)
+    assert finishes(lambda: read_journal(str(tmp_path / "journal.json"))) == JournalEntry(None, None, None, None)
+
+
 def test_a_home_file_over_the_cap_or_a_link_is_refused(tmp_path: Path) -> None:
     write_json(str(tmp_path / "big.json"), {"x": "y" * 100})
     with pytest.raises(StoreError, match="more than the 50"):
