@@ -28,29 +28,43 @@ if TYPE_CHECKING:
 
 __all__ = ["chat", "image", "logout", "models", "poll", "refresh", "start", "status", "usage", "video", "video_status"]
 
-_MISSING_DEPENDENCY_ACTION = (
-    "Install the dependencies into a virtual environment in the skill folder (this works on a system Python "
-    "that refuses pip, PEP 668): python3 -m venv SKILL_DIR/.venv && SKILL_DIR/.venv/bin/python -m pip install "
-    "-r SKILL_DIR/requirements.txt  (SKILL_DIR is this skill's folder; the python3 blocks find .venv on their own)."
-)
+
+def _missing_dependency_action() -> str:
+    """SKILL.md's install line, with this skill's folder in it (a literal ``SKILL_DIR`` helped nobody)."""
+    import os
+    import shlex
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    venv = shlex.quote(os.path.join(here, ".venv"))
+    python = shlex.quote(os.path.join(here, ".venv", "bin", "python"))
+    return (
+        "Install the skill into a virtual environment in its folder (this works on a system Python that refuses "
+        f"pip, PEP 668): python3 -m venv {venv} && {python} -m pip install -q -e {shlex.quote(here + '[emulator]')}  "
+        "(the python3 blocks find .venv on their own)."
+    )
 
 
 def _use_skill_venv() -> None:
-    """Let the agent's plain ``python3`` see packages installed in ``<skill folder>/.venv``.
+    """Let the agent's plain ``python3`` use the packages installed in ``<skill folder>/.venv``.
 
     On a system Python that refuses ``pip install`` (PEP 668), the skill's
-    dependencies go into a venv next to this file; its site-packages is put
-    at the *end* of ``sys.path`` (what the system has still wins), so every
-    heredoc keeps saying ``python3``. One ``stat`` when there is no venv.
+    dependencies go into a venv next to this file, so every heredoc keeps
+    saying ``python3``. Its site-packages goes right *after* the skill folder
+    on ``sys.path`` (the folder itself first, so the checkout beside this file
+    wins over any copy installed in the venv), and before the system's
+    site-packages: an older httpx2 or certifi there must not shadow the
+    versions the skill installed. One ``stat`` when there is no venv.
     """
     import os
     import sys
 
+    here = os.path.dirname(os.path.abspath(__file__))
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    venv = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv")
+    venv = os.path.join(here, ".venv")
     for site in (os.path.join(venv, "lib", version, "site-packages"), os.path.join(venv, "Lib", "site-packages")):
         if os.path.isdir(site) and site not in sys.path:
-            sys.path.append(site)
+            folder = [i for i, entry in enumerate(sys.path) if entry and os.path.abspath(entry) == here]
+            sys.path.insert(folder[0] + 1 if folder else 0, site)
 
 
 _use_skill_venv()
@@ -236,9 +250,27 @@ def _call(action: Callable[[Client], dict[str, Any]]) -> dict[str, Any]:
         from xai_oauth._client import Client
 
         with Client() as client:
-            return {"ok": True, **action(client)}
+            return _json_safe({"ok": True, **action(client)})
     except Exception as exc:  # noqa: BLE001 - the contract: never raise
         return _failure(exc)
+
+
+def _json_safe(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with every NaN or infinite float (a ``Retry-After: inf``, say) as None.
+
+    ``json.dumps`` would print ``Infinity``, which is not JSON, and the agent's parser would refuse the whole answer.
+    """
+    return {name: _finite(value) for name, value in result.items()}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value - value == 0 else None  # inf - inf and nan - nan are nan
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _failure(exc: Exception) -> dict[str, Any]:
@@ -248,7 +280,7 @@ def _failure(exc: Exception) -> dict[str, Any]:
     """
     import os
 
-    result = _describe(exc)
+    result = _json_safe(_describe(exc))
     if os.environ.get("XAI_OAUTH_DEBUG") == "1":
         import traceback
 
@@ -268,7 +300,7 @@ def _describe(exc: Exception) -> dict[str, Any]:
             "ok": False,
             "error": "missing_dependency",
             "message": f"The Python package {exc.name.split('.')[0]!r} is not installed.",
-            "action": _MISSING_DEPENDENCY_ACTION,
+            "action": _missing_dependency_action(),
         }
     return {
         "ok": False,

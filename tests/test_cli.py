@@ -444,7 +444,9 @@ def test_a_missing_dependency_names_the_real_skill_folder(terminal: Terminal) ->
 def test_an_issuer_without_a_scheme_is_named_as_such(terminal: Terminal) -> None:
     done = terminal("models", XAI_OAUTH_ISSUER="127.0.0.1:8765")
     assert done.returncode == 1
-    assert "XAI_OAUTH_ISSUER must be a URL with a scheme (https, or http on loopback)" in done.stderr
+    assert (
+        "XAI_OAUTH_ISSUER must be a URL starting with https:// (or http:// on this machine's loopback)" in done.stderr
+    )
 
 
 def test_status_from_the_command_loads_no_client(terminal: Terminal) -> None:

@@ -69,7 +69,10 @@ def api_error(
         ServerError,
         TierDenied,
     )
+    from ._numbers import bounded
+    from ._retry import MAX_RETRY_AFTER
 
+    retry_after = bounded(retry_after, 0.0, MAX_RETRY_AFTER)
     code = error_code(body)
     said = _server_text(body)
     if status == 426:

@@ -119,7 +119,7 @@ class Auth(httpx2.Auth):
         from ._routes import is_subscription_url, same_origin
 
         config, url = self.account.config, str(request.url)
-        return is_subscription_url(url) and (
+        return is_subscription_url(url, issuer=config.issuer) and (
             same_origin(url, config.oauth_base_url) or same_origin(url, config.base_url)
         )
 

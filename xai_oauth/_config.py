@@ -24,7 +24,9 @@ import os
 from dataclasses import dataclass, field
 
 from ._exceptions import ConfigError
+from ._numbers import bounded
 from ._paths import Paths
+from ._redact import remember_secret
 from ._routes import (
     DEFAULT_API_URL,
     DEFAULT_PROXY_URL,
@@ -33,7 +35,7 @@ from ._routes import (
     is_subscription_url,
     require_https,
 )
-from ._settings import DEFAULT_CLIENT_ID, DEFAULT_ISSUER, DEFAULT_PROFILE, Settings, slot_name
+from ._settings import DEFAULT_CLIENT_ID, DEFAULT_ISSUER, DEFAULT_PROFILE, Settings, check_profile, slot_name
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_ISSUER", "DEFAULT_SCOPE", "Config"]
 
@@ -41,13 +43,14 @@ DEFAULT_SCOPE = "openid profile email offline_access grok-cli:access api:access"
 STORES = ("auto", "keyring", "file")
 
 
+#: The longest any one timeout setting may be: a week is already longer than any call should take.
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
 def _seconds(settings: Settings, name: str, default: float) -> float:
-    try:
-        value = float(settings.get(name) or default)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds.") from None
-    if not value > 0:
-        raise ConfigError(f"{name} must be a positive number of seconds.")
+    value = bounded(settings.get(name) or default, 0.0, MAX_SECONDS)
+    if not value:
+        raise ConfigError(f"{name} must be a positive number of seconds, at most {MAX_SECONDS:.0f} (a week).")
     return value
 
 
@@ -81,9 +84,10 @@ class Config:
         require_https("XAI_OAUTH_ISSUER", self.issuer)
         require_https("XAI_BASE_URL", self.base_url)
         require_https("XAI_OAUTH_BASE_URL", self.oauth_base_url)
-        if not is_subscription_url(self.oauth_base_url):
+        if not is_subscription_url(self.oauth_base_url, issuer=self.issuer):
             raise ConfigError(
-                "XAI_OAUTH_BASE_URL must be on x.ai or grok.com (or loopback): the subscription's token goes there."
+                "XAI_OAUTH_BASE_URL must be on x.ai or grok.com (or loopback, when XAI_OAUTH_ISSUER is loopback too): "
+                "the subscription's token goes there."
             )
         if self.route not in ROUTES:
             raise ConfigError(f"XAI_OAUTH_ROUTE must be one of {', '.join(ROUTES)}, got {self.route!r}.")
@@ -91,6 +95,15 @@ class Config:
             raise ConfigError(f"XAI_OAUTH_STORE must be one of {', '.join(STORES)}, got {self.store!r}.")
         if not self.client_id.strip():
             raise ConfigError("XAI_OAUTH_CLIENT_ID is empty.")
+        check_profile(self.profile)
+        for name, seconds in (
+            ("XAI_OAUTH_KEYRING_TIMEOUT", self.keyring_timeout),
+            ("XAI_OAUTH_READ_TIMEOUT", self.read_timeout),
+        ):
+            if not bounded(seconds, 0.0, MAX_SECONDS):
+                raise ConfigError(f"{name} must be a positive number of seconds, at most {MAX_SECONDS:.0f} (a week).")
+        if self.api_key:
+            remember_secret(self.api_key)
         if self.paths is None:
             object.__setattr__(self, "paths", Paths(None, slot_name(self.issuer, self.client_id, self.profile)))
 
@@ -133,10 +146,11 @@ class Config:
     @property
     def subscription_api_url(self) -> str:
         """``base_url`` for the subscription's own calls there (media; text on route api), if its bearer may go."""
-        if not is_subscription_url(self.base_url):
+        if not is_subscription_url(self.base_url, issuer=self.issuer):
             raise ConfigError(
                 f"XAI_BASE_URL points at {self.base_url}, which is not an xAI host; the subscription's token goes "
-                "only to x.ai and grok.com hosts (or loopback), never to a gateway set for an API key.",
+                "only to x.ai and grok.com hosts (or loopback, when the issuer is loopback too), never to a gateway "
+                "set for an API key.",
                 action="Use an API key model (xai/<id>) with that gateway, or unset XAI_BASE_URL (and "
                 "XAI_OAUTH_ROUTE) for the subscription.",
             )

@@ -6,11 +6,17 @@ with mode 0600 by ``os.open``, never chmod-ed after the fact), fsync it and
 does not parse is moved aside to ``<name>.corrupt-<time>`` and reported, never
 silently overwritten, so nothing a person might want back is lost.
 
-Only ``os`` and ``json`` here: ``read_json`` is on the offline status() path.
+Every read goes through ``read_regular``: a regular file only, opened without
+blocking and capped in size, so a FIFO or a device planted where a file of
+ours (or a ``.env.xai``) should be can neither hang a call nor fill memory.
+
+Only ``os``, ``stat`` and ``json`` here: ``read_json`` is on the offline status() path.
 """
 
+import errno
 import json
 import os
+import stat
 import time
 
 from ._exceptions import HomeInsecure, StoreCorrupt, StoreError
@@ -22,6 +28,7 @@ __all__ = [
     "fsync_dir",
     "loads_strict",
     "read_json",
+    "read_regular",
     "remove",
     "set_aside",
     "write_json",
@@ -29,6 +36,9 @@ __all__ = [
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+#: The most any JSON file of ours in the home holds (a credential or state file is a few KiB; a model listing
+#: tens): a bigger one was not written by us, and reading it whole could exhaust memory.
+JSON_CAP = 4 * 1024 * 1024
 
 
 def check_private(path: str, st: "os.stat_result | None" = None) -> None:
@@ -113,22 +123,92 @@ def loads_strict(raw: "bytes | str") -> object:
         raise ValueError("nested too deeply") from None
 
 
-def read_json(path: str, *, what: str = "file", keep_damaged: bool = True) -> "dict[str, object] | None":
+def read_regular(path: str, cap: int, *, what: str = "file", follow: bool = True, private: bool = False) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``cap`` of them; never blocks, never reads without end.
+
+    Opened with ``O_NONBLOCK`` (a FIFO opens at once instead of waiting for
+    a writer) and checked with ``fstat`` on the open descriptor (no race with
+    a swap): anything but a regular file is refused with ``StoreError``, so
+    a planted FIFO or a symlink to ``/dev/zero`` can neither hang us nor fill
+    memory. A file over ``cap`` bytes is refused too. ``follow=False`` adds
+    ``O_NOFOLLOW``: the home's own files are written by us, never as links.
+    ``private`` applies ``check_private`` to the opened file.
+    ``FileNotFoundError`` passes through; every other failure is ``StoreError``
+    naming the ``what`` and the path.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == getattr(errno, "ELOOP", None) and not follow:
+            raise _refused(what, path, "is a symbolic link, and xai-oauth writes only plain files there") from None
+        raise StoreError(f"Cannot read the {what} at {path} ({exc.strerror}).") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refused(what, path, f"is {_kind(st.st_mode)}, not a regular file")
+        if private:
+            check_private(path, st)
+        if st.st_size > cap:
+            raise _refused(what, path, f"is {st.st_size} bytes, more than the {cap} such a file may hold")
+        chunks, left = [], cap + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise StoreError(f"Cannot read the {what} at {path} ({exc.strerror}).") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > cap:  # it grew after the fstat
+        raise _refused(what, path, f"holds more than the {cap} bytes such a file may hold")
+    return raw
+
+
+def _refused(what: str, path: str, why: str) -> StoreError:
+    return StoreError(
+        f"The {what} at {path} {why}, so xai-oauth did not read it.",
+        action=f"Look at what {path} is; if it is not yours, remove it.",
+    )
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_json(
+    path: str, *, what: str = "file", keep_damaged: bool = True, cap: int = JSON_CAP
+) -> "dict[str, object] | None":
     """The JSON object in ``path``; None when the file does not exist.
 
     A file that exists but is not a JSON object (or is one we would choke
     on: see ``loads_strict``) is set aside and ``StoreCorrupt`` is raised,
     naming where it went; a cache, whose loss costs nothing, passes
-    ``keep_damaged=False`` and the file is deleted instead.
+    ``keep_damaged=False`` and the file is deleted instead. Something that
+    is not a regular file (a FIFO, a link, a device) or is over ``cap``
+    bytes is a ``StoreError`` and is left where it is: it was not written by
+    us, and what it is should be looked at by a person.
     """
     try:
-        with open(path, "rb") as f:
-            check_private(path, os.fstat(f.fileno()))
-            raw = f.read()
+        raw = read_regular(path, cap, what=what, follow=False, private=True)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise StoreError(f"Cannot read the {what} at {path} ({exc.strerror}).") from None
     try:
         data = loads_strict(raw)
     except ValueError:

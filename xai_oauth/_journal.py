@@ -32,8 +32,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._exceptions import StoreError
-from ._files import check_private, fsync_dir, loads_strict, remove
+from ._exceptions import HomeInsecure, StoreError
+from ._files import fsync_dir, loads_strict, read_regular, remove
 
 __all__ = ["RESERVE", "GrantJournal", "JournalEntry", "read_journal"]
 
@@ -132,12 +132,12 @@ def read_journal(path: str) -> JournalEntry | None:
     was not kept": an entry with every field None.
     """
     try:
-        with open(path, "rb") as handle:
-            check_private(path, os.fstat(handle.fileno()))
-            raw = handle.read(4 * RESERVE)
+        raw = read_regular(path, 4 * RESERVE, what="token grant journal", follow=False, private=True)
     except FileNotFoundError:
         return None
-    except OSError:
+    except HomeInsecure:
+        raise
+    except (StoreError, OSError):  # a FIFO, a link or an oversized file is read as nothing, never waited on
         return JournalEntry(None, None, None, None)
     try:
         data = loads_strict(raw)

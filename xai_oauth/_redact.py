@@ -1,4 +1,4 @@
-"""Scrub anything token-shaped out of text that came from a server.
+"""Scrub secrets out of text that came from a server: every value we hold, and anything token-shaped.
 
 Our own messages never contain secrets; a server's ``error_description``
 might echo one back. Before such text joins a message it passes through
@@ -11,16 +11,56 @@ base64 of random bytes is, nearly always), or 40+ word characters without a
 break. Model ids (``grok-4.20-multi-agent-0309``), file paths and exception
 names are none of these, so they stay readable ("the model [redacted] does not
 exist" helped nobody).
+
+Shape is not enough: a device code or an opaque token may look like a UUID or
+plain hex, which is what a model id or request id looks like too. So the
+process also keeps the exact secret values it holds and sends
+(``remember_secret``: tokens as they are loaded or received, device codes,
+API keys), and ``redact`` replaces each of those wherever it appears, whatever
+its shape. Only the values are kept, in this process's memory, never written.
 """
 
 import re
 
-__all__ = ["redact", "scrub"]
+__all__ = ["forget_secrets", "redact", "remember_secret", "scrub"]
 
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
 _API_KEY = re.compile(r"xai-[\w-]{16,}")
 _RUN = re.compile(r"[A-Za-z0-9_\-+=]{24,}")
 _MAX = 200
+#: Shorter values are not remembered: replacing every "abc" would garble messages, and no secret of ours is short.
+_MIN_SECRET = 8
+#: Enough for every token a long-lived process rotates through in a day; the oldest go first.
+_MAX_SECRETS = 256
+_secrets: "dict[str, None]" = {}  # insertion-ordered set
+_pattern: "re.Pattern[str] | None" = None
+
+
+def remember_secret(value: object) -> None:
+    """Redact ``value`` (a token, device code or key this process holds or sends) from every later message."""
+    global _pattern
+    if not isinstance(value, str) or len(value) < _MIN_SECRET or value in _secrets:
+        return
+    _secrets[value] = None
+    while len(_secrets) > _MAX_SECRETS:
+        del _secrets[next(iter(_secrets))]
+    _pattern = None
+
+
+def forget_secrets() -> None:
+    """Drop every remembered value (tests; a process that signed out need not keep them)."""
+    global _pattern
+    _secrets.clear()
+    _pattern = None
+
+
+def _known(text: str) -> str:
+    global _pattern
+    if not _secrets:
+        return text
+    if _pattern is None:  # longest first, so a secret that contains another is replaced whole
+        _pattern = re.compile("|".join(re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
+    return _pattern.sub("[redacted]", text)
 
 
 def _random_looking(match: "re.Match[str]") -> str:
@@ -37,5 +77,5 @@ def scrub(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with token-shaped runs replaced, layout kept: for multi-line text such as tracebacks."""
-    return _RUN.sub(_random_looking, _API_KEY.sub("[redacted]", _JWT.sub("[redacted]", text)))
+    """``text`` with remembered secrets and token-shaped runs replaced, layout kept: for multi-line text too."""
+    return _RUN.sub(_random_looking, _API_KEY.sub("[redacted]", _JWT.sub("[redacted]", _known(text))))

@@ -14,7 +14,16 @@ once and try the next account (``RetryPolicy(attempts=1)``).
 
 from dataclasses import dataclass
 
-__all__ = ["API_RETRIES", "ATTEMPTS", "BACKOFF", "MAX_WAIT", "UNKNOWN_OUTCOME", "RetryPolicy", "retry_delay"]
+__all__ = [
+    "API_RETRIES",
+    "ATTEMPTS",
+    "BACKOFF",
+    "MAX_RETRY_AFTER",
+    "MAX_WAIT",
+    "UNKNOWN_OUTCOME",
+    "RetryPolicy",
+    "retry_delay",
+]
 
 #: Tries in all, the first included.
 ATTEMPTS = 3
@@ -22,6 +31,8 @@ ATTEMPTS = 3
 BACKOFF = (0.5, 1.5)
 #: A longer Retry-After is reported to the caller rather than waited out (we may hold the lock).
 MAX_WAIT = 10.0
+#: The longest Retry-After we report (a day); a longer one, ``inf`` or NaN is treated as not said.
+MAX_RETRY_AFTER = 24 * 3600.0
 #: For one-time grants (a rotating refresh token), answers that do *not* show the server left it alone:
 #: the service failed midway (500) or a gateway lost the answer after passing the request on (502, 504).
 #: Retrying is fine for a chat; for a rotating refresh token, it is how a sign-in gets revoked.
@@ -57,7 +68,7 @@ class RetryPolicy:
         if status is not None and status != 429 and status < 500 and not html:
             return None
         wait = self.backoff[min(attempt, len(self.backoff) - 1)] if retry_after is None else retry_after
-        return wait if wait <= self.max_wait else None
+        return wait if 0 <= wait <= self.max_wait else None  # NaN fails both comparisons: not waited on
 
 
 #: Today's rule for the token endpoint and every other one-off request.

@@ -9,8 +9,14 @@ default route for the subscription (``XAI_OAUTH_ROUTE=api`` restores the old
 way).
 
 The subscription's bearer goes only to https hosts on ``x.ai`` or
-``grok.com`` (or to loopback, for the emulator): never to a gateway that was
-configured for an API key.
+``grok.com``, or to loopback when the issuer itself is on loopback (the
+emulator's case): never to a gateway that was configured for an API key, and
+a local API-key gateway (a LiteLLM-style proxy on 127.0.0.1) is such a
+gateway when the sign-in was made at auth.x.ai.
+
+Every check here is total: a URL that ``urlsplit`` cannot take (``https://[x``,
+a port out of range) is simply not an xAI host, or is a ``ConfigError`` for a
+setting, never a ``ValueError`` escaping as ``internal``.
 
 Only ``ipaddress`` and ``urllib.parse`` here (the ``Config`` path, not status()).
 """
@@ -18,7 +24,7 @@ Only ``ipaddress`` and ``urllib.parse`` here (the ``Config`` path, not status())
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ._exceptions import ConfigError
 
@@ -32,6 +38,7 @@ __all__ = [
     "proxy_headers",
     "require_https",
     "same_origin",
+    "split_url",
 ]
 
 DEFAULT_API_URL = "https://api.x.ai/v1"
@@ -55,11 +62,26 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def split_url(url: object) -> SplitResult | None:
+    """``urlsplit(url)`` with its port read, or None where that would raise (``https://[x``, port 99999)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        parts.hostname  # noqa: B018
+    except ValueError:
+        return None
+    return parts
+
+
 def require_https(name: str, url: str) -> None:
     """Tokens travel to ``url``: https, or plain http only on a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"{name} must be a URL with a scheme (https, or http on loopback), got {url!r}.")
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(
+            f"{name} must be a URL starting with https:// (or http:// on this machine's loopback), got {url!r}."
+        )
     if parts.username or parts.password:
         raise ConfigError(f"{name} must not carry credentials in the URL.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
@@ -70,24 +92,34 @@ def require_https(name: str, url: str) -> None:
         )
 
 
-def is_subscription_url(url: str) -> bool:
-    """True when the subscription's bearer may go to ``url``: https on x.ai / grok.com, or loopback."""
-    parts = urlsplit(url)
+def is_subscription_url(url: str, *, issuer: str) -> bool:
+    """True when the subscription's bearer (issued by ``issuer``) may go to ``url``.
+
+    https on x.ai / grok.com; or loopback, only when ``issuer`` is loopback
+    too: the emulator issues pretend tokens for its own pretend API, while a
+    real sign-in's token must never reach a local gateway.
+    """
+    parts, issued_by = split_url(url), split_url(issuer)
+    if parts is None or issued_by is None:
+        return False
     host = (parts.hostname or "").lower().rstrip(".")
     if is_loopback_host(host):
-        return parts.scheme in ("http", "https")
+        return parts.scheme in ("http", "https") and is_loopback_host(issued_by.hostname)
     return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in SUBSCRIPTION_DOMAINS)
 
 
 def same_origin(a: str, b: str) -> bool:
-    """Scheme, host and port equal (default ports filled in)."""
+    """Scheme, host and port equal (default ports filled in); never for a URL that cannot be read."""
 
-    def origin(url: str) -> tuple[str, str, int | None]:
-        parts = urlsplit(url)
+    def origin(url: str) -> tuple[str, str, int | None] | None:
+        parts = split_url(url)
+        if parts is None:
+            return None
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
         return parts.scheme, (parts.hostname or "").lower(), port
 
-    return origin(a) == origin(b)
+    mine = origin(a)
+    return mine is not None and mine == origin(b)
 
 
 def proxy_headers(model_id: str | None, client_version: str) -> dict[str, str]:

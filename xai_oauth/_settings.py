@@ -23,8 +23,8 @@ Only ``os`` here: ``status()`` runs this on its fast path.
 
 import os
 
-from ._exceptions import ConfigError
-from ._files import check_private
+from ._exceptions import ConfigError, HomeInsecure, StoreError
+from ._files import read_regular
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -33,8 +33,10 @@ __all__ = [
     "ENV_FILE",
     "KEY_PREFIX",
     "TRUSTED_NAMES",
+    "ENV_FILE_CAP",
     "WORKDIR_NAMES",
     "Settings",
+    "check_profile",
     "read_env_file",
     "slot_name",
 ]
@@ -66,22 +68,34 @@ TRUSTED_NAMES = frozenset(
         "XAI_OAUTH_READ_TIMEOUT",
     }
 )
+#: A ``.env.xai`` has a handful of lines; one bigger than this is not a settings file (or is /dev/zero).
+ENV_FILE_CAP = 64 * 1024
 _PROFILE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
-def read_env_file(path: str, *, trusted: bool) -> "dict[str, str]":
+def read_env_file(path: str, *, trusted: bool, problems: "list[str] | None" = None) -> "dict[str, str]":
     """``NAME=value`` lines of a dotenv-style file (``export``, quotes and ``#`` comments allowed).
 
     Every ``XAI_*`` name is returned; the caller decides which it takes. A
     missing or unreadable file is empty. A ``trusted`` file (the home's) must
-    pass the home check first: a planted one is refused, not read.
+    pass the home check first: a planted one is refused, not read. Only a
+    regular file of at most ``ENV_FILE_CAP`` bytes is read (a FIFO would hang
+    us, a link to ``/dev/zero`` fill memory); why another was skipped is
+    appended to ``problems``, for status() to say.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            if trusted:
-                check_private(path, os.fstat(handle.fileno()))
-            lines = handle.read().splitlines()
+        lines = read_regular(path, ENV_FILE_CAP, what="settings file", private=trusted).decode().splitlines()
+    except FileNotFoundError:
+        return {}
+    except HomeInsecure:
+        raise  # a planted file in the home: refused loudly, as every file there is
+    except StoreError as exc:
+        if problems is not None:
+            problems.append(exc.message)
+        return {}
     except (OSError, UnicodeDecodeError):
+        if problems is not None:
+            problems.append(f"The settings file at {path} is not UTF-8 text, so xai-oauth did not read it.")
         return {}
     found: dict[str, str] = {}
     for line in lines:
@@ -97,6 +111,21 @@ def read_env_file(path: str, *, trusted: bool) -> "dict[str, str]":
         if name.startswith("XAI_") and value:
             found[name] = value
     return found
+
+
+def check_profile(profile: str) -> str:
+    """``profile`` when it is a safe directory name: 1-64 letters, digits, ``.``, ``_``, ``-``, not starting with ``.``.
+
+    Checked for ``XAI_OAUTH_PROFILE`` and for ``Config(profile=...)`` alike: the
+    profile names a directory under the home that holds the device code.
+    """
+    fits = isinstance(profile, str) and 0 < len(profile) <= 64 and not profile.startswith(".")
+    if not fits or not set(profile) <= _PROFILE_CHARS:
+        raise ConfigError(
+            "XAI_OAUTH_PROFILE must be 1-64 letters, digits, '.', '_' or '-' (not starting with '.').",
+            action="Pick a simple profile name such as work or personal.",
+        )
+    return profile
 
 
 def _escape(text: str) -> str:
@@ -118,7 +147,7 @@ class Settings:
     A plain class: ``dataclasses`` is not on the fast path.
     """
 
-    __slots__ = ("home", "values", "ignored", "workdir_file")
+    __slots__ = ("home", "values", "ignored", "workdir_file", "problems", "workdir_key")
 
     def __init__(self, environ: "os._Environ[str] | dict[str, str] | None" = None, cwd: "str | None" = None) -> None:
         from ._paths import default_home
@@ -127,10 +156,19 @@ class Settings:
         self.home: str = env.get("XAI_OAUTH_HOME") or default_home()
         self.workdir_file = os.path.join(cwd or os.getcwd(), ENV_FILE)
         home_file = os.path.join(self.home, ENV_FILE)
-        workdir = read_env_file(self.workdir_file, trusted=False) if self.workdir_file != home_file else {}
+        #: why a settings file was not read (not a regular file, too big, not text), for status()
+        self.problems: list[str] = []
+        workdir = (
+            read_env_file(self.workdir_file, trusted=False, problems=self.problems)
+            if self.workdir_file != home_file
+            else {}
+        )
         self.ignored = sorted(name for name in workdir if name not in WORKDIR_NAMES)
+        home_values = read_env_file(home_file, trusted=True, problems=self.problems)
+        #: the working directory's file chose the API key (nothing above it set one): a repository decides who pays
+        self.workdir_key = bool(workdir.get("XAI_API_KEY")) and not (env.get("XAI_API_KEY") or "").strip()
         self.values: dict[str, str] = {
-            **{k: v for k, v in read_env_file(home_file, trusted=True).items() if k in TRUSTED_NAMES},
+            **{k: v for k, v in home_values.items() if k in TRUSTED_NAMES},
             **{k: v for k, v in workdir.items() if k in WORKDIR_NAMES},
             **{k: v for k in TRUSTED_NAMES if (v := (env.get(k) or "").strip())},
         }
@@ -149,24 +187,25 @@ class Settings:
     @property
     def profile(self) -> str:
         """``XAI_OAUTH_PROFILE`` (default ``default``): several accounts at one issuer, one slot each."""
-        profile = self.get("XAI_OAUTH_PROFILE", DEFAULT_PROFILE)
-        if len(profile) > 64 or profile.startswith(".") or not set(profile) <= _PROFILE_CHARS:
-            raise ConfigError(
-                "XAI_OAUTH_PROFILE must be 1-64 letters, digits, '.', '_' or '-' (not starting with '.').",
-                action="Pick a simple profile name such as work or personal.",
-            )
-        return profile
+        return check_profile(self.get("XAI_OAUTH_PROFILE", DEFAULT_PROFILE))
 
     @property
     def slot(self) -> str:
         return slot_name(self.issuer, self.client_id, self.profile)
 
     def notes(self) -> "list[str]":
-        """What status() should tell about where settings came from."""
-        if not self.ignored:
-            return []
-        return [
-            f"Ignored {', '.join(self.ignored)} in {self.workdir_file}: a .env.xai in the working directory may "
-            f"only set {' and '.join(sorted(WORKDIR_NAMES))}; put the rest in the environment or in "
-            f"{os.path.join(self.home, ENV_FILE)}."
-        ]
+        """What status() should tell about where settings came from (never a value)."""
+        notes = []
+        if self.ignored:
+            notes.append(
+                f"Ignored {', '.join(self.ignored)} in {self.workdir_file}: a .env.xai in the working directory may "
+                f"only set {' and '.join(sorted(WORKDIR_NAMES))}; put the rest in the environment or in "
+                f"{os.path.join(self.home, ENV_FILE)}."
+            )
+        if self.workdir_key:
+            notes.append(
+                f"The API key in use (XAI_API_KEY, for xai/<model> calls) comes from {self.workdir_file}, a file in "
+                "the working directory: that folder decides whose API key pays. Set XAI_API_KEY in the environment "
+                f"or in {os.path.join(self.home, ENV_FILE)} to choose it yourself."
+            )
+        return notes + self.problems

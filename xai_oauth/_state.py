@@ -46,6 +46,7 @@ _CREDENTIAL_SHAPES: "dict[str, object]" = {
     "unconfirmed": dict,
 }
 _STAMPED: "dict[str, object]" = {"fetched_at": _NUMBER}
+_RECOVERED_SHAPES: "dict[str, object]" = {"at": _NUMBER, "received_at": _NUMBER, "grant": str}
 
 
 def _fits(record: "dict[str, object]", shapes: "dict[str, object]") -> bool:
@@ -63,9 +64,10 @@ def _fits(record: "dict[str, object]", shapes: "dict[str, object]") -> bool:
 def read_state(paths: Paths) -> "dict[str, object]":
     """The state, ``{}`` when there is none; ``StoreCorrupt`` (file set aside) when damaged or mis-shaped."""
     state = read_json(paths.state, what="state file") or {}
-    credential, models, usage = (state.get(k) for k in ("credential", "models", "usage"))
+    credential, models, usage, recovered = (state.get(k) for k in ("credential", "models", "usage", "recovered"))
     if (
         not _fits(state, _SHAPES)
+        or (isinstance(recovered, dict) and not _fits(recovered, _RECOVERED_SHAPES))
         or (isinstance(credential, dict) and not _fits(credential, _CREDENTIAL_SHAPES))
         or (isinstance(models, dict) and not (_valid_listing(models) and _fits(models, _STAMPED)))
         or (isinstance(usage, dict) and not _fits(usage, _STAMPED))

@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from ._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from ._files import corrupt, loads_strict, read_json, remove, write_json
+from ._redact import remember_secret
 from ._tokens import Credential, refresh_leeway
 
 __all__ = [
@@ -69,7 +70,7 @@ class FileStore:
         if data is None:
             return None
         try:
-            return Credential.from_dict(data)
+            return _remembered(Credential.from_dict(data))
         except ValueError:
             raise corrupt(self.path, "credential file", "was not a credential") from None
 
@@ -88,7 +89,14 @@ def credential_from_json(raw: bytes | str) -> Credential:
     data = loads_strict(raw)
     if not isinstance(data, dict):
         raise ValueError("not an object")
-    return Credential.from_dict(data)
+    return _remembered(Credential.from_dict(data))
+
+
+def _remembered(credential: Credential) -> Credential:
+    """``credential``, its tokens now redacted from every message this process makes (see ``_redact``)."""
+    for secret in (credential.access_token, credential.refresh_token, credential.id_token):
+        remember_secret(secret)
+    return credential
 
 
 def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
@@ -225,6 +233,7 @@ class AccessTokenCache:
             return None
         if expires_at - now <= refresh_leeway(lifetime):
             return None  # due: the caller takes the keyring path, which refreshes
+        remember_secret(token)
         return token
 
     def save(self, credential: Credential) -> None:
