@@ -8,6 +8,7 @@ decisions can be tested and imported without a network stack.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,13 +52,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
         return None
+    from ._numbers import bounded
+    from ._retry import MAX_RETRY_AFTER
+
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    finite = bounded(seconds, -math.inf, MAX_RETRY_AFTER)  # "inf", "nan", 1e400: not a wait anyone can keep
+    return None if finite is None else max(0.0, finite)

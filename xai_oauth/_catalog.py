@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, XaiOAuthError
 from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default
+from ._numbers import bounded
 
 if TYPE_CHECKING:
     from ._account import Account
@@ -134,9 +135,7 @@ def usage(account: Account, transport: Transport) -> dict[str, Any]:
     period = config.get("currentPeriod")
     period = period if isinstance(period, dict) else {}
     reading: dict[str, Any] = {
-        "credit_usage_percent": float(percent)
-        if isinstance(percent, (int, float)) and not isinstance(percent, bool)
-        else None,
+        "credit_usage_percent": bounded(percent, 0.0, 1e6) if isinstance(percent, (int, float)) else None,
         "period": {k: period.get(k) for k in ("type", "start", "end") if isinstance(period.get(k), str)},
     }
     user = get(transport, "subscription", "user?include=subscription", "user")

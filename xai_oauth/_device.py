@@ -42,6 +42,11 @@ class PendingLogin:
     issuer: str
     client_id: str
 
+    def __post_init__(self) -> None:
+        from ._redact import remember_secret
+
+        remember_secret(self.device_code)  # a UUID-shaped device code passes scrub's shape test
+
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
 

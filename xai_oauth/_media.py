@@ -21,10 +21,10 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._exceptions import ContentRefused, GenerationFailed, MalformedResponse, RequestRejected
-from ._routes import SUBSCRIPTION_DOMAINS, is_loopback_host
+from ._numbers import bounded
+from ._routes import SUBSCRIPTION_DOMAINS, is_loopback_host, split_url
 
 __all__ = [
     "DEFAULT_IMAGE_MODEL",
@@ -236,7 +236,7 @@ def read_video_job(status: int, body: Any, request_id: str) -> VideoJob:
         return VideoJob(
             "done",
             url,
-            float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+            bounded(duration, 0.0, 24 * 3600.0) if isinstance(duration, (int, float)) else None,
             model if isinstance(model, str) else None,
         )
     if state in ("failed", "expired"):
@@ -253,7 +253,9 @@ def read_video_job(status: int, body: Any, request_id: str) -> VideoJob:
 
 def require_media_host(url: str) -> str:
     """``url`` when files may be fetched from it: https on an xAI host, or loopback (the emulator)."""
-    parts = urlsplit(url)
+    parts = split_url(url)
+    if parts is None:  # https://[x, https://[evil.com].x.ai/a.png: urlsplit's ValueError, not an xAI host
+        raise MalformedResponse("The answer points at a file whose address cannot be read; it was not downloaded.")
     host = (parts.hostname or "").lower().rstrip(".")
     if is_loopback_host(host) and parts.scheme in ("http", "https"):
         return url

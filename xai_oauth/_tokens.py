@@ -75,6 +75,12 @@ class Credential:
     #: the issuer whose token endpoint issued it: its refresh token is never sent anywhere else
     issuer: str | None = None
 
+    def __post_init__(self) -> None:
+        from ._redact import remember_secret
+
+        for secret in (self.access_token, self.refresh_token, self.id_token):
+            remember_secret(secret)  # every credential loaded, received or merged: scrub knows its exact values
+
     @property
     def tier(self) -> tuple[int | None, str]:
         return describe_tier(unverified_claims(self.access_token).get("tier"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._exceptions import KeyringUnavailable, StoreCorrupt
+from ._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from ._files import remove
 from ._session import Session
 from ._state import read_state, write_state
@@ -148,10 +148,11 @@ class Vault:
 
 def readable_credential(path: str) -> Credential | None:
     """The credential in a set-aside file, when one can still be read from it."""
+    from ._files import JSON_CAP, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            return credential_from_json(handle.read())
-    except (OSError, ValueError):
+        return credential_from_json(read_regular(path, JSON_CAP, what="set-aside credential", follow=False))
+    except (OSError, ValueError, StoreError):
         return None
 
 
