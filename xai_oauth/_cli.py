@@ -157,6 +157,20 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--no-wait", action="store_true", help="start the job and print its request id at once")
     video.add_argument("--status", metavar="REQUEST_ID", help="go on with a job started before (--no-wait)")
     video.add_argument("--timeout", type=float, default=600, help="seconds to wait before giving up (default 600)")
+    serve = commands.add_parser(
+        "serve",
+        help="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint, for the tools you use.",
+        description="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint (needs the serve "
+        "extra: pip install 'xai-oauth[serve]').",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787; 0: a free one)")
+    serve.add_argument(
+        "--api-key", action="append", help="a client key tools must send (repeatable; default: one kept in the home)"
+    )
+    serve.add_argument("--model-map", help="claude-* names to Grok models, e.g. sonnet=grok-4.3,haiku=<fast model>")
+    serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    serve.set_defaults(run=_serve, command_parser=serve)
     commands.add_parser(
         "emulator",
         add_help=False,
@@ -186,6 +200,12 @@ def _whole(text: str, high: int) -> int:
     if not 1 <= value <= high:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high}, got {text!r}")
     return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server._serve import serve  # Starlette and uvicorn load only for this command
+
+    return serve(args)
 
 
 def _emulator(rest: list[str]) -> int:

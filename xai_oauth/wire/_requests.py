@@ -191,6 +191,7 @@ def request_from_chat_body(
     *,
     proxy: bool = False,
     policy: FieldPolicy = FieldPolicy.STRICT,
+    search: Any = None,
 ) -> dict[str, Any]:
     """A chat-completions request body someone sent (``model``, ``messages``, ``stream``, ...) for ``choice.lane``.
 
@@ -208,6 +209,7 @@ def request_from_chat_body(
         params=params,
         proxy=proxy,
         policy=policy,
+        search=search,
     )
 
 

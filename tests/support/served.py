@@ -1,0 +1,74 @@
+"""``xai-oauth serve`` for tests: the real command in its own process, against an emulator, on a free port."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_KEY = "test-client-key-" + "k" * 24
+
+
+class Served:
+    """A running server: its base URLs, its client key, and its output so far."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int, banner: str) -> None:
+        self.process, self.port, self.banner = process, port, banner
+        self.origin = f"http://127.0.0.1:{port}"
+        self.base_url = self.origin + "/v1"
+        self.key = CLIENT_KEY
+
+    def output(self) -> str:
+        """Everything the server printed (after it stopped)."""
+        assert self.process.stdout is not None
+        return self.banner + self.process.stdout.read()
+
+
+@contextmanager
+def serve(env: dict[str, str], *args: str, key: str | None = CLIENT_KEY) -> Iterator[Served]:
+    """Start ``xai-oauth serve --port 0`` and wait for its banner; stop it (SIGINT, then kill) afterwards."""
+    command = [sys.executable, "-m", "xai_oauth", "serve", "--port", "0", *args]
+    if key:
+        command += ["--api-key", key]
+    env = {**env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(ROOT)
+    )
+    assert process.stdout is not None
+    banner, deadline = "", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        banner += line
+        if "Ctrl-C to stop." in line:
+            break
+    found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+    if not found:
+        process.kill()
+        raise RuntimeError(f"the server did not start: {banner}{process.stdout.read()}")
+    served = Served(process, int(found.group(1)), banner)
+    try:
+        yield served
+    finally:
+        process.send_signal(2)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+def sign_in(emulator: object, env: dict[str, str]) -> None:
+    from xai_oauth import Account, Config
+
+    with Account(Config.from_env(env)) as account:
+        started = account.start()
+        emulator.approve(started["user_code"])  # type: ignore[attr-defined]
+        assert account.poll()["status"] == "connected"

@@ -1,0 +1,184 @@
+"""The server's ASGI app: its settings, its state, its routes, and one access-log line per request.
+
+``create_app`` is the factory a developer mounts in their own ASGI server
+(and what ``xai-oauth serve`` runs on uvicorn). The app is Starlette's small
+router with the front door (``Guard``) outside it, so no route can forget
+the client key, the body cap or the body timeout.
+
+The access log says who asked for what and how it went (method, path,
+status, model, seconds) and never a prompt, an answer, a key or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..wire._anthropic_stream import error_body
+from ..wire._openai_errors import openai_error_body
+from . import _messages, _openai
+from ._guard import Guard, Message, Receive, Scope, Send
+from ._keys import ClientKeys
+
+if TYPE_CHECKING:
+    from .._account import Account
+    from .._http import AsyncHttp
+    from ._upstream import Upstream
+
+__all__ = ["ServeSettings", "ServerState", "create_app"]
+
+_log = logging.getLogger("xai_oauth.server")
+
+#: Seconds a model listing is reused before the server asks again.
+MODELS_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How the server behaves; the command fills it from its flags."""
+
+    keys: ClientKeys
+    #: the largest request body, in bytes (a coding agent's whole context fits well within it)
+    max_body: int = 32 << 20
+    #: seconds a client has to send its whole request body
+    body_timeout: float = 60.0
+    #: seconds of upstream silence before a keep-alive goes to the client
+    keepalive: float = 15.0
+    #: ``claude-*`` names (or families: opus, sonnet, haiku) to Grok model ids
+    model_map: dict[str, str] = field(default_factory=dict)
+    #: seconds one upstream answer may take (None: the account's XAI_OAUTH_READ_TIMEOUT)
+    timeout: float | None = None
+
+
+class ServerState:
+    """What the routes share: the settings, the way upstream, and the model listing's short cache."""
+
+    def __init__(self, settings: ServeSettings, upstream: Upstream) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self._models: tuple[float, list[str]] | None = None
+        self._models_lock = asyncio.Lock()
+
+    async def models(self) -> list[str]:
+        """Model ids as clients send them: the subscription's plain, the API key's as ``xai/<id>``."""
+        async with self._models_lock:
+            if self._models is None or time.monotonic() - self._models[0] > MODELS_TTL:
+                self._models = (time.monotonic(), await asyncio.to_thread(self._list))
+            return list(self._models[1])
+
+    def _list(self) -> list[str]:
+        from .._client import Client
+
+        listing = Client(self.upstream.account).models()
+        ids = []
+        for model in listing.get("models", []):
+            model_id = str(model.get("id", ""))
+            ids.append(model_id.removeprefix("xai-grok/"))
+        return ids
+
+
+def create_app(
+    settings: ServeSettings,
+    account: Account | None = None,
+    *,
+    http: AsyncHttp | None = None,
+) -> Any:
+    """The ASGI app: the OpenAI- and Anthropic-compatible endpoints for ``account`` (default: the profile in force).
+
+    ``http`` lets tests hand in an ``AsyncHttp`` over a mock transport.
+    """
+    from .._account import Account
+    from .._http import AsyncHttp
+    from ._upstream import Upstream
+
+    account = account or Account()
+    client = http or AsyncHttp()
+    state = ServerState(settings, Upstream(account, client, timeout=settings.timeout))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    routes = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/v1/models", _openai.list_models, methods=["GET"]),
+        Route("/v1/chat/completions", _openai.chat_completions, methods=["POST"]),
+        Route("/v1/responses", _openai.responses, methods=["POST"]),
+        Route("/v1/messages", _messages.messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", _messages.count_message_tokens, methods=["POST"]),
+        Route("/v1/images/generations", _openai.media, methods=["POST"]),
+        Route("/v1/images/edits", _openai.media, methods=["POST"]),
+        Route("/v1/videos/generations", _openai.media, methods=["POST"]),
+        Route("/v1/videos/{request_id}", _openai.media, methods=["GET"]),
+        Route("/v1/{rest:path}", _openai.passthrough, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
+    app.state.xai = state
+    guarded = Guard(
+        app, keys=settings.keys, refuse=refusal_body, max_body=settings.max_body, body_timeout=settings.body_timeout
+    )
+    return _AccessLog(guarded)
+
+
+def refusal_body(path: str, status: int, code: str, message: str) -> dict[str, Any]:
+    """An error body in the format the path speaks: Anthropic's under /v1/messages, OpenAI's elsewhere."""
+    if path.startswith("/v1/messages"):
+        return error_body(status, message)
+    return openai_error_body(status, message, code)
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    message = f"{request.url.path} is not an endpoint of this server."
+    return JSONResponse(refusal_body(request.url.path, 404, "not_found", message), status_code=404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    message = f"{request.method} is not allowed on {request.url.path}."
+    return JSONResponse(refusal_body(request.url.path, 405, "method_not_allowed", message), status_code=405)
+
+
+class _AccessLog:
+    """One line per request, when its answer is done: never a body, a key or a token."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            _log.info(
+                "%s %s %s %.3fs",
+                scope.get("method"),
+                scope.get("path"),
+                status or "-",
+                time.perf_counter() - started,
+                extra={"method": scope.get("method"), "path": scope.get("path"), "status": status},
+            )

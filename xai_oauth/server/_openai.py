@@ -1,0 +1,214 @@
+"""The OpenAI-compatible endpoints: chat completions, Responses, the model list, media, and the API key's rest.
+
+Each text endpoint translates its request to the chat-completions pivot
+(``wire``), asks ``Upstream`` for neutral events, and writes them back in its
+own format, one event at a time (``ChatChunkWriter``, ``ResponsesEventWriter``)
+or folded into one body. The model's own lane is chosen upstream, so any
+model works on either endpoint.
+
+Media go to api.x.ai with the right credential (the subscription's bearer
+or the key), as ``image()`` and ``video()`` send them. Any other ``/v1/*``
+path (files, batches, embeddings, tokenize, ...) goes to ``XAI_BASE_URL``
+with the API key only: the subscription's token never travels to an
+endpoint the subscription does not serve.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
+from ..wire._events import Answer, Event
+from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
+from ..wire._openai_errors import openai_error_body
+from ..wire._openai_requests import responses_to_chat
+from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
+from ._errors import problem_for
+from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced
+
+if TYPE_CHECKING:
+    from ._app import ServerState
+
+__all__ = ["chat_completions", "list_models", "media", "openai_error", "passthrough", "read_body", "responses"]
+
+_log = logging.getLogger("xai_oauth.server")
+IMAGE_TIMEOUT = 300.0
+MEDIA_TIMEOUT = 60.0
+
+
+def openai_error(error: XaiOAuthError) -> JSONResponse:
+    problem = problem_for(error)
+    body = openai_error_body(problem.status, problem.message, problem.code)
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers)
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object; ``invalid_request`` for anything else."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise RequestRejected("The request body is not JSON.", action="Send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise RequestRejected("The request body is not a JSON object.", action="Send a JSON object.")
+    return body
+
+
+def state_of(request: Request) -> ServerState:
+    return request.app.state.xai  # type: ignore[no-any-return]
+
+
+async def chat_completions(request: Request) -> Response:
+    state = state_of(request)
+    try:
+        body = await read_body(request)
+        model = _model(body)
+        choice = state.upstream.choose(model)
+        events = state.upstream.events(choice, body, shown_model=model)
+        first = await first_event(events)
+    except XaiOAuthError as error:
+        return openai_error(error)
+    if not body.get("stream"):
+        answer = await _fold(first, events)
+        if answer.failure is not None:
+            return _failed(answer)
+        return JSONResponse(answer_to_chat_completion(answer))
+    options = body.get("stream_options")
+    writer = ChatChunkWriter(include_usage=isinstance(options, dict) and bool(options.get("include_usage")))
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in paced(_prepend(first, events), state.settings.keepalive):
+            if event is None:
+                yield KEEPALIVE
+                continue
+            for out in writer.write(event):
+                yield data_line(out)
+
+    return _sse(frames())
+
+
+async def responses(request: Request) -> Response:
+    state = state_of(request)
+    try:
+        body = await read_body(request)
+        model = _model(body)
+        chat = responses_to_chat(body)
+        choice = state.upstream.choose(model)
+        events = state.upstream.events(choice, chat, shown_model=model)
+        first = await first_event(events)
+    except XaiOAuthError as error:
+        return openai_error(error)
+    if not body.get("stream"):
+        answer = await _fold(first, events)
+        if answer.failure is not None:
+            return _failed(answer)
+        return JSONResponse(answer_to_response(answer, body))
+    writer = ResponsesEventWriter(request=body, namespaces=chat.get("namespaces") or {})
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in paced(_prepend(first, events), state.settings.keepalive):
+            if event is None:
+                yield KEEPALIVE
+                continue
+            for out in writer.write(event):
+                yield event_line(out)
+
+    return _sse(frames())
+
+
+async def list_models(request: Request) -> Response:
+    """The subscription's models under their plain ids (tools check ids), the API key's as ``xai/<id>``."""
+    try:
+        listing = await state_of(request).models()
+    except XaiOAuthError as error:
+        return openai_error(error)
+    data = [{"id": model_id, "object": "model", "created": 0, "owned_by": "xai"} for model_id in listing]
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def media(request: Request) -> Response:
+    """Images and video: api.x.ai with the credential the model id names (bare ids: the subscription's)."""
+    state = state_of(request)
+    path = request.url.path.removeprefix("/v1")
+    try:
+        if request.method == "GET":  # a video job's status
+            credential = "subscription" if state.upstream.account.signed_in() else "api_key"
+            answer = await state.upstream.transport.request(
+                credential, "video job", path, timeout=MEDIA_TIMEOUT, media=True, accept=(200, 202)
+            )
+        else:
+            body = await read_body(request)
+            default = "grok-imagine-video" if path.startswith("/videos") else "grok-imagine-image"
+            choice = state.upstream.choose(body.get("model") or default)
+            sent = {**body, "model": choice.model_id}
+            timeout = IMAGE_TIMEOUT if path.startswith("/images") else MEDIA_TIMEOUT
+            answer = await state.upstream.transport.request(
+                choice.credential, choice.display_id, path, sent, timeout=timeout, media=True, max_bytes=256 << 20
+            )
+    except XaiOAuthError as error:
+        return openai_error(error)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def passthrough(request: Request) -> Response:
+    """Any other ``/v1/*`` path, to ``XAI_BASE_URL`` with the API key only (JSON bodies and GETs)."""
+    state = state_of(request)
+    path = request.url.path.removeprefix("/v1")
+    if request.url.query:
+        path += "?" + request.url.query
+    try:
+        if not state.upstream.account.config.api_key:
+            raise NotSignedIn(
+                f"{request.url.path} is served with an xAI API key only, and none is set; the subscription covers "
+                "chat, responses, messages, models, images and video.",
+                action="Set XAI_API_KEY (or put it in .env.xai) before starting the server.",
+            )
+        body = None if request.method in ("GET", "DELETE") else await read_body(request)
+        if request.method not in ("GET", "POST"):
+            raise RequestRejected(f"{request.method} is not passed on by this server.", action="Use GET or POST.")
+        answer = await state.upstream.transport.request(
+            "api_key", request.url.path, path, body, timeout=MEDIA_TIMEOUT, accept=tuple(range(200, 600))
+        )
+    except XaiOAuthError as error:
+        return openai_error(error)
+    if answer.body is None:
+        return Response(status_code=answer.status)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise RequestRejected("The request names no model.", action="Set model, e.g. grok-4.3 (GET /v1/models).")
+    return model
+
+
+async def _prepend(first: Event | None, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    if first is not None:
+        yield first
+    async for event in rest:
+        yield event
+
+
+async def _fold(first: Event | None, rest: AsyncIterator[Event]) -> Answer:
+    return Answer.fold([event async for event in _prepend(first, rest)])
+
+
+def _failed(answer: Answer) -> JSONResponse:
+    failure = answer.failure
+    assert failure is not None
+    return JSONResponse(
+        openai_error_body(failure.status, failure.message, failure.code), status_code=failure.status or 502
+    )
+
+
+def _sse(frames: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        frames, media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+    )

@@ -1,0 +1,148 @@
+"""``xai-oauth serve``: start the local server on uvicorn, and tell the person how to point their tools at it.
+
+Loaded only when ``serve`` runs, so the command's other subcommands (and
+every agent heredoc) never import Starlette or uvicorn. The socket is bound
+here, before uvicorn starts, so the banner can name the real port (``--port
+0`` picks a free one) and a refusal to bind is a clear message, not a
+traceback.
+
+Who may call: the server binds 127.0.0.1 by default. Binding any other
+address needs a key the person chose (``--api-key`` or
+``XAI_OAUTH_SERVE_KEYS``): a key made here and printed on a terminal is
+not enough to guard a port the network can reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from typing import Any
+
+from .._exceptions import ConfigError, XaiOAuthError
+
+__all__ = ["banner", "parse_model_map", "serve"]
+
+#: uvicorn closes a kept-alive connection idle this long (seconds).
+IDLE_KEEPALIVE = 30
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted; 0 on a clean stop, 1 when it cannot start."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401 - checked here so the message can name the extra
+    except ImportError:
+        print(
+            "xai-oauth serve needs the server's packages: pip install 'xai-oauth[serve]' "
+            "(Starlette and uvicorn); the other commands work without them.",
+            file=sys.stderr,
+        )
+        return 1
+    from .._account import Account
+    from .._routes import is_loopback_host
+    from ._app import ServeSettings, create_app
+    from ._keys import load_client_keys
+
+    try:
+        account = Account()
+        config = account.config
+        if not account.signed_in() and not config.api_key:
+            raise ConfigError(
+                "Nobody is signed in here and no API key is set, so the server would have nothing to serve.",
+                action="Run `xai-oauth login` first (or set XAI_API_KEY).",
+            )
+        if not is_loopback_host(args.host) and not (args.api_key or os.environ.get("XAI_OAUTH_SERVE_KEYS")):
+            raise ConfigError(
+                f"--host {args.host} is reachable from other machines, and no client key was chosen for it.",
+                action="Pass --api-key with a long random key (or set XAI_OAUTH_SERVE_KEYS), or bind 127.0.0.1.",
+            )
+        keys = load_client_keys(account.paths.home, args.api_key or ())
+        settings = ServeSettings(keys=keys, model_map=parse_model_map(args.model_map))
+        listener = _bind(args.host, args.port)
+    except XaiOAuthError as error:
+        print(f"error: {error.message}\n{error.action}", file=sys.stderr)
+        return 1
+    app = create_app(settings, account)
+    host, port = listener.getsockname()[:2]
+    print(banner(host, port, keys, account), flush=True)
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", timeout_keep_alive=IDLE_KEEPALIVE, access_log=False, lifespan="on")
+    )
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def parse_model_map(text: str | None) -> dict[str, str]:
+    """``sonnet=grok-4.3,haiku=grok-4-fast`` as a dict; ``config_invalid`` for anything else."""
+    mapping: dict[str, str] = {}
+    for pair in (text or os.environ.get("XAI_OAUTH_MODEL_MAP", "")).split(","):
+        if not pair.strip():
+            continue
+        name, sep, model = pair.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise ConfigError(
+                f"--model-map takes name=model pairs separated by commas, got {pair.strip()!r}.",
+                action="For example: --model-map sonnet=grok-4.3,haiku=grok-4-fast-non-reasoning",
+            )
+        mapping[name.strip()] = model.strip().removeprefix("xai-grok/")
+    return mapping
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}).",
+            action="Pick another --port (0 takes a free one), or stop what is using it.",
+        ) from None
+    listener.listen(128)
+    return listener
+
+
+def banner(host: str, port: int, keys: Any, account: Any) -> str:
+    """What a person needs to point their tools at this server; the key only when it was made here."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}/v1"
+    if keys.configured:
+        key, where = "<your key>", f"the key from {keys.source}"
+    else:
+        key, where = keys.keys[0], f"kept in {keys.source}; this is your own key for your own tools, not an xAI key"
+    who = account.status().get("account") or "the API key only"
+    return f"""xai-oauth serve: the Grok subscription of {who} as a local endpoint.
+  OpenAI-compatible:    {base}   (chat/completions, responses, models, images, videos)
+  Anthropic-compatible: http://{shown}:{port}   (/v1/messages)
+  Client key ({where}):
+    {key}
+
+  OpenAI SDK, aider, Cursor, ...
+    export OPENAI_BASE_URL={base}
+    export OPENAI_API_KEY={key}
+    aider --openai-api-base {base} --openai-api-key {key} --model openai/grok-4.3
+  Codex CLI (~/.codex/config.toml), then: export XAI_OAUTH_SERVE_KEY={key}
+    model = "grok-4.3"
+    model_provider = "xai-oauth"
+    [model_providers.xai-oauth]
+    name = "Grok subscription (xai-oauth)"
+    base_url = "{base}"
+    env_key = "XAI_OAUTH_SERVE_KEY"
+    wire_api = "responses"
+  Claude Code
+    export ANTHROPIC_BASE_URL=http://{shown}:{port} ANTHROPIC_API_KEY={key}
+  LiteLLM (config.yaml model_list)
+    - model_name: grok-4.3
+      litellm_params: {{model: openai/grok-4.3, api_base: "{base}", api_key: "{key}"}}
+
+  Use only accounts that are your own, as xAI's terms allow; this server is not for sharing or resale.
+  Ctrl-C to stop."""

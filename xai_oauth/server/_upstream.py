@@ -1,0 +1,134 @@
+"""One account's way upstream, for the server: a chat-completions request in, neutral events out, one at a time.
+
+Every client format is first translated to a chat-completions body (the
+pivot; see ``wire``), and every answer comes back as ``wire._events``, so the
+three endpoints share this one path. It uses the same rules as ``chat()``:
+``parse_model`` picks the credential and lane, ``wire._requests`` builds the
+lane's body (under ``FieldPolicy.LENIENT``: fields with no meaning for xAI are
+dropped, fields that change the answer are refused), and ``AsyncTransport``
+chooses the origin, adds the proxy's headers, sends the subscription's bearer
+only to xAI, refreshes once on an auth failure (in a worker thread, single
+flight across processes) and maps refusals to the package's exceptions.
+
+The upstream is always asked for a stream: the chat proxy serves most models
+only that way, and a whole answer is the same events folded.
+
+Errors: before the first event, the package's exception is raised, so the
+endpoint can answer with a status; after it, the failure becomes a
+``Failure`` event, because the client has already been sent bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import XaiOAuthError
+from .._models import RESPONSES, ModelChoice, parse_model
+from .._redact import scrub
+from ..wire._events import Begin, Event, Failure
+from ..wire._openai_chat import ChatChunkReader, chat_body_events
+from ..wire._openai_responses import ResponsesEventReader, response_body_events
+from ..wire._requests import FieldPolicy, request_from_chat_body
+from ..wire._streams import read_event
+
+if TYPE_CHECKING:
+    from .._account import Account
+    from .._http import AsyncHttp
+    from .._transport import AsyncTransport
+
+__all__ = ["CALLER_KEYS", "Upstream"]
+
+#: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, kept reasoning.
+CALLER_KEYS = ("search", "search_filters", "prompt_cache_key", "reasoning_items", "namespaces")
+
+
+class _SingleFlightKeeper:
+    """The account's token keeper, one call at a time within this process.
+
+    Across processes the keeper's own file lock makes a refresh single
+    flight; within the server, worker threads would otherwise queue on that
+    lock one by one, each reading the files again. A thread lock in front
+    lets the first refresh finish and the others take its token.
+    """
+
+    def __init__(self, account: Account) -> None:
+        self._account = account
+        self._lock = threading.Lock()
+
+    def access_token(self) -> str:
+        with self._lock:
+            return self._account.access_token()
+
+    def refresh(self, force: bool = False, *, replacing: str | None = None) -> Any:
+        with self._lock:
+            return self._account.refresh(force, replacing=replacing)
+
+
+class Upstream:
+    """One account (a profile's sign-in, and the API key beside it) as the server's way to xAI."""
+
+    def __init__(self, account: Account, http: AsyncHttp, *, timeout: float | None = None) -> None:
+        from .._transport import AsyncTransport
+
+        self.account = account
+        self.timeout = timeout or account.config.read_timeout
+        self.transport: AsyncTransport = AsyncTransport(account.config, _SingleFlightKeeper(account), http)
+
+    def choose(self, model: str) -> ModelChoice:
+        """The credential and lane for a client's model id (bare ids are the subscription's when signed in)."""
+        return parse_model(model, signed_in=self.account.signed_in())
+
+    async def events(
+        self, choice: ModelChoice, chat_body: dict[str, Any], *, shown_model: str | None = None
+    ) -> AsyncIterator[Event]:
+        """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive."""
+        body = dict(chat_body)
+        search = body.pop("search", None)
+        for key in CALLER_KEYS:
+            body.pop(key, None)
+        if search:
+            choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
+        body["stream"] = True
+        proxy = choice.credential == "subscription" and self.account.config.on_proxy
+        sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
+        began = False
+        try:
+            async with self.transport.open_stream(
+                choice.credential, choice.display_id, choice.path, sent, timeout=self.timeout, model_id=choice.model_id
+            ) as opened:
+                async for event in self._read(choice, opened):
+                    if isinstance(event, Begin) and shown_model:
+                        event = dataclasses.replace(event, model=shown_model)
+                    began = True
+                    yield event
+        except XaiOAuthError as error:
+            if not began:
+                raise
+            yield Failure(scrub(error.message), code=error.code, status=error.http_status or 502)
+        except (asyncio.CancelledError, GeneratorExit):
+            raise  # the client went away: the ``async with`` above closes the upstream request
+
+    async def _read(self, choice: ModelChoice, opened: Any) -> AsyncIterator[Event]:
+        from .._http import AsyncEventStream
+
+        if not isinstance(opened, AsyncEventStream):  # a gateway that ignored stream=True and answered whole
+            whole = opened.body if isinstance(opened.body, dict) else {}
+            for event in chat_body_events(whole) if choice.lane != RESPONSES else response_body_events(whole):
+                yield event
+            return
+        reader: ChatChunkReader | ResponsesEventReader = (
+            ResponsesEventReader() if choice.lane == RESPONSES else ChatChunkReader()
+        )
+        async for _name, data in opened:
+            if data.strip() == "[DONE]":
+                break
+            for event in reader.feed(read_event(data)):
+                yield event
+            if reader.finished:
+                break
+        for event in reader.end():
+            yield event
