@@ -158,6 +158,7 @@ def test_nothing_secret_reaches_a_client_or_the_log(served: Served, emulator: Em
     served.process.send_signal(2)
     served.process.wait(timeout=15)
     seen.append(served.output())
+    assert "path=/v1/chat/completions status=200" in seen[-1]  # the access log is there, and was scanned
     blob = "\n".join(seen)
     assert not [s for s in emulator.authority.secrets() if s in blob]
 

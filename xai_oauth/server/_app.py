@@ -174,11 +174,12 @@ class _AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
+            client = scope.get("client") or ("-", 0)
             _log.info(
-                "%s %s %s %.3fs",
+                "method=%s path=%s status=%s seconds=%.3f peer=%s",
                 scope.get("method"),
                 scope.get("path"),
                 status or "-",
                 time.perf_counter() - started,
-                extra={"method": scope.get("method"), "path": scope.get("path"), "status": status},
+                client[0],
             )

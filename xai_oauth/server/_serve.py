@@ -64,6 +64,7 @@ def serve(args: argparse.Namespace) -> int:
     except XaiOAuthError as error:
         print(f"error: {error.message}\n{error.action}", file=sys.stderr)
         return 1
+    _log_to_stderr(debug=bool(os.environ.get("XAI_OAUTH_DEBUG")))
     app = create_app(settings, account)
     host, port = listener.getsockname()[:2]
     print(banner(host, port, keys, account), flush=True)
@@ -77,6 +78,17 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _log_to_stderr(*, debug: bool) -> None:
+    """The access log (one line a request) on stderr; with --debug, also the fields translation dropped."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    package = logging.getLogger("xai_oauth")
+    package.addHandler(handler)
+    package.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def parse_model_map(text: str | None) -> dict[str, str]:
