@@ -135,8 +135,9 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
     _check_shape(check_chat, body)
     _check_numbers(body)
     said = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    calls = chat_calls(body, said)
-    text = results_said(messages) or f"You said: {said}"
+    tool_results = results_said(messages)  # answering results comes first: the marker that asked is still there
+    calls = [] if tool_results else chat_calls(body, said)
+    text = tool_results or f"You said: {said}"
     if body.get("reasoning_effort") and text.startswith("You said"):
         text += f" (thought with {body['reasoning_effort']} effort)"
     pieces = [call.arguments for call in calls] or _words(text, repeat)
@@ -229,8 +230,8 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
     agents = 16 if effort == "high" else 4
     said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
     searched = _searches(body.get("tools"))
-    calls = responses_calls(body, said)
-    tool_results = results_said(items)
+    tool_results = results_said(items)  # answering results comes first: the marker that asked is still there
+    calls = [] if tool_results else responses_calls(body, said)
     if tool_results:
         pieces = _words(tool_results, repeat)
     elif searched:
