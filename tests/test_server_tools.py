@@ -153,7 +153,7 @@ def test_the_emulator_refuses_what_xai_refuses(lane: Any, body: dict[str, Any], 
 def test_openai_chat_tool_round_trip_whole_and_streamed(served: Served, emulator: Emulator) -> None:
     client = sdk(served)
     asked = [{"role": "user", "content": 'weather? [[call get_weather {"city": "Paris"}]]'}]
-    first = client.chat.completions.create(model="grok-4.3", messages=asked, tools=[WEATHER])  # type: ignore[arg-type,list-item]
+    first = client.chat.completions.create(model="grok-4.3", messages=asked, tools=[WEATHER])
     assert first.choices[0].finish_reason == "tool_calls"
     (call,) = first.choices[0].message.tool_calls or []
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
@@ -162,7 +162,7 @@ def test_openai_chat_tool_round_trip_whole_and_streamed(served: Served, emulator
         first.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
     ]
-    final = client.chat.completions.create(model="grok-4.3", messages=turn, tools=[WEATHER])  # type: ignore[arg-type,list-item]
+    final = client.chat.completions.create(model="grok-4.3", messages=turn, tools=[WEATHER])
     assert final.choices[0].message.content == "Tool get_weather said: sunny, 21 C"
     assert final.choices[0].finish_reason == "stop"
     # the tool message reached xAI's chat lane as a tool message with its call id
@@ -172,7 +172,7 @@ def test_openai_chat_tool_round_trip_whole_and_streamed(served: Served, emulator
         "content": "sunny, 21 C",
     }
 
-    stream = client.chat.completions.create(model="grok-4.3", messages=asked, tools=[WEATHER], stream=True)  # type: ignore[arg-type,list-item]
+    stream = client.chat.completions.create(model="grok-4.3", messages=asked, tools=[WEATHER], stream=True)
     chunks = list(stream)
     deltas = [c for chunk in chunks for c in (chunk.choices[0].delta.tool_calls or []) if chunk.choices]
     arguments = "".join(d.function.arguments or "" for d in deltas if d.function)
@@ -186,19 +186,19 @@ def test_openai_chat_parallel_calls(served: Served) -> None:
     answer = sdk(served).chat.completions.create(
         model="grok-4.3",
         messages=[{"role": "user", "content": said}],
-        tools=[WEATHER, TIME],  # type: ignore[list-item]
+        tools=[WEATHER, TIME],
         parallel_tool_calls=True,
     )
     calls = answer.choices[0].message.tool_calls or []
-    assert [c.function.name for c in calls] == ["get_weather", "get_time"]  # type: ignore[union-attr]
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert len({c.id for c in calls}) == 2
 
 
 def test_openai_responses_tool_round_trip_whole_and_streamed(served: Served, emulator: Emulator) -> None:
     client = sdk(served)
-    tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}]  # type: ignore[index]
+    tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}]
     asked = [{"role": "user", "content": '[[call get_weather {"city": "Oslo"}]]'}]
-    first = client.responses.create(model="grok-4.3", input=asked, tools=tools)  # type: ignore[arg-type]
+    first = client.responses.create(model="grok-4.3", input=asked, tools=tools)
     (call,) = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
     turn = [
@@ -206,15 +206,15 @@ def test_openai_responses_tool_round_trip_whole_and_streamed(served: Served, emu
         {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
         {"type": "function_call_output", "call_id": call.call_id, "output": "snow"},
     ]
-    final = client.responses.create(model="grok-4.3", input=turn, tools=tools)  # type: ignore[arg-type]
+    final = client.responses.create(model="grok-4.3", input=turn, tools=tools)
     assert final.output_text == "Tool get_weather said: snow"
     # on a multi-agent model (xAI's Responses lane) the items reach the emulator as Responses items
-    multi = client.responses.create(model="grok-4.20-multi-agent-0309", input=turn, tools=tools)  # type: ignore[arg-type]
+    multi = client.responses.create(model="grok-4.20-multi-agent-0309", input=turn, tools=tools)
     assert multi.output_text == "Tool get_weather said: snow"
     kinds = [item.get("type") for item in sent_to_emulator(emulator)["input"]]
     assert kinds[-2:] == ["function_call", "function_call_output"]
 
-    with client.responses.stream(model="grok-4.3", input=asked, tools=tools) as stream:  # type: ignore[arg-type]
+    with client.responses.stream(model="grok-4.3", input=asked, tools=tools) as stream:
         events = list(stream)
         done = stream.get_final_response()
     deltas = [e.delta for e in events if e.type == "response.function_call_arguments.delta"]
@@ -226,13 +226,13 @@ def test_openai_responses_tool_round_trip_whole_and_streamed(served: Served, emu
 
 def tool_turns(client: anthropic.Anthropic, result: dict[str, Any], *, stream: bool) -> str:
     """Ask for a call, answer it with ``result`` (a tool_result's fields), and return the final text."""
-    tools = [{"name": "get_weather", "description": "weather", "input_schema": WEATHER["function"]["parameters"]}]  # type: ignore[index]
+    tools = [{"name": "get_weather", "description": "weather", "input_schema": WEATHER["function"]["parameters"]}]
     asked = [{"role": "user", "content": '[[call get_weather {"city": "Lima"}]]'}]
     if stream:
-        with client.messages.stream(model="grok-4.3", max_tokens=200, messages=asked, tools=tools) as events:  # type: ignore[arg-type]
+        with client.messages.stream(model="grok-4.3", max_tokens=200, messages=asked, tools=tools) as events:
             first = events.get_final_message()
     else:
-        first = client.messages.create(model="grok-4.3", max_tokens=200, messages=asked, tools=tools)  # type: ignore[arg-type]
+        first = client.messages.create(model="grok-4.3", max_tokens=200, messages=asked, tools=tools)
     assert first.stop_reason == "tool_use"
     (use,) = [block for block in first.content if block.type == "tool_use"]
     assert use.name == "get_weather" and use.input == {"city": "Lima"} and use.id
@@ -241,7 +241,7 @@ def tool_turns(client: anthropic.Anthropic, result: dict[str, Any], *, stream: b
         {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, **result}]},
     ]
-    final = client.messages.create(model="grok-4.3", max_tokens=200, messages=turn, tools=tools)  # type: ignore[arg-type]
+    final = client.messages.create(model="grok-4.3", max_tokens=200, messages=turn, tools=tools)
     assert final.stop_reason == "end_turn"
     return "".join(block.text for block in final.content if block.type == "text")
 
@@ -265,9 +265,9 @@ def test_anthropic_image_blocks_reach_the_emulator_as_image_parts(served: Served
     message = client.messages.create(
         model="grok-4.3",
         max_tokens=50,
-        messages=[{"role": "user", "content": content}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": content}],
     )
-    assert message.content[0].text == "You said: what are these?"  # type: ignore[union-attr]
+    assert message.content[0].text == "You said: what are these?"
     parts = sent_to_emulator(emulator)["messages"][-1]["content"]
     images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
     assert images == [f"data:image/png;base64,{PNG}", "https://example.com/cat.png"]
