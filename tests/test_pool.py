@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import pytest
 
 from xai_oauth import Account, Config
 from xai_oauth._routes import REQUEST_ID_HEADER, proxy_headers
 from xai_oauth.emulator import Emulator, Fault
+from xai_oauth.server._cooldowns import Cooldown, Cooldowns
+from xai_oauth.server._pool import conversation_id, explicit_key
 
 from .support.served import sign_in
 
@@ -120,3 +127,78 @@ def test_revoking_one_account_ends_only_its_grants(emulator: Emulator) -> None:
 def test_faults_for_one_account_are_injected_over_the_control_endpoint_too() -> None:
     fault = Fault.from_json({"path": "/v1/responses", "status": 429, "account": "ann@example.com", "retry_after": 3})
     assert (fault.account, fault.retry_after) == ("ann@example.com", 3)
+
+
+# -- the cooldown table -------------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_cooldown_is_kept_0600_and_seen_by_another_table(tmp_path: Path) -> None:
+    clock = _Clock()
+    one = Cooldowns(str(tmp_path), now=clock, monotonic=clock)
+    two = Cooldowns(str(tmp_path), now=clock, monotonic=clock)
+    assert two.blocking("a/ann", "grok-4.3") is None
+    one.record(Cooldown("a/ann", "rate_limited", clock.t + 30, since=clock.t))
+    assert one.blocking("a/ann", "grok-4.3") is not None  # at once, here
+    assert stat.S_IMODE(os.stat(one.path).st_mode) == 0o600
+    clock.t += 1  # past the recheck: the other table looks at the file again
+    assert two.blocking("a/ann", "grok-4.3") == one.blocking("a/ann", "grok-4.3")
+    assert two.blocking("a/bob", "grok-4.3") is None
+    clock.t += 30
+    assert one.blocking("a/ann", "grok-4.3") is None and two.active() == []
+
+
+def test_the_file_is_read_again_only_when_it_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    table = Cooldowns(str(tmp_path), now=clock, monotonic=clock)
+    Cooldowns(str(tmp_path), now=clock).record(Cooldown("a/ann", "no_credits", clock.t + 3600))
+    reads: list[int] = []
+    original = Cooldowns._read
+    monkeypatch.setattr(Cooldowns, "_read", lambda self: reads.append(1) or original(self))
+    for _ in range(50):
+        assert table.blocking("a/ann", None) is not None
+        clock.t += 0.1
+    assert len(reads) == 1  # 5 s of choices, one read: the stat saw the same mtime
+
+
+def test_tier_denied_skips_one_model_and_reauth_ends_with_a_new_sign_in(tmp_path: Path) -> None:
+    clock = _Clock()
+    saved: dict[str, float | None] = {"a/bob": None}
+    table = Cooldowns(str(tmp_path), now=clock, monotonic=clock, saved_at=saved.get)  # type: ignore[arg-type]
+    table.record(Cooldown("a/ann", "tier_denied", clock.t + 3600, model="grok-code-fast-1", since=clock.t))
+    table.record(Cooldown("a/bob", "reauth_required", None, since=clock.t))
+    assert table.blocking("a/ann", "grok-code-fast-1") is not None and table.blocking("a/ann", "grok-4.3") is None
+    clock.t += 86400 * 30
+    assert table.blocking("a/bob", "grok-4.3") is not None  # no end of its own
+    saved["a/bob"] = clock.t  # `xai-oauth login --profile bob` saved a credential
+    clock.t += 1
+    assert table.blocking("a/bob", "grok-4.3") is None
+
+
+def test_a_damaged_cooldown_file_holds_no_account_out(tmp_path: Path) -> None:
+    table = Cooldowns(str(tmp_path))
+    os.makedirs(table.dir, mode=0o700)
+    fd = os.open(table.path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b'{"cooldowns": [{"slot": 1}, "x", {"slot": "a", "reason": "rate_limited", "until": "soon"}]}')
+    os.close(fd)
+    assert table.active() == []
+
+
+def test_the_conversation_key_is_an_hmac_never_the_text() -> None:
+    secret = b"s" * 32
+    opening = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "my secret plan"}]
+    later = [*opening, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "and then?"}]
+    key = conversation_id(secret, opening, None)
+    assert key == conversation_id(secret, later, None)  # the same conversation, turn after turn
+    assert key != conversation_id(b"t" * 32, opening, None) and "secret" not in (key or "")
+    assert conversation_id(secret, later, "header:abc") != key
+    assert explicit_key({"session_id": "abc"}, {}) == "header:abc"
+    assert explicit_key({}, {"prompt_cache_key": "k"}) == "cache:k"
+    assert explicit_key({}, {"metadata": {"user_id": "u"}}) == "user:u"
