@@ -199,3 +199,93 @@ def test_one_profile_behaves_as_before(env: dict[str, str], emulator: Emulator) 
         assert status == 429 and headers["retry-after"] == "7"
         assert ask(running, say("two"))[0] == 200  # no cooldown held against the only account
     assert not (Path(os.environ["XAI_OAUTH_HOME"]) / "pool").exists()
+
+
+#: The issue's load: requests from 8 concurrent clients, 10 turns per conversation.
+LOAD_REQUESTS = int(os.environ.get("XAI_OAUTH_POOL_LOAD", "1000"))
+CLIENTS, TURNS, CUTS = 8, 10, 5
+
+
+def test_a_thousand_requests_from_eight_clients_with_faults(env: dict[str, str], emulator: Emulator) -> None:
+    """ann cools (429s), then runs out (402); cat's grant is revoked; some streams are cut. No client error else."""
+    import threading
+
+    ann, bob = sub_of(emulator, "ann"), sub_of(emulator, "bob")
+    counter, lock = iter(range(LOAD_REQUESTS)), threading.Lock()
+    outcomes: list[tuple[str, int, str]] = []  # (conversation, turn, "ok" | "cut" | what went wrong)
+
+    def events(n: int) -> None:
+        """The faults, at fixed points of the run."""
+        if n == LOAD_REQUESTS // 10:
+            emulator.inject(Fault(CHAT, status=429, account=ann, retry_after=1, times=3, body="{}", content_type=JSON))
+        elif n == LOAD_REQUESTS * 4 // 10:
+            emulator.revoke_account("cat@example.com")
+        elif n == LOAD_REQUESTS * 6 // 10:
+            emulator.inject(Fault(CHAT, after=True, cut_stream=True, times=CUTS))
+        elif n == LOAD_REQUESTS * 8 // 10:
+            emulator.inject(Fault(CHAT, status=402, account=ann, body='{"code": "no-credits"}', content_type=JSON))
+
+    def client(number: int, served: Served) -> None:
+        conversation, turn = 0, TURNS
+        while True:
+            with lock:
+                n = next(counter, None)
+                if n is not None:
+                    events(n)
+            if n is None:
+                return
+            if turn == TURNS:
+                conversation, turn = conversation + 1, 0
+            name = f"c{number}-{conversation}"
+            messages = [
+                {"role": "system", "content": f"conversation {name}"},
+                {"role": "user", "content": f"start {name}"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": f"turn {turn}"},
+            ]
+            status, _, raw = ask(served, messages)
+            if status == 200 and text_of(raw) == f"You said: turn {turn}" and "[DONE]" in raw:
+                result = "ok"
+            elif status == 200 and '"error"' in raw and "[DONE]" not in raw:
+                result = "cut"
+            else:
+                result = f"{status}: {raw[:300]}"
+            with lock:
+                outcomes.append((name, turn, result))
+            turn += 1
+
+    started = time.monotonic()
+    with serve(env, "--all-profiles", "--strategy", "round-robin") as served:
+        threads = [threading.Thread(target=client, args=(i, served)) for i in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    took = time.monotonic() - started
+
+    failures = [o for o in outcomes if o[2] not in ("ok", "cut")]
+    assert failures == [] and len(outcomes) == LOAD_REQUESTS
+    assert sum(1 for o in outcomes if o[2] == "cut") <= CUTS
+    assert max(emulator.answered.values()) == 1  # no request went upstream again once an answer had begun
+    assert max(emulator.attempts.values()) <= 3  # each account at most once
+    assert sum(emulator.answered.values()) == LOAD_REQUESTS
+    assert sum(1 for tries in emulator.attempts.values() if tries > 1) >= 5  # the faults did meet requests
+    kept = json.loads((Path(os.environ["XAI_OAUTH_HOME"]) / "pool" / "cooldowns.json").read_text())["cooldowns"]
+    assert {(c["slot"].rsplit("/", 1)[1], c["reason"]) for c in kept} == {
+        ("ann", "no_credits"),
+        ("cat", "reauth_required"),
+    }
+    # stickiness: a conversation moves only when its account is out; bob is never out
+    by_conversation: dict[str, list[str]] = {}
+    for record in emulator.api_requests:
+        name = str(record["body"]["messages"][0]["content"]).removeprefix("conversation ")
+        by_conversation.setdefault(name, []).append(record["account"])
+    turns = moves = 0
+    for accounts in by_conversation.values():
+        for before, after in zip(accounts, accounts[1:], strict=False):
+            turns += 1
+            moves += before != after
+            assert before != bob or after == bob, "a conversation left a healthy account"
+    assert moves <= 0.05 * turns, (moves, turns)
+    assert {a for accounts in by_conversation.values() for a in accounts} == {ann, bob, sub_of(emulator, "cat")}
+    print(f"\n{LOAD_REQUESTS} requests from {CLIENTS} clients in {took:.1f} s; {moves} moves in {turns} turns")
