@@ -289,3 +289,19 @@ def test_a_thousand_requests_from_eight_clients_with_faults(env: dict[str, str],
     assert moves <= 0.05 * turns, (moves, turns)
     assert {a for accounts in by_conversation.values() for a in accounts} == {ann, bob, sub_of(emulator, "cat")}
     print(f"\n{LOAD_REQUESTS} requests from {CLIENTS} clients in {took:.1f} s; {moves} moves in {turns} turns")
+
+
+def test_a_named_profile_nobody_signed_in_to_stops_the_start(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xai_oauth._exceptions import ConfigError
+    from xai_oauth.server._serve import pool_accounts
+
+    for name, value in env.items():
+        if name.startswith("XAI_"):
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        pool_accounts(["ann", "nobody"])
+    assert "xai-oauth login --profile nobody" in refused.value.action
+    assert [a.config.profile for a in pool_accounts(None, all_profiles=True)] == ["ann", "bob", "cat"]
+    assert [a.config.profile for a in pool_accounts(["cat", "ann"])] == ["cat", "ann"]
