@@ -169,6 +169,16 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", action="append", help="a client key tools must send (repeatable; default: one kept in the home)"
     )
     serve.add_argument("--model-map", help="claude-* names to Grok models, e.g. sonnet=grok-4.3,haiku=<fast model>")
+    serve.add_argument(
+        "--profile", dest="profiles", action="append", help="serve this signed-in profile (repeat it to pool several)"
+    )
+    serve.add_argument("--all-profiles", action="store_true", help="pool every signed-in profile at the issuer")
+    serve.add_argument(
+        "--strategy",
+        choices=("fill-first", "round-robin"),
+        default="fill-first",
+        help="how a pool places a new conversation (default fill-first; a conversation then stays on its account)",
+    )
     serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     serve.set_defaults(run=_serve, command_parser=serve)
     commands.add_parser(

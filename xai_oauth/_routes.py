@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_PROXY_URL",
     "GROK_CLI_VERSION",
+    "REQUEST_ID_HEADER",
     "ROUTES",
     "is_loopback_host",
     "is_subscription_url",
@@ -48,6 +49,9 @@ ROUTES = ("proxy", "api")
 #: The proxy gates on it (426 when absent or too old); ``XAI_OAUTH_CLIENT_VERSION`` overrides it.
 GROK_CLI_VERSION = "1.0.6"
 SUBSCRIPTION_DOMAINS = ("x.ai", "grok.com")
+#: One random id per client request of the local server, the same on each account it is tried on, so a
+#: duplicate send can be told apart from a retry (a name OpenAI's own SDKs use for the same purpose).
+REQUEST_ID_HEADER = "x-client-request-id"
 
 
 def is_loopback_host(host: str | None) -> bool:

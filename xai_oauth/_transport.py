@@ -321,15 +321,29 @@ class AsyncTransport:
 
     @contextlib.asynccontextmanager
     async def open_stream(
-        self, credential: str, what: str, path: str, body: Any, *, timeout: float, model_id: str | None = None
+        self,
+        credential: str,
+        what: str,
+        path: str,
+        body: Any,
+        *,
+        timeout: float,
+        model_id: str | None = None,
+        request_id: str | None = None,
     ) -> AsyncIterator[AsyncEventStream | Answer]:
-        """``Transport.open_stream`` on the event loop: ``async for event, data in stream``."""
+        """``Transport.open_stream`` on the event loop: ``async for event, data in stream``.
+
+        ``request_id``: the local server's id for its client's request, sent on every attempt (``REQUEST_ID_HEADER``).
+        """
         from ._http import AsyncEventStream
+        from ._routes import REQUEST_ID_HEADER
 
         now = _Try(await self.token(credential))
         aim = target(self.config, credential, what, model_id=model_id)
         while True:
             sent = headers(aim, now.token, self.config.client_version)
+            if request_id:
+                sent[REQUEST_ID_HEADER] = request_id
             async with self.http.open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, AsyncEventStream) or opened.status == 200:
                     yield opened

@@ -65,10 +65,11 @@ def serve(env: dict[str, str], *args: str, key: str | None = CLIENT_KEY) -> Iter
         process.stdout.close()
 
 
-def sign_in(emulator: object, env: dict[str, str]) -> None:
+def sign_in(emulator: object, env: dict[str, str], *, email: str | None = None, tier: int = 1) -> None:
+    """Sign in the profile ``env`` names; with ``email``, as that person of the emulator (their own account)."""
     from xai_oauth import Account, Config
 
     with Account(Config.from_env(env)) as account:
         started = account.start()
-        emulator.approve(started["user_code"])  # type: ignore[attr-defined]
+        emulator.approve(started["user_code"], **({"email": email, "tier": tier} if email else {}))  # type: ignore[attr-defined]
         assert account.poll()["status"] == "connected"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .._routes import REQUEST_ID_HEADER
 from .._tiers import USER_TIERS
 from ._api import ApiRefusal, Reply, chat_completions, responses
 from ._exchange import Exchange
@@ -74,6 +75,7 @@ def text(ex: Exchange, path: str) -> None:
     if body.get("stream"):
         _stream(ex, path, reply)
     elif not ex.misbehave(path, after=True):
+        ex.emulator.count(ex.emulator.answered, ex.headers.get(REQUEST_ID_HEADER))
         ex.json(200, reply.whole)
 
 
@@ -91,10 +93,11 @@ def _proxy_refusal(ex: Exchange, path: str, body: dict[str, Any]) -> tuple[int, 
 
 def _stream(ex: Exchange, path: str, reply: Reply) -> None:
     """Server-sent events over chunked transfer, with a keep-alive comment first: one write per event."""
-    fault = ex.emulator.take_fault(path, after=True)
+    fault = ex.emulator.take_fault(path, True, ex.account)
     events = reply.events
     if fault is not None and fault.cut_stream:
         events = events[: len(events) // 2]
+    ex.emulator.count(ex.emulator.answered, ex.headers.get(REQUEST_ID_HEADER))
     ex.send_response(200)
     ex.send_header("Content-Type", "text/event-stream")
     ex.send_header("Cache-Control", "no-store")

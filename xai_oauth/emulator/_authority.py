@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._identity import Identity
 from ._signing import Signer
 
 __all__ = ["Authority", "Settings"]
@@ -102,6 +103,8 @@ class Device:
     decision: str = "pending"  # pending | approved | denied
     last_poll: float | None = None
     spent: bool = False
+    #: who approved it (None: the settings' one person, with a new ``sub`` at each sign-in)
+    identity: Identity | None = None
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Grant:
     #: the token the current one replaced, and when: honoured again within the rotation grace
     predecessor: str | None = None
     rotated_at: float = 0.0
+    #: the person's email, for the ID token (None: the settings' email)
+    email: str | None = None
 
 
 class OAuthRefusal(Exception):
@@ -206,13 +211,14 @@ class Authority:
             if code not in self.by_user_code:
                 return code
 
-    def decide(self, user_code: str, decision: str) -> bool:
-        """Approve or deny a user code, as the person does on the verification page."""
+    def decide(self, user_code: str, decision: str, identity: Identity | None = None) -> bool:
+        """Approve or deny a user code, as the person does on the verification page (``identity``: as whom)."""
         with self.lock:
             device = self.devices.get(self.by_user_code.get(user_code.strip().upper(), ""))
             if device is None or device.spent or device.expires_at <= self.now():
                 return False
             device.decision = decision
+            device.identity = identity
             return True
 
     def expire(self, user_code: str) -> bool:
@@ -259,8 +265,13 @@ class Authority:
             device.spent = True
             grant_id = "g_" + secrets.token_urlsafe(8)
             refresh = self._new_refresh_token(grant_id)
+            who = device.identity
             self.grants[grant_id] = Grant(
-                sub="user-" + secrets.token_hex(4), tier=self.settings.tier, scope=device.scope, refresh_token=refresh
+                sub=who.sub if who else "user-" + secrets.token_hex(4),
+                tier=who.tier if who else self.settings.tier,
+                scope=device.scope,
+                refresh_token=refresh,
+                email=who.email if who else None,
             )
             self.stats["grants_issued"] += 1
             return self._token_answer(grant_id, refresh)
@@ -320,7 +331,7 @@ class Authority:
         access = self.signer.sign(claims)
         identity = {k: claims[k] for k in ("iss", "aud", "sub", "iat", "exp")}
         if "email" in str(claims["scope"]).split():
-            identity.update(email=self.settings.email, email_verified=True)
+            identity.update(email=(grant.email if grant else None) or self.settings.email, email_verified=True)
         id_token = self.signer.sign(identity)
         self.issued_tokens += [access, id_token]
         return {
@@ -342,6 +353,14 @@ class Authority:
             grant = self.grants.get(self.refresh_index.get(form.get("token", ""), ""))
             if grant is not None:
                 grant.revoked = True
+
+    def revoke_account(self, who: str) -> int:
+        """End every grant of one person (by email or ``sub``), as when they revoke the app: how many ended."""
+        with self.lock:
+            ended = [g for g in self.grants.values() if not g.revoked and who in (g.sub, g.email)]
+            for grant in ended:
+                grant.revoked = True
+            return len(ended)
 
     def reject_issued_access_tokens(self) -> None:
         """Make the API refuse every access token issued so far (as after a key rotation at xAI)."""

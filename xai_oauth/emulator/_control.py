@@ -6,8 +6,10 @@ them, directly or by DNS rebinding. A request must carry the emulator's control 
 loopback name or address with its port), and send its body as ``application/json`` (a form or ``text/plain``
 post is what a page can send without asking). Malformed JSON is a 400 JSON error, never a traceback.
 
-    POST /_emulator/approve | deny | expire   {"user_code": ...}
-    POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop", "after", "cut_stream"}
+    POST /_emulator/approve | deny | expire   {"user_code": ...}  (approve also takes "email" and "tier": as whom)
+    POST /_emulator/revoke_account           {"account": email or sub}
+    POST /_emulator/inject   {"path", "status", "body", "content_type", "times", "delay", "drop", "after", "cut_stream",
+                              "account", "retry_after"}
     POST /_emulator/settings {any field of Settings}
     GET  /_emulator/stats
 """
@@ -69,9 +71,14 @@ def _refusal(ex: Exchange) -> tuple[int, dict[str, str]] | None:
 
 def _command(ex: Exchange, command: str, data: dict[str, Any]) -> None:
     emulator = ex.emulator
-    if command in ("approve", "deny", "expire"):
+    if command == "approve" and isinstance(data.get("email"), str):
+        ok = emulator.approve(str(data.get("user_code", "")), email=data["email"], tier=data.get("tier", 1))
+        ex.json(200 if ok else 404, {"ok": ok})
+    elif command in ("approve", "deny", "expire"):
         ok = getattr(emulator, command)(str(data.get("user_code", "")))
         ex.json(200 if ok else 404, {"ok": ok})
+    elif command == "revoke_account":
+        ex.json(200, {"ended": emulator.revoke_account(str(data.get("account", "")))})
     elif command == "inject":
         try:
             fault = Fault.from_json(data)

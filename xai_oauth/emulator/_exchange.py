@@ -52,6 +52,7 @@ class Exchange(BaseHTTPRequestHandler):
     emulator: ClassVar[Emulator]
     proxy: ClassVar[bool] = False
     credential = ""  # which kind of bearer the current API request carried
+    subject = ""  # and, for a subscription token, whose (its ``sub``)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # quiet: tests and the demo print what matters
@@ -95,7 +96,7 @@ class Exchange(BaseHTTPRequestHandler):
 
     def misbehave(self, path: str, after: bool) -> bool:
         """Play the ``Fault`` injected for ``path`` at this point, if any; True when it answered (or hung up)."""
-        fault = self.emulator.take_fault(path, after)
+        fault = self.emulator.take_fault(path, after, self.account)
         if fault is None:
             return False
         if fault.delay:
@@ -108,9 +109,20 @@ class Exchange(BaseHTTPRequestHandler):
             fault.status,
             fault.body.encode(),
             fault.content_type,
-            {"Retry-After": "1"} if fault.status == 429 else None,
+            {"Retry-After": f"{fault.retry_after or 1:g}"} if fault.status == 429 else None,
         )
         return True
+
+    def account(self) -> tuple[str, ...]:
+        """Whose bearer this request carries, as ``(sub, email)``; ``()`` for none, or one that is not ours."""
+        header = self.headers.get("Authorization", "")
+        authority = self.emulator.authority
+        claims = authority.verify_access_token(header[7:]) if header.startswith("Bearer ") else None
+        if claims is None:
+            return ()
+        with authority.lock:
+            grant = authority.grants.get(claims.get("sid", ""))
+        return (str(claims.get("sub", "")), (grant.email if grant else None) or authority.settings.email)
 
     # -- the bearer -------------------------------------------------------
 
@@ -135,6 +147,7 @@ class Exchange(BaseHTTPRequestHandler):
             self.json(426, {"code": "upgrade-required", "error": "Please update to the latest Grok CLI."})
             return None
         self.credential = "subscription"
+        self.subject = str(claims.get("sub", ""))
         return claims
 
     def models_of(self, claims: dict[str, Any]) -> list[str]:
@@ -160,6 +173,7 @@ class Exchange(BaseHTTPRequestHandler):
                 "path": path,
                 "origin": "proxy" if self.proxy else "api",
                 "credential": self.credential,
+                "account": self.subject if self.credential == "subscription" else None,
                 "body": body,
                 "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
             }

@@ -1,5 +1,8 @@
 """Which canned misbehaviour the next request to a path meets: the ``Fault`` a test injects.
 
+A fault may aim at one account (``account``: its ``sub`` or email), so a test
+of a pool of sign-ins can make one account cool while the others serve.
+
 Its own module because both the server (which keeps the injected faults) and the routes (which play them) need
 it, and the control endpoints build one from JSON.
 """
@@ -26,12 +29,17 @@ class Fault:
     #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
     #: or, with ``drop``, by cutting the connection mid-chunk
     cut_stream: bool = False
+    #: only requests whose bearer is this account's (its ``sub`` or email); None: every request
+    account: str | None = None
+    #: the ``Retry-After`` a 429 carries, in seconds (None: 1)
+    retry_after: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:
         """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
         kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
-        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool})
+        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool, "account": str})
+        kinds.update({"retry_after": float})
         if not isinstance(data.get("path"), str):
             raise ValueError("path is required, as a string")
         for name, value in data.items():

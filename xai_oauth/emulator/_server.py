@@ -32,18 +32,21 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._routes import REQUEST_ID_HEADER
 from . import _api_routes, _auth_routes, _control, _media_routes
 from ._authority import Authority, OAuthRefusal, Settings
 from ._exchange import BadRequest, Exchange
 from ._faults import Fault
+from ._identity import Identity
 from ._media import Studio
 
-__all__ = ["Emulator", "Fault"]
+__all__ = ["Emulator", "Fault", "Identity"]
 
 #: A behaviour: answers the request on the exchange, given the request's path (without its query).
 Route = Callable[[Exchange, str], None]
@@ -115,6 +118,9 @@ class Emulator:
         self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
         self.api_requests: list[dict[str, Any]] = []
+        #: per client request id (``REQUEST_ID_HEADER``): text requests received, and answers begun (status 200)
+        self.attempts: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"
@@ -155,8 +161,13 @@ class Emulator:
     def settings(self) -> Settings:
         return self.authority.settings
 
-    def approve(self, user_code: str) -> bool:
-        return self.authority.decide(user_code, "approved")
+    def approve(self, user_code: str, *, email: str | None = None, tier: int | str | None = 1) -> bool:
+        """Approve a sign-in; with ``email``, as that person (their own ``sub``) with ``tier``."""
+        return self.authority.decide(user_code, "approved", Identity(email, tier) if email else None)
+
+    def revoke_account(self, who: str) -> int:
+        """End every grant of the person with this email or ``sub`` (as revoking the app at the provider)."""
+        return self.authority.revoke_account(who)
 
     def deny(self, user_code: str) -> bool:
         return self.authority.decide(user_code, "denied")
@@ -172,13 +183,26 @@ class Emulator:
         with self.authority.lock:
             return {**self.authority.stats, "live_grants": self.authority.live_grants()}
 
-    def take_fault(self, path: str, after: bool) -> Fault | None:
+    def take_fault(self, path: str, after: bool, account: Callable[[], tuple[str, ...]] = tuple) -> Fault | None:
+        """The fault this request meets now, if any; ``account`` tells whose bearer it carries (asked lazily)."""
+        whose: tuple[str, ...] | None = None
         with self._faults_lock:
             for fault in self.faults:
-                if fault.path == path and fault.after == after and fault.times > 0:
-                    fault.times -= 1
-                    return fault
+                if fault.path != path or fault.after != after or fault.times <= 0:
+                    continue
+                if fault.account is not None:
+                    whose = account() if whose is None else whose
+                    if fault.account not in whose:
+                        continue
+                fault.times -= 1
+                return fault
         return None
+
+    def count(self, ledger: Counter[str], request_id: str | None) -> None:
+        """Count one attempt (or answer) for a client request id, when the request carried one."""
+        if request_id:
+            with self._faults_lock:
+                ledger[request_id] += 1
 
 
 class _Router(Exchange):
@@ -196,6 +220,8 @@ class _Router(Exchange):
 
     def _dispatch(self) -> None:
         path = urlsplit(self.path).path
+        if self.command == "POST" and path.startswith("/v1/"):
+            self.emulator.count(self.emulator.attempts, self.headers.get(REQUEST_ID_HEADER))
         try:
             if self.misbehave(path, after=False):
                 if self.command == "POST":

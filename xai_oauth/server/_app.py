@@ -31,9 +31,11 @@ from ._guard import Guard, Message, Receive, Scope, Send
 from ._keys import ClientKeys
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .._account import Account
     from .._http import AsyncHttp
-    from ._upstream import Upstream
+    from ._pool import Pool
 
 __all__ = ["ServeSettings", "ServerState", "create_app"]
 
@@ -58,14 +60,17 @@ class ServeSettings:
     model_map: dict[str, str] = field(default_factory=dict)
     #: seconds one upstream answer may take (None: the account's XAI_OAUTH_READ_TIMEOUT)
     timeout: float | None = None
+    #: how a pool of accounts places a new conversation: fill-first or round-robin (``_pool.STRATEGIES``)
+    strategy: str = "fill-first"
 
 
 class ServerState:
-    """What the routes share: the settings, the way upstream, and the model listing's short cache."""
+    """What the routes share: the settings, the pool of accounts (and its first), and the model listing's cache."""
 
-    def __init__(self, settings: ServeSettings, upstream: Upstream) -> None:
+    def __init__(self, settings: ServeSettings, pool: Pool) -> None:
         self.settings = settings
-        self.upstream = upstream
+        self.pool = pool
+        self.upstream = pool.primary
         self._models: tuple[float, list[str]] | None = None
         self._models_lock = asyncio.Lock()
 
@@ -89,21 +94,22 @@ class ServerState:
 
 def create_app(
     settings: ServeSettings,
-    account: Account | None = None,
+    account: Account | Sequence[Account] | None = None,
     *,
     http: AsyncHttp | None = None,
 ) -> Any:
     """The ASGI app: the OpenAI- and Anthropic-compatible endpoints for ``account`` (default: the profile in force).
 
-    ``http`` lets tests hand in an ``AsyncHttp`` over a mock transport.
+    Several accounts (one per profile) make a pool (``_pool``). ``http`` lets
+    tests hand in an ``AsyncHttp`` over a mock transport.
     """
     from .._account import Account
     from .._http import AsyncHttp
-    from ._upstream import Upstream
+    from ._pool import build_pool
 
-    account = account or Account()
+    accounts = [account] if isinstance(account, Account) else list(account or [Account()])
     client = http or AsyncHttp()
-    state = ServerState(settings, Upstream(account, client, timeout=settings.timeout))
+    state = ServerState(settings, build_pool(accounts, client, settings.timeout, settings.strategy))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

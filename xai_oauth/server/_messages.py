@@ -25,6 +25,7 @@ from ..wire._events import Answer
 from ..wire._requests import FieldPolicy
 from ._errors import problem_for
 from ._openai import _prepend, read_body, state_of
+from ._pool import explicit_key
 from ._streaming import first_event, paced
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ async def messages(request: Request) -> Response:
         chat = {**translated.chat, "model": model}
         if translated.search:
             chat["search"] = translated.search
-        choice = state.upstream.choose(model)
-        events = state.upstream.events(choice, chat, shown_model=asked)
+        choice = state.pool.choose(model)
+        events = state.pool.events(choice, chat, shown_model=asked, conversation=explicit_key(request.headers, body))
         first = await first_event(events)
     except XaiOAuthError as error:
         return anthropic_error(error)

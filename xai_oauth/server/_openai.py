@@ -30,6 +30,7 @@ from ..wire._openai_errors import openai_error_body
 from ..wire._openai_requests import responses_to_chat
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 from ._errors import problem_for
+from ._pool import explicit_key
 from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ async def chat_completions(request: Request) -> Response:
     try:
         body = await read_body(request)
         model = _model(body)
-        choice = state.upstream.choose(model)
-        events = state.upstream.events(choice, body, shown_model=model)
+        choice = state.pool.choose(model)
+        events = state.pool.events(choice, body, shown_model=model, conversation=explicit_key(request.headers, body))
         first = await first_event(events)
     except XaiOAuthError as error:
         return openai_error(error)
@@ -99,8 +100,8 @@ async def responses(request: Request) -> Response:
         body = await read_body(request)
         model = _model(body)
         chat = responses_to_chat(body)
-        choice = state.upstream.choose(model)
-        events = state.upstream.events(choice, chat, shown_model=model)
+        choice = state.pool.choose(model)
+        events = state.pool.events(choice, chat, shown_model=model, conversation=explicit_key(request.headers, body))
         first = await first_event(events)
     except XaiOAuthError as error:
         return openai_error(error)

@@ -6,6 +6,10 @@ here, before uvicorn starts, so the banner can name the real port (``--port
 0`` picks a free one) and a refusal to bind is a clear message, not a
 traceback.
 
+Which accounts: the profile in force, or a pool of several (``--profile``
+repeated, or ``--all-profiles``: every signed-in profile at the issuer);
+see ``_pool``.
+
 Who may call: the server binds 127.0.0.1 by default. Binding any other
 address needs a key the person chose (``--api-key`` or
 ``XAI_OAUTH_SERVE_KEYS``): a key made here and printed on a terminal is
@@ -22,7 +26,7 @@ from typing import Any
 
 from .._exceptions import ConfigError, XaiOAuthError
 
-__all__ = ["banner", "parse_model_map", "serve"]
+__all__ = ["banner", "parse_model_map", "pool_accounts", "serve"]
 
 #: uvicorn closes a kept-alive connection idle this long (seconds).
 IDLE_KEEPALIVE = 30
@@ -40,13 +44,13 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from .._account import Account
     from .._routes import is_loopback_host
     from ._app import ServeSettings, create_app
     from ._keys import load_client_keys
 
     try:
-        account = Account()
+        accounts = pool_accounts(getattr(args, "profiles", None), all_profiles=getattr(args, "all_profiles", False))
+        account = accounts[0]
         config = account.config
         if not account.signed_in() and not config.api_key:
             raise ConfigError(
@@ -59,15 +63,17 @@ def serve(args: argparse.Namespace) -> int:
                 action="Pass --api-key with a long random key (or set XAI_OAUTH_SERVE_KEYS), or bind 127.0.0.1.",
             )
         keys = load_client_keys(account.paths.home, args.api_key or ())
-        settings = ServeSettings(keys=keys, model_map=parse_model_map(args.model_map))
+        settings = ServeSettings(
+            keys=keys, model_map=parse_model_map(args.model_map), strategy=getattr(args, "strategy", "fill-first")
+        )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
         print(f"error: {error.message}\n{error.action}", file=sys.stderr)
         return 1
     _log_to_stderr(debug=bool(os.environ.get("XAI_OAUTH_DEBUG")))
-    app = create_app(settings, account)
+    app = create_app(settings, accounts)
     host, port = listener.getsockname()[:2]
-    print(banner(host, port, keys, account), flush=True)
+    print(banner(host, port, keys, *accounts), flush=True)
     import uvicorn
 
     server = uvicorn.Server(
@@ -123,7 +129,46 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def banner(host: str, port: int, keys: Any, account: Any) -> str:
+def pool_accounts(profiles: list[str] | None, *, all_profiles: bool = False) -> list[Any]:
+    """The accounts to serve: the profile in force, the ``--profile``s named, or every signed-in one at the issuer.
+
+    A named profile that nobody signed in to is a ``config_invalid`` naming
+    the command that fixes it, so a pool never starts short of an account
+    the person expected in it.
+    """
+    from .._account import Account
+    from .._config import Config
+    from .._settings import check_profile
+
+    if not profiles and not all_profiles:
+        return [Account()]
+    if all_profiles:
+        here = Account()
+        issuer_dir = os.path.dirname(here.paths.dir)
+        try:
+            found = sorted(name for name in os.listdir(issuer_dir) if not name.startswith("."))
+        except OSError:
+            found = []
+        profiles = [*(profiles or []), *(name for name in found if name not in (profiles or []))]
+    accounts = []
+    for profile in dict.fromkeys(profiles or []):
+        account = Account(Config.from_env({**os.environ, "XAI_OAUTH_PROFILE": check_profile(profile)}))
+        if account.signed_in():
+            accounts.append(account)
+        elif not all_profiles:
+            raise ConfigError(
+                f"Nobody is signed in under the profile {profile}.",
+                action=f"Run `xai-oauth login --profile {profile}` first, or leave --profile {profile} out.",
+            )
+    if not accounts:
+        raise ConfigError(
+            "No profile at this issuer is signed in, so the pool would be empty.",
+            action="Run `xai-oauth login --profile NAME` for each account of the pool.",
+        )
+    return accounts
+
+
+def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any) -> str:
     """What a person needs to point their tools at this server; the key only when it was made here."""
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}/v1"
@@ -132,6 +177,9 @@ def banner(host: str, port: int, keys: Any, account: Any) -> str:
     else:
         key, where = keys.keys[0], f"kept in {keys.source}; this is your own key for your own tools, not an xAI key"
     who = account.status().get("account") or "the API key only"
+    if pooled:
+        people = [f"{a.config.profile} ({a.status().get('account') or 'unknown'})" for a in (account, *pooled)]
+        who = f"a pool of {len(people)} accounts: {', '.join(people)};"
     return f"""xai-oauth serve: the Grok subscription of {who} as a local endpoint.
   OpenAI-compatible:    {base}   (chat/completions, responses, models, images, videos)
   Anthropic-compatible: http://{shown}:{port}   (/v1/messages)
@@ -156,5 +204,6 @@ def banner(host: str, port: int, keys: Any, account: Any) -> str:
     - model_name: grok-4.3
       litellm_params: {{model: openai/grok-4.3, api_base: "{base}", api_key: "{key}"}}
 
-  Use only accounts that are your own, as xAI's terms allow; this server is not for sharing or resale.
+  Use only accounts that are your own, as xAI's terms allow; this server is not for sharing or resale
+  (a pool is for one person's or one household's own subscriptions).
   Ctrl-C to stop."""

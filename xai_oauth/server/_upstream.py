@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import XaiOAuthError
@@ -83,8 +83,13 @@ class Upstream:
         return parse_model(model, signed_in=self.account.signed_in())
 
     async def events(
-        self, choice: ModelChoice, chat_body: dict[str, Any], *, shown_model: str | None = None
-    ) -> AsyncIterator[Event]:
+        self,
+        choice: ModelChoice,
+        chat_body: dict[str, Any],
+        *,
+        shown_model: str | None = None,
+        request_id: str | None = None,
+    ) -> AsyncGenerator[Event, None]:
         """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive."""
         body = dict(chat_body)
         search = body.pop("search", None)
@@ -98,7 +103,13 @@ class Upstream:
         began = False
         try:
             async with self.transport.open_stream(
-                choice.credential, choice.display_id, choice.path, sent, timeout=self.timeout, model_id=choice.model_id
+                choice.credential,
+                choice.display_id,
+                choice.path,
+                sent,
+                timeout=self.timeout,
+                model_id=choice.model_id,
+                request_id=request_id,
             ) as opened:
                 async for event in self._read(choice, opened):
                     if isinstance(event, Begin) and shown_model:

@@ -1,0 +1,321 @@
+"""Several signed-in profiles behind one endpoint: which account answers a request, and which next when it is refused.
+
+A household with several subscriptions runs one server over all of them
+(``xai-oauth serve --profile a --profile b`` or ``--all-profiles``). This
+module decides, per request, which account (one ``Upstream`` per profile)
+serves it:
+
+* **A conversation sticks to one account**, so xAI's prompt cache keeps
+  hitting. Its key is the client's own (a session header, ``prompt_cache_key``,
+  Anthropic's ``metadata.user_id``), else the system prompt and first user
+  message; either way only an HMAC under a per-pool secret is kept, never
+  the text. A conversation moves only when its account is out.
+* **A new conversation** goes by the strategy: ``fill-first`` (the first
+  account in order that is not out) or ``round-robin``.
+* **Failover**: a request refused for the account's reason (429, spent
+  usage, no credits, a grant that needs a new sign-in, a model outside its
+  tier) before its first event is tried on the next account, each at most
+  once, and the account is put in a cooldown with its reason
+  (``_cooldowns``). A 5xx or a network failure also moves on, without a
+  cooldown. A refusal about the request itself (bad request, content
+  refused, unknown model) is the request's error and never the account's.
+  Once the first event is out, nothing is retried: a failure is an error
+  event in the client's format (``Upstream`` makes it).
+* **All out**: a 429 with ``Retry-After`` set to the earliest end, naming each
+  account's reason; or, when no cooldown ends by itself, the error that says
+  what to do (sign in again).
+
+One client request carries one id upstream (``REQUEST_ID_HEADER``) on every
+account it is tried on, so a duplicate send can be told from a failover.
+With one profile the pool is a pass-through: the server behaves as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
+from .._redact import scrub
+from ._cooldowns import Cooldown, Cooldowns
+from ._streaming import first_event
+
+if TYPE_CHECKING:
+    from .._account import Account
+    from .._http import AsyncHttp
+    from .._models import ModelChoice
+    from ..wire._events import Event
+    from ._upstream import Upstream
+
+__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key"]
+
+_log = logging.getLogger("xai_oauth.server")
+
+STRATEGIES = ("fill-first", "round-robin")
+#: Headers in which clients name their session (Codex CLI, Claude Code, and the generic names).
+SESSION_HEADERS = ("session_id", "session-id", "x-session-id", "x-claude-code-session-id", "x-conversation-id")
+#: Refusals that are the account's: the account cools, and the request goes to the next one.
+ACCOUNT_CODES = frozenset({"rate_limited", "no_credits", "reauth_required", "not_signed_in", "tier_denied"})
+#: Failures of the way there, not of the account or the request: the next account is tried, no cooldown.
+PASSING_CODES = frozenset(
+    {"network", "upstream_error", "bad_response", "refresh_unconfirmed", "store_busy", "keyring_unavailable"}
+)
+#: Seconds out for a 429 that does not say how long.
+RATE_WAIT = 60.0
+#: Seconds out for spent usage when /billing does not say when the period ends, and the longest we believe.
+PERIOD_WAIT = 3600.0
+MAX_PERIOD_WAIT = 8 * 86400.0
+#: Seconds an account skips a model its tier does not include (an upgrade shows within the hour).
+TIER_WAIT = 3600.0
+#: Conversations remembered (the oldest are forgotten first; a forgotten one is placed again by the strategy).
+AFFINITY_SIZE = 20_000
+
+
+def explicit_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
+    """The conversation key a client sent: a session header, ``prompt_cache_key``, or ``metadata.user_id``."""
+    for name in SESSION_HEADERS:
+        value = headers.get(name)
+        if value and value.strip():
+            return "header:" + value.strip()
+    key = body.get("prompt_cache_key")
+    if isinstance(key, str) and key.strip():
+        return "cache:" + key.strip()
+    metadata = body.get("metadata")
+    user = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user, str) and user.strip():
+        return "user:" + user.strip()
+    return None
+
+
+def conversation_id(secret: bytes, messages: list[Any], explicit: str | None) -> str | None:
+    """An HMAC naming one conversation: of ``explicit``, else of the system prompt and the first user message.
+
+    None when there is nothing to name it by. The text itself is never kept.
+    """
+    if explicit:
+        material = "explicit\0" + explicit
+    else:
+        system = [_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "system"]
+        first = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
+        if first is None and not system:
+            return None
+        material = "\0".join(["opening", *system, "\0user", _text(first.get("content")) if first else ""])
+    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One account of the pool: its profile name, its sign-in slot, and its way upstream."""
+
+    profile: str
+    slot: str
+    upstream: Upstream
+
+
+class Pool:
+    """The accounts behind the server, in the order the operator gave them."""
+
+    def __init__(
+        self,
+        members: list[Member],
+        cooldowns: Cooldowns,
+        *,
+        strategy: str = "fill-first",
+        secret: bytes | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if not members:
+            raise ValueError("a pool needs at least one account")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+        self.members, self.cooldowns, self.strategy, self.now = members, cooldowns, strategy, now
+        self._secret = secret or secrets.token_bytes(32)
+        self._affinity: OrderedDict[str, str] = OrderedDict()
+        self._turn = 0
+
+    @property
+    def primary(self) -> Upstream:
+        """The first account: media, listings and the API key's passthrough go there."""
+        return self.members[0].upstream
+
+    def choose(self, model: str) -> ModelChoice:
+        """The credential and lane for a client's model id (bare ids are the subscription's when any is signed in)."""
+        return self.primary.choose(model)
+
+    async def events(
+        self,
+        choice: ModelChoice,
+        chat_body: dict[str, Any],
+        *,
+        shown_model: str | None = None,
+        conversation: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The answer as neutral events from the account that takes it; see the module docstring."""
+        request_id = uuid.uuid4().hex
+        if len(self.members) == 1 or choice.credential != "subscription":
+            async for event in self.primary.events(choice, chat_body, shown_model=shown_model, request_id=request_id):
+                yield event
+            return
+        messages = chat_body.get("messages")
+        key = conversation_id(self._secret, messages if isinstance(messages, list) else [], conversation)
+        refused: list[XaiOAuthError] = []
+        for member in self._order(key, choice.model_id):
+            events = member.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            async with contextlib.aclosing(events):
+                try:
+                    first = await first_event(events)
+                except XaiOAuthError as error:
+                    if not await self._account_fault(member, error, choice.model_id):
+                        raise
+                    refused.append(error)
+                    continue
+                if key is not None:
+                    self._remember(key, member)
+                if first is not None:
+                    yield first
+                async for event in events:
+                    yield event
+                return
+        raise self._all_out(choice.model_id, refused)
+
+    # -- choosing ---------------------------------------------------------
+
+    def _order(self, key: str | None, model: str) -> list[Member]:
+        """The accounts to try, in turn: the conversation's own first, then by strategy; none that is out."""
+        usable = [m for m in self.members if self.cooldowns.blocking(m.slot, model) is None]
+        sticky = self._affinity.get(key) if key is not None else None
+        first = next((m for m in usable if m.profile == sticky), None)
+        if first is not None:
+            self._affinity.move_to_end(key)  # type: ignore[arg-type]
+            return [first, *(m for m in usable if m is not first)]
+        if self.strategy == "round-robin" and usable:
+            self._turn = (self._turn + 1) % len(usable)
+            usable = usable[self._turn :] + usable[: self._turn]
+        return usable
+
+    def _remember(self, key: str, member: Member) -> None:
+        self._affinity[key] = member.profile
+        self._affinity.move_to_end(key)
+        while len(self._affinity) > AFFINITY_SIZE:
+            self._affinity.popitem(last=False)
+
+    # -- refusals ---------------------------------------------------------
+
+    async def _account_fault(self, member: Member, error: XaiOAuthError, model: str) -> bool:
+        """True when ``error`` lets the request go on to the next account (cooling this one when it is its fault)."""
+        if error.code in PASSING_CODES:
+            _log.info("pool: %s failed (%s); trying the next account", member.profile, error.code)
+            return True
+        if error.code not in ACCOUNT_CODES:
+            return False
+        if self.cooldowns.blocking(member.slot, model) is None:  # not already recorded by a request alongside
+            cooldown = await asyncio.to_thread(self._cooldown_for, member, error, model)
+            _log.warning("pool: %s is out (%s) until %s", member.profile, cooldown.reason, _when(cooldown.until))
+            try:
+                await asyncio.to_thread(self.cooldowns.record, cooldown)
+            except StoreError as problem:  # in force here all the same; only other servers will not know
+                _log.warning("pool: the cooldown could not be kept in the home: %s", problem.message)
+        return True
+
+    def _cooldown_for(self, member: Member, error: XaiOAuthError, model: str) -> Cooldown:
+        """The cooldown ``error`` earns ``member`` (runs in a worker thread: it may read /billing)."""
+        now = self.now()
+        message = scrub(error.message)
+        spent = str(error.details.get("server_code") or "").startswith("subscription:")
+        if error.code == "tier_denied":
+            return Cooldown(member.slot, "tier_denied", now + TIER_WAIT, model, message, now)
+        if error.code in ("reauth_required", "not_signed_in"):
+            return Cooldown(member.slot, error.code, None, None, message, now)
+        if error.code == "no_credits" or spent:
+            end = _period_end(member.upstream)
+            until = min(end, now + MAX_PERIOD_WAIT) if end is not None and end > now else now + PERIOD_WAIT
+            return Cooldown(member.slot, "usage_exhausted" if spent else "no_credits", until, None, message, now)
+        wait = error.details.get("retry_after")
+        wait = float(wait) if isinstance(wait, (int, float)) and wait > 0 else RATE_WAIT
+        return Cooldown(member.slot, "rate_limited", now + wait, None, message, now)
+
+    def _all_out(self, model: str, refused: list[XaiOAuthError]) -> XaiOAuthError:
+        """The error for a request no account could take: 429 until the earliest end, or what to do."""
+        now = self.now()
+        outs = [(m, c) for m in self.members if (c := self.cooldowns.blocking(m.slot, model)) is not None]
+        if not outs and refused:
+            return refused[-1]
+        reasons = "; ".join(f"{m.profile}: {c.reason}{_ends(c, m.profile)}" for m, c in outs)
+        said = f"Every account in the pool is out for {model} ({reasons or 'none is signed in'})."
+        ends = [c.until for _, c in outs if c.until is not None and c.reason != "tier_denied"]
+        if ends:
+            return RateLimited(
+                said,
+                action="Wait for Retry-After (the earliest end), or sign in another account: "
+                "`xai-oauth login --profile NAME`, then restart the server with that profile.",
+                retry_after=max(1.0, min(ends) - now),
+                http_status=429,
+            )
+        if outs and all(c.reason == "tier_denied" for _, c in outs):
+            return TierDenied(said, action="Ask for a model these subscriptions include (GET /v1/models).")
+        return ReauthRequired(said, action="Sign in again for each profile named: `xai-oauth login --profile NAME`.")
+
+
+def _ends(cooldown: Cooldown, profile: str) -> str:
+    if cooldown.until is None:
+        return f", until `xai-oauth login --profile {profile}`"
+    return f" until {_when(cooldown.until)}"
+
+
+def _when(until: float | None) -> str:
+    return "a new sign-in" if until is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+
+
+def _period_end(upstream: Upstream) -> float | None:
+    """When the account's usage period ends, from /billing; None when it cannot be read."""
+    from .._client import Client
+
+    try:
+        end = Client(upstream.account).usage().get("period", {}).get("end")
+        return float(calendar.timegm(time.strptime(str(end)[:19], "%Y-%m-%dT%H:%M:%S")))
+    except (XaiOAuthError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, strategy: str) -> Pool:
+    """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
+    from ._upstream import Upstream
+
+    members = [
+        Member(a.config.profile, os.path.relpath(a.paths.dir, a.paths.accounts), Upstream(a, http, timeout=timeout))
+        for a in accounts
+    ]
+    home = accounts[0].paths.home
+    return Pool(members, Cooldowns(home, saved_at=lambda slot: _saved_at(home, slot)), strategy=strategy)
+
+
+def _saved_at(home: str, slot: str) -> float | None:
+    """When the slot's credential was last saved, unless it waits for a new sign-in (see ``Cooldowns``)."""
+    from .._paths import Paths
+    from .._vault import read_state_or_empty
+
+    meta = read_state_or_empty(Paths(home, slot)).get("credential")
+    if not isinstance(meta, dict) or meta.get("reauth_required"):
+        return None
+    saved = meta.get("refreshed_at")
+    return float(saved) if isinstance(saved, (int, float)) else None
