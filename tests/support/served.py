@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,11 +23,21 @@ class Served:
         self.origin = f"http://127.0.0.1:{port}"
         self.base_url = self.origin + "/v1"
         self.key = CLIENT_KEY
+        self._lines: list[str] = []
+        # Drain the server's output as it comes: a full pipe would block its access log, and with it the server.
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
 
     def output(self) -> str:
-        """Everything the server printed (after it stopped)."""
-        assert self.process.stdout is not None
-        return self.banner + self.process.stdout.read()
+        """Everything the server printed (complete once it has stopped)."""
+        if self.process.poll() is not None:
+            self._drain.join(timeout=10)
+        return self.banner + "".join(self._lines)
 
 
 @contextmanager
@@ -62,6 +73,7 @@ def serve(env: dict[str, str], *args: str, key: str | None = CLIENT_KEY) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        served._drain.join(timeout=10)
         process.stdout.close()
 
 
