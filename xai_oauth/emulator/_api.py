@@ -10,6 +10,15 @@ statuses: 404 unknown model, 403 a model outside the tier, 400 a bad request
 tests against; the wording of ``error`` is ours).
 Streams are real server-sent events: chat completion chunks ending in
 ``[DONE]``, and the Responses event sequence ending in ``response.completed``.
+
+Tools (the convention lives in ``_tools``, with the refusals): when the last
+user message holds ``[[call NAME {json args}]]`` and NAME is one of the
+request's function tools, the model calls NAME with those arguments
+(several markers: parallel calls, in order); when the conversation ends
+with tool results, it answers ``Tool NAME said: <the result's text>``.
+Every request is first checked against xAI's allow-lists (top-level fields,
+input item, content part and tool types); anything else is a 400 with
+``"code": "Client specified an invalid argument"``.
 """
 
 from __future__ import annotations
@@ -17,10 +26,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ._authority import MODELS_BY_TIER
+from ._tools import (
+    Refused,
+    ToolCall,
+    chat_calls,
+    chat_tool_reply,
+    check_chat,
+    check_responses,
+    responses_calls,
+    responses_tool_events,
+    results_said,
+)
 
 __all__ = ["API_KEY_MODELS", "ApiRefusal", "Reply", "chat_completions", "responses"]
 
@@ -81,6 +102,14 @@ def _check_numbers(body: dict[str, Any]) -> None:
             raise ApiRefusal(400, INVALID_ARGUMENT, f"{name} must be between {low} and {high}, got {value}")
 
 
+def _check_shape(check: Callable[[dict[str, Any]], None], body: dict[str, Any]) -> None:
+    """Refuse what xAI refuses (``_tools``' allow-lists), as xAI's 400."""
+    try:
+        check(body)
+    except Refused as refused:
+        raise ApiRefusal(400, refused.code, refused.error) from None
+
+
 def _words(text: str, repeat: int) -> list[str]:
     words = " ".join([text] * max(1, repeat)).split(" ")
     return [w + " " for w in words[:-1]] + words[-1:]
@@ -103,17 +132,22 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
         raise ApiRefusal(400, "invalid-argument", "messages must be a non-empty list")
     if "input" in body or "reasoning" in body:
         raise ApiRefusal(400, "invalid-argument", "unknown field for /v1/chat/completions")
+    _check_shape(check_chat, body)
     _check_numbers(body)
     said = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    text = f"You said: {said}"
-    if body.get("reasoning_effort"):
+    calls = chat_calls(body, said)
+    text = results_said(messages) or f"You said: {said}"
+    if body.get("reasoning_effort") and text.startswith("You said"):
         text += f" (thought with {body['reasoning_effort']} effort)"
-    pieces = _words(text, repeat)
+    pieces = [call.arguments for call in calls] or _words(text, repeat)
     usage = {
         "prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
         "completion_tokens": len(pieces),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    if calls:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return Reply(*chat_tool_reply(model, calls, usage, include_usage))
     ident, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
     whole = {
         "id": ident,
@@ -189,27 +223,67 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         items = [{"role": "user", "content": items}]
     if not isinstance(items, list) or not items:
         raise ApiRefusal(400, "invalid-argument", "input must be a string or a non-empty list")
+    _check_shape(check_responses, body)
     _check_numbers(body)
     effort = (body.get("reasoning") or {}).get("effort", "low")
     agents = 16 if effort == "high" else 4
     said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
     searched = _searches(body.get("tools"))
-    if searched:
+    calls = responses_calls(body, said)
+    tool_results = results_said(items)
+    if tool_results:
+        pieces = _words(tool_results, repeat)
+    elif searched:
         pieces = _words(f"Searched {' and '.join(searched)} for: {said}", repeat)
     elif "multi-agent" in model:
         pieces = _words(f"{agents} agents considered: {said}", repeat)
     else:
         pieces = _words(f"You said: {said}", repeat)
     input_tokens = sum(len(_text_of(i.get("content")).split()) for i in items)
+    output_tokens = len(calls) or len(pieces)
     usage = {
         "input_tokens": input_tokens,
-        "output_tokens": len(pieces),
-        "total_tokens": input_tokens + len(pieces),
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
         "output_tokens_details": {"reasoning_tokens": 10 * agents},
     }
-    response_id, item_id = "resp_" + uuid.uuid4().hex[:12], "msg_" + uuid.uuid4().hex[:12]
-    text = "".join(pieces)
-    annotations = [
+    base = {
+        "id": "resp_" + uuid.uuid4().hex[:12],
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": model,
+        "reasoning": {"effort": effort},
+    }
+    output, middle, citations = _calls_output(calls) if calls else _text_output("".join(pieces), pieces, searched)
+    whole = {**base, "status": "completed", "output": output, "usage": usage}
+    if citations:
+        whole["citations"] = citations
+    in_progress = {**base, "status": "in_progress", "output": []}
+    sequence: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": in_progress}),
+        ("response.in_progress", {"response": in_progress}),
+        *middle,
+        ("response.completed", {"response": whole}),
+    ]
+    events: list[tuple[str | None, str]] = [
+        (kind, json.dumps({"type": kind, "sequence_number": n, **data})) for n, (kind, data) in enumerate(sequence)
+    ]
+    return Reply(whole, events)
+
+
+#: A Responses answer's output items, the events between ``response.in_progress`` and ``response.completed``
+#: that stream them, and the URLs its searches cite.
+_Output = tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], list[str]]
+
+
+def _calls_output(calls: list[ToolCall]) -> _Output:
+    items, middle = responses_tool_events(calls)
+    return items, middle, []
+
+
+def _text_output(text: str, pieces: list[str], searched: list[str]) -> _Output:
+    item_id = "msg_" + uuid.uuid4().hex[:12]
+    annotations: list[dict[str, Any]] = [
         {"type": "url_citation", "url": url, "title": title, "start_index": 0, "end_index": len(text)}
         for name in searched
         for url, title in SOURCES[name]
@@ -226,21 +300,8 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         for kind in ("web_search", "x_search")
         if SEARCH_NAMES[kind] in searched
     ]
-    base = {
-        "id": response_id,
-        "object": "response",
-        "created_at": int(time.time()),
-        "model": model,
-        "reasoning": {"effort": effort},
-    }
-    whole = {**base, "status": "completed", "output": [*calls, message], "usage": usage}
-    if searched:
-        whole["citations"] = [a["url"] for a in annotations]
-    in_progress = {**base, "status": "in_progress", "output": []}
     where = {"item_id": item_id, "output_index": len(calls), "content_index": 0}
-    sequence: list[tuple[str, dict[str, Any]]] = [
-        ("response.created", {"response": in_progress}),
-        ("response.in_progress", {"response": in_progress}),
+    middle: list[tuple[str, dict[str, Any]]] = [
         (
             "response.output_item.added",
             {"output_index": len(calls), "item": {**message, "status": "in_progress", "content": []}},
@@ -254,9 +315,5 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         ("response.output_text.done", {**where, "text": text}),
         ("response.content_part.done", {**where, "part": message["content"][0]}),
         ("response.output_item.done", {"output_index": len(calls), "item": message}),
-        ("response.completed", {"response": whole}),
     ]
-    events: list[tuple[str | None, str]] = [
-        (kind, json.dumps({"type": kind, "sequence_number": n, **data})) for n, (kind, data) in enumerate(sequence)
-    ]
-    return Reply(whole, events)
+    return [*calls, message], middle, [a["url"] for a in annotations]
