@@ -41,6 +41,7 @@ from ._tools import (
     responses_calls,
     responses_tool_events,
     results_said,
+    text_of,
 )
 
 __all__ = ["API_KEY_MODELS", "ApiRefusal", "Reply", "chat_completions", "responses"]
@@ -115,14 +116,6 @@ def _words(text: str, repeat: int) -> list[str]:
     return [w + " " for w in words[:-1]] + words[-1:]
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p)
-    return ""
-
-
 def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
     model = _check_model(body, allowed)
     if "multi-agent" in model:
@@ -134,14 +127,15 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
         raise ApiRefusal(400, "invalid-argument", "unknown field for /v1/chat/completions")
     _check_shape(check_chat, body)
     _check_numbers(body)
-    said = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    calls = chat_calls(body, said)
-    text = results_said(messages) or f"You said: {said}"
+    said = next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    tool_results = results_said(messages)  # answering results comes first: the marker that asked is still there
+    calls = [] if tool_results else chat_calls(body, said)
+    text = tool_results or f"You said: {said}"
     if body.get("reasoning_effort") and text.startswith("You said"):
         text += f" (thought with {body['reasoning_effort']} effort)"
     pieces = [call.arguments for call in calls] or _words(text, repeat)
     usage = {
-        "prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
+        "prompt_tokens": sum(len(text_of(m.get("content")).split()) for m in messages),
         "completion_tokens": len(pieces),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -227,10 +221,10 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
     _check_numbers(body)
     effort = (body.get("reasoning") or {}).get("effort", "low")
     agents = 16 if effort == "high" else 4
-    said = next((_text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
+    said = next((text_of(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
     searched = _searches(body.get("tools"))
-    calls = responses_calls(body, said)
-    tool_results = results_said(items)
+    tool_results = results_said(items)  # answering results comes first: the marker that asked is still there
+    calls = [] if tool_results else responses_calls(body, said)
     if tool_results:
         pieces = _words(tool_results, repeat)
     elif searched:
@@ -239,7 +233,7 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         pieces = _words(f"{agents} agents considered: {said}", repeat)
     else:
         pieces = _words(f"You said: {said}", repeat)
-    input_tokens = sum(len(_text_of(i.get("content")).split()) for i in items)
+    input_tokens = sum(len(text_of(i.get("content")).split()) for i in items)
     output_tokens = len(calls) or len(pieces)
     usage = {
         "input_tokens": input_tokens,

@@ -22,7 +22,9 @@ real coding agent) can make it call a tool on demand:
   space);
 * otherwise the lane answers as before (``You said: ...``).
 
-**Refusals.** Without them, translation tests would only prove that our
+**Refusals.** The allow-lists are the emulator's own, deliberately not
+``wire._requests``' tables: a judge that read the client's list would accept
+whatever the client sends. Without refusals, translation tests would only prove that our
 emulator accepts what we send it. Each lane has an allow-list of top-level
 fields, taken from xAI's API reference (its chat and Responses request
 bodies, including the fields it lists as accepted for compatibility only)
@@ -44,6 +46,7 @@ from typing import Any
 __all__ = [
     "CHAT_FIELDS",
     "RESPONSES_FIELDS",
+    "Refused",
     "ToolCall",
     "chat_calls",
     "chat_tool_reply",
@@ -52,6 +55,7 @@ __all__ = [
     "responses_calls",
     "responses_tool_events",
     "results_said",
+    "text_of",
 ]
 
 #: /v1/chat/completions: xAI's chat request body, as its API reference lists it, and our client's conversation id.
@@ -203,7 +207,8 @@ def _part_types(content: Any, allowed: frozenset[str]) -> None:
 # -- the convention ---------------------------------------------------------
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
+    """A message's or an output's text: a string as it is, the text parts of a list joined by spaces."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -257,10 +262,10 @@ def results_said(conversation: list[Any]) -> str | None:
     said: list[str] = []
     for entry in reversed(conversation):
         if isinstance(entry, dict) and entry.get("role") == "tool":
-            said.append(f"Tool {names.get(entry.get('tool_call_id'), '?')} said: {_text_of(entry.get('content'))}")
+            said.append(f"Tool {names.get(entry.get('tool_call_id'), '?')} said: {text_of(entry.get('content'))}")
         elif isinstance(entry, dict) and entry.get("type") == "function_call_output":
             output = entry.get("output")
-            said.append(f"Tool {names.get(entry.get('call_id'), '?')} said: {_text_of(output)}")
+            said.append(f"Tool {names.get(entry.get('call_id'), '?')} said: {text_of(output)}")
         else:
             break
     return " ".join(reversed(said)) or None
