@@ -14,6 +14,9 @@ with npm, or no npm registry to install from). ``.ci/run`` sets
 The emulator's "model" echoes the last user message, and answers with a tool
 call when that message holds ``[[call NAME {json args}]]`` and NAME is one of
 the request's tools; after the tool's result it says ``Tool NAME said: ...``.
+So each agent is asked once for an answer and once to write a file with its
+own tool (Claude Code's ``Write``, Codex's ``exec_command``): the file on disk
+proves the whole round trip, call out and result back, in the agent's format.
 """
 
 from __future__ import annotations
@@ -145,6 +148,18 @@ def test_claude_code_writes_a_file_with_its_tool(
     last = emulator.api_requests[-1]["body"]
     turns = last.get("messages") or last.get("input") or []
     assert any(t.get("role") == "tool" or t.get("type") == "function_call_output" for t in turns)
+
+
+def test_codex_runs_a_command_with_its_tool(served: Served, emulator: Emulator, folders: tuple[Path, Path]) -> None:
+    target = folders[1] / "made.txt"
+    arguments = json.dumps({"cmd": "printf 'written by Codex through xai-oauth' > made.txt"})
+    # the emulator's model runs only the command in the prompt; Codex's own sandbox (bubblewrap) needs user
+    # namespaces that a CI container may not allow, so the run goes without it, in the test's folder
+    bypass = "--dangerously-bypass-approvals-and-sandbox"
+    done = codex(served, folders, f"Make the file. [[call exec_command {arguments}]]", bypass)
+    assert done.returncode == 0, said(done)
+    assert target.read_text() == "written by Codex through xai-oauth", said(done)
+    assert "Tool exec_command said: " in done.stdout, said(done)
 
 
 # -- when an agent may be skipped --------------------------------------------------------------------------------

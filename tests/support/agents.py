@@ -124,6 +124,14 @@ def _install(wanted: Client, folder: Path) -> None:
 def run(command: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """``command`` with exactly ``env`` (plus PATH, so node is found), in ``cwd``, no stdin, ``RUN_TIMEOUT``."""
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "NO_PROXY": "127.0.0.1", **env}
-    return subprocess.run(
-        command, env=environ, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
-    )
+    try:
+        return subprocess.run(
+            command, env=environ, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as late:  # killed; what it said so far is what the failing test shows
+        out, err = (_text(late.stdout), _text(late.stderr) + f"\n[killed after {RUN_TIMEOUT:.0f} s]")
+        return subprocess.CompletedProcess(command, -9, out, err)
+
+
+def _text(raw: str | bytes | None) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw or ""
