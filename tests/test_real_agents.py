@@ -34,7 +34,7 @@ import pytest
 from xai_oauth.emulator import Emulator
 
 from .support.agents import Missing, client, run
-from .support.served import Served, serve, sign_in
+from .support.served import Served, signed_in_server
 
 REQUIRED = os.environ.get("XAI_OAUTH_TEST_REQUIRE_AGENTS") == "1"  # read before isolated_home clears XAI_*
 
@@ -50,9 +50,7 @@ def installed(name: str) -> Path:
 
 @pytest.fixture
 def served(emulator: Emulator, isolated_home: Path) -> Iterator[Served]:
-    env = {**os.environ, **emulator.environ()}
-    sign_in(emulator, env)
-    with serve(env) as running:
+    with signed_in_server(emulator) as running:
         yield running
 
 
