@@ -65,6 +65,19 @@ def test_system_as_string_or_blocks() -> None:
         chat(system=[{"type": "image"}])
 
 
+def test_system_turns_between_messages_stay_where_they_are() -> None:
+    """Claude Code 2.1 sends its environment notes as a system turn after the user's (``per-turn-control``)."""
+    notes = [{"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}]
+    turns = [{"role": "user", "content": "hi"}, {"role": "system", "content": notes}]
+    assert chat(system="be brief", messages=turns)["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "# Environment"},
+    ]
+    with pytest.raises(RequestRejected):
+        chat(messages=[{"role": "user", "content": "hi"}, {"role": "system", "content": [{"type": "image"}]}])
+
+
 def test_text_and_image_blocks() -> None:
     content = [
         {"type": "text", "text": "what is this?"},
@@ -245,6 +258,8 @@ def test_bad_turns_are_rejected() -> None:
         chat(messages=[])
     with pytest.raises(RequestRejected):
         chat(messages=[{"role": "system", "content": "x"}])
+    with pytest.raises(RequestRejected):
+        chat(messages=[{"role": "tool", "content": "x"}, {"role": "user", "content": "hi"}])
     with pytest.raises(RequestRejected):
         chat(messages=[{"role": "user", "content": [{"type": "tool_use"}]}])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -85,3 +86,12 @@ def sign_in(emulator: object, env: dict[str, str], *, email: str | None = None, 
         started = account.start()
         emulator.approve(started["user_code"], **({"email": email, "tier": tier} if email else {}))  # type: ignore[attr-defined]
         assert account.poll()["status"] == "connected"
+
+
+@contextmanager
+def signed_in_server(emulator: object, *args: str) -> Iterator[Served]:
+    """The emulator's account signed in (the test's own XAI_OAUTH_HOME), then ``serve`` for it."""
+    env = {**os.environ, **emulator.environ()}  # type: ignore[attr-defined]
+    sign_in(emulator, env)
+    with serve(env, *args) as running:
+        yield running

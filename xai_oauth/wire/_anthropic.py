@@ -113,6 +113,8 @@ def messages_to_chat(body: dict[str, Any], *, policy: object) -> ChatRequest:
         raise RequestRejected("messages must be a non-empty list of user and assistant turns.", parameter="messages")
     for turn in turns:
         messages += _turn(turn, request, len(messages))
+    if all(isinstance(t, dict) and t.get("role") == "system" for t in turns):
+        raise RequestRejected("messages holds only system turns; add a user turn.", parameter="messages")
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     for name in ("max_tokens", "temperature", "top_p"):
         if body.get(name) is not None:
@@ -157,8 +159,10 @@ def _system(system: Any) -> list[dict[str, Any]]:
 def _turn(turn: Any, request: ChatRequest, at: int) -> list[dict[str, Any]]:
     """One Anthropic turn as chat messages; ``at`` is where the first of them will sit in ``messages``."""
     role = turn.get("role") if isinstance(turn, dict) else None
+    if role == "system":  # Claude Code 2.1 puts its environment notes mid-conversation as system turns
+        return _system(turn.get("content"))
     if role not in ("user", "assistant"):
-        raise RequestRejected(f"A turn has role {role!r}; use user or assistant.", parameter="messages")
+        raise RequestRejected(f"A turn has role {role!r}; use user, assistant or system.", parameter="messages")
     content = turn.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
