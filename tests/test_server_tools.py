@@ -7,7 +7,6 @@ user message makes the model call NAME; tool results at the end make it answer `
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._api import ApiRefusal, chat_completions, responses
 from xai_oauth.emulator._authority import MODELS_BY_TIER
 
-from .support.served import Served, serve, sign_in
+from .support.served import Served, signed_in_server
 
 ALL = MODELS_BY_TIER[5]
 WEATHER = {
@@ -38,9 +37,7 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0
 
 @pytest.fixture
 def served(emulator: Emulator, isolated_home: Path) -> Iterator[Served]:
-    env = {**os.environ, **emulator.environ()}
-    sign_in(emulator, env)
-    with serve(env) as running:
+    with signed_in_server(emulator) as running:
         yield running
 
 
