@@ -147,6 +147,7 @@ def chat(
     messages: list[dict[str, Any]] | str | None = None,
     stream: bool = False,
     thinking: dict[str, str] | None = None,
+    conversation: str | None = None,
     **params: Any,
 ) -> dict[str, Any]:
     """Ask a Grok model; the lane (chat completions or responses) follows from the model.
@@ -161,13 +162,18 @@ def chat(
     ``stream=True`` the text is printed to stdout as it arrives (then a
     newline), and the same final dict is returned:
     ``{"ok": True, "model", "lane", "content", "finish_reason", "usage", "tool_calls"}``.
+    Turns of one conversation share a cache id derived from its start (so
+    ``usage.cached_tokens`` can grow from turn two on, even across processes);
+    ``conversation="name"`` names the conversation instead.
     """
     if not stream:
-        return _call(lambda client: client.chat(model, messages, thinking=thinking, **params))
+        return _call(
+            lambda client: client.chat(model, messages, thinking=thinking, conversation=conversation, **params)
+        )
     printed: list[str] = []
 
     def run(client: Client) -> dict[str, Any]:
-        deltas = client.stream(model, messages, thinking=thinking, **params)
+        deltas = client.stream(model, messages, thinking=thinking, conversation=conversation, **params)
         try:
             for delta in deltas:
                 printed.append(delta)

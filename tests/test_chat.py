@@ -171,6 +171,7 @@ class TestErrorTable:
                 status=429,
                 content_type="application/json",
                 body='{"code": "subscription:free-usage-exhausted", "error": "usage exhausted"}',
+                times=3,  # a short Retry-After (1 s) is waited out twice (issue 23); the third 429 is reported
             )
         )
         limited = agent("chat('xai-grok/grok-4.3', 'x')")
