@@ -124,14 +124,16 @@ def refresh(force: bool = False) -> dict[str, Any]:
     return _call(lambda client: client.account.refresh(force=force))
 
 
-def models() -> dict[str, Any]:
+def models(refresh: bool = False) -> dict[str, Any]:
     """The models this sign-in (``xai-grok/<id>``) and the API key (``xai/<id>``) can use, and the default.
 
     Each model has its ``lane`` (chat_completions or responses) and
     ``credential``; when the API cannot be reached the subscription's cached
-    list answers, with ``cached: True``.
+    list answers, with ``cached: True``; so does a listing under a minute old
+    (``refresh=True`` asks xAI anyway). Subscription models carry
+    ``context_window`` and ``max_output_tokens`` where xAI gives them.
     """
-    return _call(lambda client: client.models())
+    return _call(lambda client: client.models(refresh=refresh))
 
 
 def usage() -> dict[str, Any]:

@@ -76,15 +76,17 @@ class Client:
             self.config, self.account, lambda: self.account.http, sleep=self.account.sleep, policy=CALLER_RETRIES
         )
 
-    def models(self) -> dict[str, Any]:
+    def models(self, *, refresh: bool = False) -> dict[str, Any]:
         """Chat models of every credential available, ``xai-grok/<id>`` and ``xai/<id>``; offline, the cache.
 
         The subscription's listing is cached in the state file (``status()``
         shows it); when the API cannot be reached the cache answers, marked
         ``cached: True``. When one credential fails and the other lists
-        models, the failure becomes a note instead of hiding the list.
+        models, the failure becomes a note instead of hiding the list. A listing
+        younger than a minute answers from the cache (``cached: True``);
+        ``refresh=True`` asks xAI anyway.
         """
-        return _catalog.models(self.account, self._caller_transport)
+        return _catalog.models(self.account, self._caller_transport, refresh=refresh)
 
     def usage(self) -> dict[str, Any]:
         """The subscription's usage meter: ``credit_usage_percent``, ``period`` and ``tier``, from the chat proxy.

@@ -17,13 +17,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._files import read_json, write_json
-from ._routes import GROK_CLI_VERSION
 
 if TYPE_CHECKING:
     from ._config import Config
     from ._paths import Paths
 
-__all__ = ["in_use", "named_version", "remember", "version_note", "version_tuple"]
+__all__ = ["GROK_CLI_VERSION", "in_use", "named_version", "remember", "version_note", "version_tuple"]
+
+#: The Grok CLI release our proxy requests say they match (grok-build's xai-grok-version, 1.0.6 of 2026-08-18).
+#: The proxy gates on it (426 when absent or too old); ``XAI_OAUTH_CLIENT_VERSION`` overrides it.
+GROK_CLI_VERSION = "1.0.6"
 
 
 def version_tuple(text: object) -> tuple[int, ...]:
@@ -64,12 +67,17 @@ def _remembered(paths: Paths) -> str | None:
 
 def in_use(config: Config) -> tuple[str, str]:
     """The version to send and why: ``setting``, ``learned`` (a 426 named it) or ``built-in``."""
-    if config.client_version_set:
-        return config.client_version, "setting"
-    learned = _remembered(config.paths)
-    if learned and version_tuple(learned) > version_tuple(config.client_version):
+    return choose(config.client_version if config.client_version_set else None, config.paths)
+
+
+def choose(setting: str | None, paths: Paths) -> tuple[str, str]:
+    """``in_use`` from the raw setting (None when unset) and the home's remembered version."""
+    if setting:
+        return setting, "setting"
+    learned = _remembered(paths)
+    if learned and version_tuple(learned) > version_tuple(GROK_CLI_VERSION):
         return learned, "learned"
-    return config.client_version, "built-in"
+    return GROK_CLI_VERSION, "built-in"
 
 
 def remember(paths: Paths, version: str, now: float) -> None:
@@ -77,9 +85,9 @@ def remember(paths: Paths, version: str, now: float) -> None:
     write_json(paths.client_version, {"version": version, "learned_at": now})
 
 
-def version_note(config: Config) -> str:
-    """What status() says about the version gate."""
-    version, why = in_use(config)
+def version_note(setting: str | None, paths: Paths) -> str:
+    """What status() says about the version gate (``setting``: ``XAI_OAUTH_CLIENT_VERSION``, None when unset)."""
+    version, why = choose(setting, paths)
     if why == "setting":
         return f"The chat proxy is told Grok CLI {version} (XAI_OAUTH_CLIENT_VERSION); a 426 will not change it."
     if why == "learned":

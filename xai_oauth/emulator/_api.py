@@ -94,7 +94,7 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cached: int = 0) -> Reply:
     model = _check_model(body, allowed)
     if "multi-agent" in model:
         raise ApiRefusal(400, "invalid-argument", f"{model} is only served by /v1/responses.")
@@ -109,11 +109,13 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
     if body.get("reasoning_effort"):
         text += f" (thought with {body['reasoning_effort']} effort)"
     pieces = _words(text, repeat)
-    usage = {
+    usage: dict[str, Any] = {
         "prompt_tokens": sum(len(_text_of(m.get("content")).split()) for m in messages),
         "completion_tokens": len(pieces),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    if cached:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     ident, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
     whole = {
         "id": ident,
@@ -180,7 +182,7 @@ def _searches(tools: Any) -> list[str]:
     return found
 
 
-def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cached: int = 0) -> Reply:
     model = _check_model(body, allowed)
     items = body.get("input")
     if "messages" in body or "max_tokens" in body:
@@ -207,6 +209,8 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         "total_tokens": input_tokens + len(pieces),
         "output_tokens_details": {"reasoning_tokens": 10 * agents},
     }
+    if cached:
+        usage["input_tokens_details"] = {"cached_tokens": cached}
     response_id, item_id = "resp_" + uuid.uuid4().hex[:12], "msg_" + uuid.uuid4().hex[:12]
     text = "".join(pieces)
     annotations = [

@@ -26,12 +26,14 @@ class Fault:
     #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
     #: or, with ``drop``, by cutting the connection mid-chunk
     cut_stream: bool = False
+    #: the answer's ``x-should-retry`` header (``true`` / ``false``), as xAI's chat proxy sends on 429 and 5xx
+    should_retry: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:
         """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
         kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
-        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool})
+        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool, "should_retry": str})
         if not isinstance(data.get("path"), str):
             raise ValueError("path is required, as a string")
         for name, value in data.items():

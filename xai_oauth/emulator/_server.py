@@ -22,7 +22,7 @@ xAI's own Grok CLI meets it: subscription tokens only, ``X-XAI-Token-Auth:
 xai-grok-cli`` required, 426 without ``x-grok-client-version`` (or older than
 ``min_client_version``), ``x-grok-model-override`` must name the body's model,
 streams only (``grok-build`` excepted), ``store: false`` on responses.
-    GET  /v1/models | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
+    GET  /v1/models | /v1/models-v2 | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
     POST /v1/chat/completions | /v1/responses
 
 Every request first meets any ``Fault`` injected for its path.
@@ -115,6 +115,8 @@ class Emulator:
         self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
         self.api_requests: list[dict[str, Any]] = []
+        #: the pretend prompt cache: per ``x-grok-conv-id``, the messages its last request sent (see ``_api_routes``)
+        self.prompt_cache: dict[str, list[Any]] = {}
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"
