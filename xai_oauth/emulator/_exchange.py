@@ -98,6 +98,9 @@ class Exchange(BaseHTTPRequestHandler):
         fault = self.emulator.take_fault(path, after)
         if fault is None:
             return False
+        self.emulator.faulted_headers.append(
+            {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
+        )
         if fault.delay:
             time.sleep(fault.delay)
         if fault.drop:

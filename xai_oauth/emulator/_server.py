@@ -117,6 +117,8 @@ class Emulator:
         self.api_requests: list[dict[str, Any]] = []
         #: the pretend prompt cache: per ``x-grok-conv-id``, the messages its last request sent (see ``_api_routes``)
         self.prompt_cache: dict[str, list[Any]] = {}
+        #: the headers (but the bearer) of each request a ``Fault`` answered: a retry's ids can be compared
+        self.faulted_headers: list[dict[str, str]] = []
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"
