@@ -74,7 +74,8 @@ def models(account: Account, transport: Transport, *, refresh: bool = False) -> 
 
 def _listing(account: Account, transport: Transport, credential: str, *, refresh: bool) -> dict[str, Any]:
     """One credential's models; the subscription's come from the cache when fresh or the API is unreachable."""
-    if credential == "subscription" and not refresh:
+    if credential == "subscription" and not refresh and account.status().get("state") == "connected":
+        # only for a usable sign-in: a revoked or expired one must say so, not hide behind the cache
         cache = account.cached_models()
         if cache is not None and 0 <= account.now() - _checked_at(account, cache) < MODELS_TTL:
             return {**cache, "fresh": True, "proxy_default": cache.get("default_model_id")}
