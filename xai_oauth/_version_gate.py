@@ -9,14 +9,14 @@ the same proxy). An explicit ``XAI_OAUTH_CLIENT_VERSION`` wins over both,
 and then a 426 stays ``client_outdated``; an answer that names no version
 changes nothing. status() says which version is in use and why.
 
-Standard library only, and no ``re`` (status() reads this in a few milliseconds).
+Standard library only, and no ``re`` or ``typing`` (status() reads this in a few milliseconds).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._files import read_json, write_json
+
+TYPE_CHECKING = False  # typing's own constant, without importing typing on status()'s path
 
 if TYPE_CHECKING:
     from ._config import Config
@@ -39,9 +39,9 @@ def version_tuple(text: object) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def named_version(body: Any) -> str | None:
+def named_version(body: object) -> str | None:
     """The minimum version a 426 answer names ("... update to version 1.0.13 or later"), or None."""
-    texts: list[Any] = [body]
+    texts: list[object] = [body]
     if isinstance(body, dict):
         error = body.get("error")
         texts = [body.get(k) for k in ("min_version", "minimum_version", "minVersion", "message", "code")]
