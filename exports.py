@@ -124,14 +124,16 @@ def refresh(force: bool = False) -> dict[str, Any]:
     return _call(lambda client: client.account.refresh(force=force))
 
 
-def models() -> dict[str, Any]:
+def models(refresh: bool = False) -> dict[str, Any]:
     """The models this sign-in (``xai-grok/<id>``) and the API key (``xai/<id>``) can use, and the default.
 
     Each model has its ``lane`` (chat_completions or responses) and
     ``credential``; when the API cannot be reached the subscription's cached
-    list answers, with ``cached: True``.
+    list answers, with ``cached: True``; so does a listing under a minute old
+    (``refresh=True`` asks xAI anyway). Subscription models carry
+    ``context_window`` and ``max_output_tokens`` where xAI gives them.
     """
-    return _call(lambda client: client.models())
+    return _call(lambda client: client.models(refresh=refresh))
 
 
 def usage() -> dict[str, Any]:
@@ -147,6 +149,7 @@ def chat(
     messages: list[dict[str, Any]] | str | None = None,
     stream: bool = False,
     thinking: dict[str, str] | None = None,
+    conversation: str | None = None,
     **params: Any,
 ) -> dict[str, Any]:
     """Ask a Grok model; the lane (chat completions or responses) follows from the model.
@@ -161,13 +164,18 @@ def chat(
     ``stream=True`` the text is printed to stdout as it arrives (then a
     newline), and the same final dict is returned:
     ``{"ok": True, "model", "lane", "content", "finish_reason", "usage", "tool_calls"}``.
+    Turns of one conversation share a cache id derived from its start (so
+    ``usage.cached_tokens`` can grow from turn two on, even across processes);
+    ``conversation="name"`` names the conversation instead.
     """
     if not stream:
-        return _call(lambda client: client.chat(model, messages, thinking=thinking, **params))
+        return _call(
+            lambda client: client.chat(model, messages, thinking=thinking, conversation=conversation, **params)
+        )
     printed: list[str] = []
 
     def run(client: Client) -> dict[str, Any]:
-        deltas = client.stream(model, messages, thinking=thinking, **params)
+        deltas = client.stream(model, messages, thinking=thinking, conversation=conversation, **params)
         try:
             for delta in deltas:
                 printed.append(delta)

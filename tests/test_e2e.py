@@ -50,9 +50,14 @@ def test_full_sign_in_status_models_refresh_logout(agent: Agent, emulator: Emula
 
     models = agent("models()")
     assert models["default_model_id"] == "xai-grok/grok-4.3"
-    assert {"id": "xai-grok/grok-4.20-multi-agent-0309", "lane": "responses", "credential": "subscription"} in models[
-        "models"
-    ]
+    listed = {m["id"]: m for m in models["models"]}
+    assert listed["xai-grok/grok-4.20-multi-agent-0309"] == {
+        "id": "xai-grok/grok-4.20-multi-agent-0309",
+        "lane": "responses",
+        "credential": "subscription",
+        "context_window": 256_000,  # from the chat proxy's /models-v2 (issue 23)
+        "max_output_tokens": 64_000,
+    }
     assert models["image_models"] == [{"id": "xai-grok/grok-imagine-image", "credential": "subscription"}]
     assert models["video_models"] == [{"id": "xai-grok/grok-imagine-video", "credential": "subscription"}]
     status_models = agent("status()")["models"]

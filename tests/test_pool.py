@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from xai_oauth import Account, Config
+from xai_oauth._conversation import conversation_id
 from xai_oauth._routes import REQUEST_ID_HEADER, proxy_headers
 from xai_oauth.emulator import Emulator, Fault
 from xai_oauth.server._cooldowns import Cooldown, Cooldowns
-from xai_oauth.server._pool import conversation_id, explicit_key
+from xai_oauth.server._pool import explicit_key
 
 from .support.served import sign_in
 

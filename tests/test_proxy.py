@@ -75,6 +75,7 @@ def test_route_api_sends_subscription_text_to_xai_base_url(agent: Agent, emulato
 def test_version_gate_and_a_refusing_proxy_name_the_way_out(agent: Agent, emulator: Emulator) -> None:
     agent.sign_in()
     emulator.settings.min_client_version = "9.0.0"
+    emulator.settings.gate_names_version = False  # a 426 that names a version heals itself: test_official.py
     outdated = agent("chat('xai-grok/grok-4.3', 'hi')")
     assert outdated["error"] == "client_outdated" and "XAI_OAUTH_CLIENT_VERSION" in outdated["action"]
     assert agent("chat('xai-grok/grok-4.3', 'hi')", XAI_OAUTH_CLIENT_VERSION="9.0.1")["ok"]

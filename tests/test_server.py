@@ -194,3 +194,19 @@ def test_healthz_answers_without_a_key(served: Served) -> None:
         except httpx2.TransportError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_a_conversation_keeps_its_id_so_the_prompt_cache_hits(served: Served, emulator: Emulator) -> None:
+    """The server sends x-grok-conv-id by chat()'s rule: turn 2 of one conversation reads turn 1's prefix."""
+    client = sdk(served)
+    turn = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first question"}]
+    first = client.chat.completions.create(model="grok-4.3", messages=turn)
+    turn += [{"role": "assistant", "content": first.choices[0].message.content or ""}]
+    second = client.chat.completions.create(model="grok-4.3", messages=[*turn, {"role": "user", "content": "next"}])
+    details = second.usage.prompt_tokens_details if second.usage else None
+    assert details is not None and (details.cached_tokens or 0) > 0
+    other = client.chat.completions.create(model="grok-4.3", messages=[{"role": "user", "content": "unrelated"}])
+    other_details = other.usage.prompt_tokens_details if other.usage else None
+    assert other_details is None or not other_details.cached_tokens
+    sent = [r for r in emulator.api_requests if r.get("path", "").endswith("/chat/completions")]
+    assert len(sent) >= 3

@@ -73,6 +73,7 @@ def test_status_fast_path_imports_nothing_heavy() -> None:
         "xai_oauth._slots",
         "xai_oauth._state",
         "xai_oauth._status",
+        "xai_oauth._version_gate",
     ]
     heavy = {"httpx2", "jwt", "keyring", "platformdirs", "filelock", "pathlib", "typing", "dataclasses"}
     assert not heavy & {m.split(".")[0] for m in loaded}, loaded

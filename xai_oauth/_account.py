@@ -114,7 +114,11 @@ class Account:
     def status(self) -> dict[str, Any]:
         """Where the sign-in stands, offline; a journal left by an interrupted grant is settled first."""
         self.recover(timeout=RECOVER_LOCK_TIMEOUT)
-        return read_status(self.paths, self.now(), notes=self.notes, api_key=bool(self.config.api_key))
+        from ._version_gate import version_note
+
+        setting = self.config.client_version if self.config.client_version_set else None
+        notes = [*self.notes, version_note(setting, self.paths)]
+        return read_status(self.paths, self.now(), notes=notes, api_key=bool(self.config.api_key))
 
     def recover(self, timeout: float = LOCK_TIMEOUT) -> None:
         """Settle a grant journal if one is there; a busy lock leaves it for later. See ``_keeper.recover``."""

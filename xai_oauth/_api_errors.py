@@ -25,7 +25,9 @@ def is_auth_failure(status: int, body: object) -> bool:
     """True when a fresh access token might succeed where this one failed."""
     if status == 401:
         return True
-    return status == 403 and (error_code(body) or "").startswith("unauthenticated:")
+    code = error_code(body) or ""
+    # the chat proxy's stale-token answer may come without the family prefix (CLIProxyAPI refreshes on it too)
+    return status == 403 and (code.startswith("unauthenticated:") or code.endswith("bad-credentials"))
 
 
 _ROUTE_ACTION = (
@@ -93,6 +95,13 @@ def api_error(
             action=_ROUTE_ACTION
             if route == "api"
             else (
+                "The account's spending limit is reached (personal-team-blocked:spending-limit). Raise the "
+                "limit or add credit in the subscription's billing settings at grok.com, wait for the next "
+                "period (usage() shows it), or send this request with an API key (xai/<model>)."
+                if "spending-limit" in (code or "")
+                else None
+            )
+            or (
                 "The subscription's included usage or credit is spent; check it with usage() and the subscription "
                 "settings at grok.com, or send this request with an API key (xai/<model>)."
                 if route == "proxy"

@@ -115,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     command("logout", account.logout, "Revoke the sign-in at xAI and forget it here.")
     refresh = command("refresh", account.refresh, "Renew the access token now if it is due (or always, with --force).")
     refresh.add_argument("--force", action="store_true", help="renew even when the token is not due yet")
-    command("models", account.models, "List the models you can use.")
+    models = command("models", account.models, "List the models you can use.")
+    models.add_argument("--refresh", action="store_true", help="ask xAI even when the listing is under a minute old")
     command("usage", account.usage, "Show how much of the subscription's usage you have used this period.")
     chat = command("chat", ask.chat, "Ask a Grok model something.")
     chat.add_argument(

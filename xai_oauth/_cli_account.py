@@ -89,6 +89,15 @@ def usage(args: argparse.Namespace) -> int:
         period = r["period"]
         span = f" ({period.get('start', '?')} to {period.get('end', '?')})" if period else ""
         print(f"{r['tier_name']}: {used} of this period's usage used{span}.")
+        for key, label in (
+            ("on_demand_used_cents", "On-demand used"),
+            ("on_demand_cap_cents", "On-demand cap"),
+            ("prepaid_balance_cents", "Prepaid balance"),
+        ):
+            if r.get(key) is not None:
+                print(f"{label}: ${r[key] / 100:,.2f}")
+        if r.get("unified_billing") is not None:
+            print("Unified billing: " + ("yes (one shared pool)" if r["unified_billing"] else "no"))
 
     return emit(exports.usage(), args, show)
 
@@ -108,7 +117,7 @@ def models(args: argparse.Namespace) -> int:
         for note in r.get("notes", []):
             print(f"note: {note}")
 
-    return emit(exports.models(), args, human)
+    return emit(exports.models(refresh=getattr(args, "refresh", False)), args, human)
 
 
 def _media_lane(model: str) -> str:

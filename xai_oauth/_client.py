@@ -66,15 +66,27 @@ class Client:
 
         return Transport(self.config, self.account, lambda: self.account.http, sleep=self.account.sleep)
 
-    def models(self) -> dict[str, Any]:
+    @property
+    def _caller_transport(self) -> Transport:
+        """As ``_transport``, waiting out a short 429 (``CALLER_RETRIES``: at most 10 s, at most twice)."""
+        from ._retry import CALLER_RETRIES
+        from ._transport import Transport
+
+        return Transport(
+            self.config, self.account, lambda: self.account.http, sleep=self.account.sleep, policy=CALLER_RETRIES
+        )
+
+    def models(self, *, refresh: bool = False) -> dict[str, Any]:
         """Chat models of every credential available, ``xai-grok/<id>`` and ``xai/<id>``; offline, the cache.
 
         The subscription's listing is cached in the state file (``status()``
         shows it); when the API cannot be reached the cache answers, marked
         ``cached: True``. When one credential fails and the other lists
-        models, the failure becomes a note instead of hiding the list.
+        models, the failure becomes a note instead of hiding the list. A listing
+        younger than a minute answers from the cache (``cached: True``);
+        ``refresh=True`` asks xAI anyway.
         """
-        return _catalog.models(self.account, self._transport)
+        return _catalog.models(self.account, self._caller_transport, refresh=refresh)
 
     def usage(self) -> dict[str, Any]:
         """The subscription's usage meter: ``credit_usage_percent``, ``period`` and ``tier``, from the chat proxy.
@@ -84,7 +96,7 @@ class Client:
         upgrade earns one forced refresh, as xAI's own CLI does). The reading is
         cached, so status() shows it offline with its age.
         """
-        return _catalog.usage(self.account, self._transport)
+        return _catalog.usage(self.account, self._caller_transport)
 
     def chat(
         self,
@@ -95,6 +107,7 @@ class Client:
         timeout: float | None = None,
         search: Any = None,
         lane: str | None = None,
+        conversation: str | None = None,
         **params: Any,
     ) -> dict[str, Any]:
         """One whole answer: ``{"model", "lane", "content", "finish_reason", "usage", "tool_calls", "citations"?}``.
@@ -104,16 +117,23 @@ class Client:
         answer lists what it cited. ``lane="responses"`` picks that lane
         without searching. On the chat proxy the answer is read out of a
         stream (it serves most models only that way); the dict is the same.
+
+        Turns of one conversation share an ``x-grok-conv-id`` (so xAI's prompt
+        cache can serve them; ``usage.cached_tokens`` says when it did): by
+        default derived, privately, from the conversation's start; ``conversation=``
+        names it instead. A 429 whose Retry-After is at most 10 s is waited out,
+        at most twice; a stream is never sent again once it began.
         """
         return _text.chat(
             self.account,
-            self._transport,
+            self._caller_transport,
             model,
             messages,
             thinking=thinking,
             timeout=timeout,
             search=search,
             lane=lane,
+            conversation=conversation,
             **params,
         )
 
@@ -126,18 +146,20 @@ class Client:
         timeout: float | None = None,
         search: Any = None,
         lane: str | None = None,
+        conversation: str | None = None,
         **params: Any,
     ) -> ChatStream:
         """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
         return _text.stream(
             self.account,
-            self._transport,
+            self._caller_transport,
             model,
             messages,
             thinking=thinking,
             timeout=timeout,
             search=search,
             lane=lane,
+            conversation=conversation,
             **params,
         )
 

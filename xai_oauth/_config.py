@@ -68,6 +68,8 @@ class Config:
     #: ``proxy`` (the official CLI's way) or ``api`` (subscription text through ``base_url``)
     route: str = "proxy"
     client_version: str = GROK_CLI_VERSION
+    #: True when a person chose ``client_version`` (then a 426 never changes it); None: set when it differs
+    client_version_set: bool | None = None
     profile: str = DEFAULT_PROFILE
     store: str = "auto"
     keyring_timeout: float = 3.0
@@ -104,6 +106,8 @@ class Config:
                 raise ConfigError(f"{name} must be a positive number of seconds, at most {MAX_SECONDS:.0f} (a week).")
         if self.api_key:
             remember_secret(self.api_key)
+        if self.client_version_set is None:
+            object.__setattr__(self, "client_version_set", self.client_version != GROK_CLI_VERSION)
         if self.paths is None:
             object.__setattr__(self, "paths", Paths(None, slot_name(self.issuer, self.client_id, self.profile)))
 
@@ -117,7 +121,8 @@ class Config:
             base_url=settings.get("XAI_BASE_URL", DEFAULT_API_URL).rstrip("/"),
             oauth_base_url=settings.get("XAI_OAUTH_BASE_URL", DEFAULT_PROXY_URL).rstrip("/"),
             route=settings.get("XAI_OAUTH_ROUTE", "proxy").strip().lower(),
-            client_version=settings.get("XAI_OAUTH_CLIENT_VERSION", GROK_CLI_VERSION).strip(),
+            client_version=settings.get("XAI_OAUTH_CLIENT_VERSION").strip() or GROK_CLI_VERSION,
+            client_version_set=bool(settings.get("XAI_OAUTH_CLIENT_VERSION").strip()),
             profile=settings.profile,
             store=settings.get("XAI_OAUTH_STORE", "auto").strip().lower(),
             keyring_timeout=_seconds(settings, "XAI_OAUTH_KEYRING_TIMEOUT", 3.0),

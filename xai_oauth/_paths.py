@@ -82,6 +82,21 @@ class Paths:
         return os.path.join(self.dir, "discovery.json")
 
     @property
+    def conversation_key(self) -> str:
+        """The secret (0600, made once) that turns a conversation's start into its id (see ``_conversation``)."""
+        return os.path.join(self.dir, "conversation.key")
+
+    @property
+    def models_checked(self) -> str:
+        """When the model listing was last fetched (not secret): the listing itself is rewritten only on change."""
+        return os.path.join(self.dir, "models-checked.json")
+
+    @property
+    def client_version(self) -> str:
+        """The Grok CLI version the chat proxy last asked for (one per home, not per profile; not secret)."""
+        return os.path.join(self.home, "client-version.json")
+
+    @property
     def lock(self) -> str:
         """The cross-process lock taken around every read-modify-write of the above."""
         return os.path.join(self.dir, ".lock")

@@ -27,6 +27,7 @@ import ipaddress
 from urllib.parse import SplitResult, urlsplit
 
 from ._exceptions import ConfigError
+from ._version_gate import GROK_CLI_VERSION  # the version gate owns it; re-exported for the request headers
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -45,9 +46,6 @@ __all__ = [
 DEFAULT_API_URL = "https://api.x.ai/v1"
 DEFAULT_PROXY_URL = "https://cli-chat-proxy.grok.com/v1"
 ROUTES = ("proxy", "api")
-#: The Grok CLI release our proxy requests say they match (grok-build's xai-grok-version, 1.0.6 of 2026-08-18).
-#: The proxy gates on it (426 when absent or too old); ``XAI_OAUTH_CLIENT_VERSION`` overrides it.
-GROK_CLI_VERSION = "1.0.6"
 SUBSCRIPTION_DOMAINS = ("x.ai", "grok.com")
 #: One random id per client request of the local server, the same on each account it is tried on, so a
 #: duplicate send can be told apart from a retry (a name OpenAI's own SDKs use for the same purpose).

@@ -56,7 +56,16 @@ def logout(session: Session, vault: Vault) -> dict[str, Any]:
             if leftover is not None and leftover.refresh_token:
                 _revoke_issued(session, leftover, meta or {}, notes)
         _forget_keyring_entry(vault, meta, notes)
-        for path in (paths.credentials, paths.access_token, paths.pending, paths.state, paths.discovery, paths.journal):
+        for path in (
+            paths.credentials,
+            paths.access_token,
+            paths.pending,
+            paths.state,
+            paths.discovery,
+            paths.journal,
+            paths.models_checked,
+            paths.conversation_key,  # the next sign-in's conversations get ids of their own
+        ):
             remove(path)
         for pattern in ("*.tmp-*", "*.corrupt-*"):
             for leftover_path in glob.glob(os.path.join(glob.escape(paths.dir), pattern)):

@@ -52,6 +52,9 @@ def current_status(now: "float | None" = None) -> "dict[str, object]":
             recover(session, Vault(session), timeout=RECOVER_LOCK_TIMEOUT)
         except XaiOAuthError as exc:
             notes.append(f"An interrupted token grant could not be settled yet: {exc.message}")
+    from ._version_gate import version_note
+
+    notes.append(version_note(settings.get("XAI_OAUTH_CLIENT_VERSION").strip() or None, paths))
     return read_status(paths, now, notes=notes, api_key=bool(settings.get("XAI_API_KEY")))
 
 

@@ -3,6 +3,13 @@
 ``_models`` decides the endpoint from the model id and ``wire`` the body; ``_transport``
 adds the credential and sends. On the chat proxy a whole answer is read out
 of a stream (it serves most models only that way); the dict is the same.
+
+Every request says which conversation it belongs to (``_conversation``: a
+stable ``x-grok-conv-id`` derived from the conversation's start, so xAI's
+prompt cache can serve turn two from turn one's work even when each turn
+comes from a fresh process), with one request id kept across its retries; on
+the Responses lane the same id goes as ``prompt_cache_key``. A stream is
+never sent again once its first byte arrived (``Transport.open_stream``).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._conversation import HEADLESS
 from ._exceptions import MalformedResponse
 from ._models import API_KEY_PREFIX, DEFAULT_MODEL_ID, RESPONSES, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
 from .wire._answers import read_answer
@@ -51,19 +59,28 @@ def chat(
     timeout: float | None = None,
     search: Any = None,
     lane: str | None = None,
+    conversation: str | None = None,
+    mode: str = HEADLESS,
     **params: Any,
 ) -> dict[str, Any]:
     """One whole answer; ``Client.chat`` says what it holds."""
     choice, body = _prepare(account, model, messages, thinking, params, stream=False, search=search, lane=lane)
+    sent = _conversation_headers(account, choice, body, conversation, mode)
     seconds = timeout or account.config.read_timeout
     if body.get("stream"):
-        deltas = ChatStream(_stream_deltas(transport, choice, body, seconds))
+        deltas = ChatStream(_stream_deltas(transport, choice, body, seconds, sent))
         for _ in deltas:
             pass
         assert deltas.result is not None
         return deltas.result
     answer = transport.request(
-        choice.credential, choice.display_id, choice.path, body, timeout=seconds, model_id=choice.model_id
+        choice.credential,
+        choice.display_id,
+        choice.path,
+        body,
+        timeout=seconds,
+        model_id=choice.model_id,
+        extra_headers=sent,
     )
     if not isinstance(answer.body, dict):
         raise MalformedResponse("The chat answer is not a JSON object.", http_status=answer.status)
@@ -80,11 +97,14 @@ def stream(
     timeout: float | None = None,
     search: Any = None,
     lane: str | None = None,
+    conversation: str | None = None,
+    mode: str = HEADLESS,
     **params: Any,
 ) -> ChatStream:
     """Text deltas as they arrive; the whole answer is in ``.result`` once the iterator is exhausted."""
     choice, body = _prepare(account, model, messages, thinking, params, stream=True, search=search, lane=lane)
-    return ChatStream(_stream_deltas(transport, choice, body, timeout or account.config.read_timeout))
+    sent = _conversation_headers(account, choice, body, conversation, mode)
+    return ChatStream(_stream_deltas(transport, choice, body, timeout or account.config.read_timeout, sent))
 
 
 def default_model(account: Account) -> str:
@@ -124,14 +144,39 @@ def _prepare(
     )
 
 
+def _conversation_headers(
+    account: Account, choice: ModelChoice, body: dict[str, Any], explicit: str | None, mode: str
+) -> dict[str, str]:
+    """This request's ``x-grok-*`` headers (and, on the Responses lane, its ``prompt_cache_key``)."""
+    import uuid
+
+    from ._conversation import conversation_id, grok_headers, turn_index
+    from ._conversation_key import conversation_key
+
+    messages = body.get("messages") if choice.lane != RESPONSES else body.get("input")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    if choice.lane == RESPONSES and isinstance(body.get("instructions"), str):
+        messages = [{"role": "system", "content": body["instructions"]}, *messages]
+    conv = conversation_id(conversation_key(account.paths), messages, explicit)
+    if choice.lane == RESPONSES:
+        body.setdefault("prompt_cache_key", conv)
+    return grok_headers(conv, f"xai-oauth-{uuid.uuid4()}", turn_index(messages), conv, mode)
+
+
 def _stream_deltas(
-    transport: Transport, choice: ModelChoice, body: dict[str, Any], timeout: float
+    transport: Transport, choice: ModelChoice, body: dict[str, Any], timeout: float, sent: dict[str, str]
 ) -> Iterator[str | dict[str, Any]]:
     """Yields text deltas, then the final answer dict."""
     from ._http import EventStream
 
     opening = transport.open_stream(
-        choice.credential, choice.display_id, choice.path, body, timeout=timeout, model_id=choice.model_id
+        choice.credential,
+        choice.display_id,
+        choice.path,
+        body,
+        timeout=timeout,
+        model_id=choice.model_id,
+        extra_headers=sent,
     )
     with opening as opened:
         if isinstance(opened, EventStream):

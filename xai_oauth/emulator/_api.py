@@ -116,7 +116,7 @@ def _words(text: str, repeat: int) -> list[str]:
     return [w + " " for w in words[:-1]] + words[-1:]
 
 
-def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cached: int = 0) -> Reply:
     model = _check_model(body, allowed)
     if "multi-agent" in model:
         raise ApiRefusal(400, "invalid-argument", f"{model} is only served by /v1/responses.")
@@ -134,11 +134,13 @@ def chat_completions(body: dict[str, Any], allowed: list[str], *, repeat: int = 
     if body.get("reasoning_effort") and text.startswith("You said"):
         text += f" (thought with {body['reasoning_effort']} effort)"
     pieces = [call.arguments for call in calls] or _words(text, repeat)
-    usage = {
+    usage: dict[str, Any] = {
         "prompt_tokens": sum(len(text_of(m.get("content")).split()) for m in messages),
         "completion_tokens": len(pieces),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    if cached:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     if calls:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return Reply(*chat_tool_reply(model, calls, usage, include_usage))
@@ -208,7 +210,7 @@ def _searches(tools: Any) -> list[str]:
     return found
 
 
-def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> Reply:
+def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cached: int = 0) -> Reply:
     model = _check_model(body, allowed)
     items = body.get("input")
     if "messages" in body or "max_tokens" in body:
@@ -241,6 +243,8 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1) -> R
         "total_tokens": input_tokens + output_tokens,
         "output_tokens_details": {"reasoning_tokens": 10 * agents},
     }
+    if cached:
+        usage["input_tokens_details"] = {"cached_tokens": cached}
     base = {
         "id": "resp_" + uuid.uuid4().hex[:12],
         "object": "response",

@@ -1,6 +1,12 @@
 """The emulated api.x.ai and chat proxy over HTTP: model listings, the two text lanes (whole or streamed), and
 the proxy's account endpoints and its rules.
 
+The prompt cache is pretend, and only as strict as a test needs: keyed by
+``x-grok-conv-id``, a request's cached tokens are those of the longest
+leading run of messages it shares with the last request of that id, so the
+same id with a changed start misses. How xAI's real cache behaves (what it
+keys on, how long it keeps a prefix) is not verified here.
+
 What the "model" answers lives in ``_api``; this module checks the bearer, records the request, applies the
 chat proxy's rules as xAI's own Grok CLI meets them (``X-XAI-Token-Auth``, ``x-grok-client-version``,
 ``x-grok-model-override``, streams only but ``grok-build``, ``store: false``) and writes the answer.
@@ -15,6 +21,7 @@ from .._routes import REQUEST_ID_HEADER
 from .._tiers import USER_TIERS
 from ._api import ApiRefusal, Reply, chat_completions, responses
 from ._exchange import Exchange
+from ._tools import text_of
 
 __all__ = ["models", "proxy_account", "text"]
 
@@ -36,12 +43,26 @@ def proxy_account(ex: Exchange, path: str) -> None:
     if path == "/v1/models":
         listed = ex.emulator.authority.models_for(claims.get("tier"))
         ex.json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in listed]})
+    elif path == "/v1/models-v2":  # the shape grok-build's remote model parser reads
+        listed = [m for m in ex.emulator.authority.models_for(claims.get("tier")) if "imagine" not in m]
+        limits = {"contextWindow": settings.context_window, "maxCompletionTokens": settings.max_output_tokens}
+        ex.json(200, {"data": [{"model": m, "name": m, **limits} for m in listed]})
     elif path == "/v1/settings":
         ex.json(200, {"default_model": settings.proxy_default_model})
     elif path == "/v1/billing":
         now = time.time()
         period = {"type": "USAGE_PERIOD_TYPE_WEEKLY", "start": _iso(now - 2 * 86400), "end": _iso(now + 5 * 86400)}
-        ex.json(200, {"config": {"creditUsagePercent": settings.credit_usage_percent, "currentPeriod": period}})
+        config: dict[str, Any] = {"creditUsagePercent": settings.credit_usage_percent, "currentPeriod": period}
+        for name, cents in (
+            ("onDemandCap", settings.on_demand_cap_cents),
+            ("onDemandUsed", settings.on_demand_used_cents),
+            ("prepaidBalance", settings.prepaid_balance_cents),
+        ):
+            if cents is not None:
+                config[name] = {"val": cents} if cents else {}  # proto3 JSON leaves a zero out
+        if settings.unified_billing is not None:
+            config["isUnifiedBillingUser"] = settings.unified_billing
+        ex.json(200, {"config": config})
     elif path == "/v1/user":
         names = {level: name for name, level in USER_TIERS.items()}
         ex.json(200, {"id": claims.get("sub"), "subscription_tier": names.get(tier) if tier else None})
@@ -63,12 +84,14 @@ def text(ex: Exchange, path: str) -> None:
     billed = not ex.proxy and ex.credential == "subscription" and settings.api_bills_oauth
     if refusal is None and billed:
         refusal = (429, "subscription:free-usage-exhausted", "Free usage exhausted; add API credits.")
+    if refusal is None and ex.proxy and settings.spending_limit_reached:
+        refusal = (403, "personal-team-blocked:spending-limit", "Your team has reached its spending limit.")
     if refusal is not None:
         ex.refuse(*refusal)
         return
     lane = chat_completions if path == "/v1/chat/completions" else responses
     try:
-        reply = lane(body, allowed, repeat=settings.reply_repeat)
+        reply = lane(body, allowed, repeat=settings.reply_repeat, cached=_cached_tokens(ex, body))
     except ApiRefusal as refused:
         ex.json(refused.status, refused.body)
         return
@@ -77,6 +100,21 @@ def text(ex: Exchange, path: str) -> None:
     elif not ex.misbehave(path, after=True):
         ex.emulator.count(ex.emulator.answered, ex.headers.get(REQUEST_ID_HEADER))
         ex.json(200, reply.whole)
+
+
+def _cached_tokens(ex: Exchange, body: dict[str, Any]) -> int:
+    """The pretend cache's hit for this request (see the module's note), and this request kept for the next."""
+    conv = ex.headers.get("x-grok-conv-id")
+    messages = body.get("messages") if "messages" in body else body.get("input")
+    if not conv or not isinstance(messages, list):
+        return 0
+    sent = [[m.get("role"), m.get("content")] for m in messages if isinstance(m, dict)]
+    before = ex.emulator.prompt_cache.get(conv, [])
+    shared = 0
+    while shared < min(len(before), len(sent)) and before[shared] == sent[shared]:
+        shared += 1
+    ex.emulator.prompt_cache[conv] = sent
+    return sum(len(text_of(content).split()) for _, content in sent[:shared])
 
 
 def _proxy_refusal(ex: Exchange, path: str, body: dict[str, Any]) -> tuple[int, str, str] | None:

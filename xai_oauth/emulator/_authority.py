@@ -81,6 +81,18 @@ class Settings:
     credit_usage_percent: float = 12.5
     live_tier: int | None = None
     min_client_version: str = "1.0.0"
+    #: whether the proxy's 426 names the version it wants (today's proxy does)
+    gate_names_version: bool = True
+    #: each chat model's ``/models-v2`` limits: context window and maximum output tokens
+    context_window: int = 256_000
+    max_output_tokens: int = 64_000
+    #: ``/billing``'s money fields, in USD cents (None: left out, as older servers do), and unified billing
+    on_demand_cap_cents: int | None = 5000
+    on_demand_used_cents: int | None = 1250
+    prepaid_balance_cents: int | None = 0
+    unified_billing: bool | None = True
+    #: the proxy refuses every text request with 403 ``personal-team-blocked:spending-limit``
+    spending_limit_reached: bool = False
     #: api.x.ai refuses the subscription's text calls with 429 subscription:free-usage-exhausted
     #: (billed as API credit, as many subscribers see); media stays open
     api_bills_oauth: bool = False

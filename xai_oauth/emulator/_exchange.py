@@ -99,18 +99,19 @@ class Exchange(BaseHTTPRequestHandler):
         fault = self.emulator.take_fault(path, after, self.account)
         if fault is None:
             return False
+        self.emulator.faulted_headers.append(
+            {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
+        )
         if fault.delay:
             time.sleep(fault.delay)
         if fault.drop:
             self.close_connection = True
             self.connection.shutdown(2)
             return True
-        self.send(
-            fault.status,
-            fault.body.encode(),
-            fault.content_type,
-            {"Retry-After": f"{fault.retry_after or 1:g}"} if fault.status == 429 else None,
-        )
+        headers = {"Retry-After": f"{fault.retry_after or 1:g}"} if fault.status == 429 else {}
+        if fault.should_retry is not None:
+            headers["x-should-retry"] = fault.should_retry
+        self.send(fault.status, fault.body.encode(), fault.content_type, headers)
         return True
 
     def account(self) -> tuple[str, ...]:
@@ -141,10 +142,14 @@ class Exchange(BaseHTTPRequestHandler):
         if claims is None:
             self.json(401, {"code": "unauthenticated:bad-credentials", "error": "invalid or expired token"})
             return None
-        if self.proxy and client_version(self.headers.get("x-grok-client-version", "")) < client_version(
-            authority.settings.min_client_version
-        ):
-            self.json(426, {"code": "upgrade-required", "error": "Please update to the latest Grok CLI."})
+        sent = self.headers.get("x-grok-client-version", "")
+        if self.proxy and client_version(sent) < client_version(authority.settings.min_client_version):
+            # the proxy's own words, as issue reports quote them; ``gate_names_version`` off: a 426 naming none
+            wanted = authority.settings.min_client_version
+            said = f"Your Grok CLI version ({sent or 'none'}) is outdated. Please update to version {wanted} or later"
+            if not authority.settings.gate_names_version:
+                said = "Please update to the latest Grok CLI."
+            self.json(426, {"code": "upgrade-required", "error": said})
             return None
         self.credential = "subscription"
         self.subject = str(claims.get("sub", ""))

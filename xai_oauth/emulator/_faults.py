@@ -33,13 +33,15 @@ class Fault:
     account: str | None = None
     #: the ``Retry-After`` a 429 carries, in seconds (None: 1)
     retry_after: float | None = None
+    #: the answer's ``x-should-retry`` header (``true`` / ``false``), as xAI's chat proxy sends on 429 and 5xx
+    should_retry: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:
         """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
         kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
         kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool, "account": str})
-        kinds.update({"retry_after": float})
+        kinds.update({"retry_after": float, "should_retry": str})
         if not isinstance(data.get("path"), str):
             raise ValueError("path is required, as a string")
         for name, value in data.items():

@@ -22,7 +22,7 @@ xAI's own Grok CLI meets it: subscription tokens only, ``X-XAI-Token-Auth:
 xai-grok-cli`` required, 426 without ``x-grok-client-version`` (or older than
 ``min_client_version``), ``x-grok-model-override`` must name the body's model,
 streams only (``grok-build`` excepted), ``store: false`` on responses.
-    GET  /v1/models | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
+    GET  /v1/models | /v1/models-v2 | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
     POST /v1/chat/completions | /v1/responses
 
 Every request first meets any ``Fault`` injected for its path.
@@ -121,6 +121,10 @@ class Emulator:
         #: per client request id (``REQUEST_ID_HEADER``): text requests received, and answers begun (status 200)
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
+        #: the pretend prompt cache: per ``x-grok-conv-id``, the messages its last request sent (see ``_api_routes``)
+        self.prompt_cache: dict[str, list[Any]] = {}
+        #: the headers (but the bearer) of each request a ``Fault`` answered: a retry's ids can be compared
+        self.faulted_headers: list[dict[str, str]] = []
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"

@@ -82,7 +82,7 @@ def run_storm(
         before = emulator.stats()
         start_at = time.time() + 1.0 + 0.3 * processes
         code = _STORM_PROCESS.format(
-            skill_dir=SKILL_DIR, start_at=start_at, call="refresh(force=True)" if forced else "models()"
+            skill_dir=SKILL_DIR, start_at=start_at, call="refresh(force=True)" if forced else "models(refresh=True)"
         )
         children = [
             subprocess.Popen(
@@ -93,7 +93,8 @@ def run_storm(
         outcomes = [_outcome(child) for child in children]
         seconds = time.time() - start_at
         after = emulator.stats()
-        works_after = call_export("models()", env).get("ok") is True
+        # refresh=True: past the fresh-listing TTL, so the call needs a working grant
+        works_after = call_export("models(refresh=True)", env).get("ok") is True
     return StormResult(
         processes=processes,
         forced=forced,

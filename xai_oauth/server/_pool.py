@@ -35,8 +35,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
-import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -47,6 +45,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._conversation import conversation_id
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
 from .._redact import scrub
 from ._cooldowns import Cooldown, Cooldowns
@@ -57,9 +56,9 @@ if TYPE_CHECKING:
     from .._http import AsyncHttp
     from .._models import ModelChoice
     from ..wire._events import Event
-    from ._upstream import Upstream
+from ._upstream import Upstream
 
-__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key"]
+__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "explicit_key"]
 
 _log = logging.getLogger("xai_oauth.server")
 
@@ -97,30 +96,6 @@ def explicit_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | N
     if isinstance(user, str) and user.strip():
         return "user:" + user.strip()
     return None
-
-
-def conversation_id(secret: bytes, messages: list[Any], explicit: str | None) -> str | None:
-    """An HMAC naming one conversation: of ``explicit``, else of the system prompt and the first user message.
-
-    None when there is nothing to name it by. The text itself is never kept.
-    """
-    if explicit:
-        material = "explicit\0" + explicit
-    else:
-        system = [_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "system"]
-        first = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
-        if first is None and not system:
-            return None
-        material = "\0".join(["opening", *system, "\0user", _text(first.get("content")) if first else ""])
-    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
 
 
 @dataclass(frozen=True)
@@ -172,15 +147,17 @@ class Pool:
     ) -> AsyncIterator[Event]:
         """The answer as neutral events from the account that takes it; see the module docstring."""
         request_id = uuid.uuid4().hex
+        asked = {"shown_model": shown_model, "request_id": request_id, "conversation": conversation}
         if len(self.members) == 1 or choice.credential != "subscription":
-            async for event in self.primary.events(choice, chat_body, shown_model=shown_model, request_id=request_id):
+            async for event in self.primary.events(choice, chat_body, **asked):
                 yield event
             return
         messages = chat_body.get("messages")
-        key = conversation_id(self._secret, messages if isinstance(messages, list) else [], conversation)
+        messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+        key = conversation_id(self._secret, messages, conversation) if messages or conversation else None
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = member.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            events = member.upstream.events(choice, chat_body, **asked)
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)

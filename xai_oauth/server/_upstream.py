@@ -23,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import XaiOAuthError
 from .._models import RESPONSES, ModelChoice, parse_model
 from .._redact import scrub
+from .._routes import REQUEST_ID_HEADER
 from ..wire._events import Begin, Event, Failure
 from ..wire._openai_chat import ChatChunkReader, chat_body_events
 from ..wire._openai_responses import ResponsesEventReader, response_body_events
@@ -76,6 +78,7 @@ class Upstream:
 
         self.account = account
         self.timeout = timeout or account.config.read_timeout
+        self._secret: bytes | None = None
         self.transport: AsyncTransport = AsyncTransport(account.config, _SingleFlightKeeper(account), http)
 
     def choose(self, model: str) -> ModelChoice:
@@ -89,8 +92,13 @@ class Upstream:
         *,
         shown_model: str | None = None,
         request_id: str | None = None,
+        conversation: str | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive."""
+        """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive.
+
+        ``request_id`` is the server's id for its client's request, the same on every account tried;
+        ``conversation`` the key the client named the conversation by (else its start names it).
+        """
         body = dict(chat_body)
         search = body.pop("search", None)
         for key in CALLER_KEYS:
@@ -100,6 +108,7 @@ class Upstream:
         body["stream"] = True
         proxy = choice.credential == "subscription" and self.account.config.on_proxy
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
+        extra = self._conversation_headers(choice, body, sent, request_id or uuid.uuid4().hex, conversation)
         began = False
         try:
             async with self.transport.open_stream(
@@ -109,7 +118,7 @@ class Upstream:
                 sent,
                 timeout=self.timeout,
                 model_id=choice.model_id,
-                request_id=request_id,
+                extra_headers=extra,
             ) as opened:
                 async for event in self._read(choice, opened):
                     if isinstance(event, Begin) and shown_model:
@@ -122,6 +131,29 @@ class Upstream:
             yield Failure(scrub(error.message), code=error.code, status=error.http_status or 502)
         except (asyncio.CancelledError, GeneratorExit):
             raise  # the client went away: the ``async with`` above closes the upstream request
+
+    def _conversation_headers(
+        self,
+        choice: ModelChoice,
+        body: dict[str, Any],
+        sent: dict[str, Any],
+        request_id: str,
+        conversation: str | None,
+    ) -> dict[str, str]:
+        """The ``x-grok-*`` headers xAI's prompt cache follows, by the same rule as ``chat()``: an HMAC of the
+        conversation's start (or of the name the client gave it) under this account's own secret; on the
+        Responses lane the same id goes as ``prompt_cache_key``. Plus the server's request id."""
+        from .._conversation import HEADLESS, conversation_id, grok_headers, turn_index
+        from .._conversation_key import conversation_key
+
+        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+        if self._secret is None:
+            self._secret = conversation_key(self.account.paths)
+        conv = conversation_id(self._secret, messages, conversation)
+        if choice.lane == RESPONSES:
+            sent.setdefault("prompt_cache_key", conv)
+        headers = grok_headers(conv, f"xai-oauth-{request_id}", turn_index(messages), conv, HEADLESS)
+        return {**headers, REQUEST_ID_HEADER: request_id}
 
     async def _read(self, choice: ModelChoice, opened: Any) -> AsyncIterator[Event]:
         from .._http import AsyncEventStream

@@ -218,7 +218,7 @@ def mend_delta(carry: str, delta: str) -> tuple[str, str]:
 
 
 def read_usage(raw: Any) -> dict[str, int]:
-    """Both lanes' usage as prompt / completion / total (+ reasoning) tokens."""
+    """Both lanes' usage as prompt / completion / total (+ reasoning, + the prompt's cached) tokens."""
     if not isinstance(raw, dict):
         return {}
 
@@ -230,11 +230,13 @@ def read_usage(raw: Any) -> dict[str, int]:
         return None
 
     details = raw.get("output_tokens_details") or raw.get("completion_tokens_details") or {}
+    cached = raw.get("prompt_tokens_details") or raw.get("input_tokens_details") or {}
     usage = {
         "prompt_tokens": number("prompt_tokens", "input_tokens"),
         "completion_tokens": number("completion_tokens", "output_tokens"),
         "total_tokens": number("total_tokens"),
         "reasoning_tokens": details.get("reasoning_tokens") if isinstance(details, dict) else None,
+        "cached_tokens": cached.get("cached_tokens") if isinstance(cached, dict) else None,
     }
     return {k: v for k, v in usage.items() if isinstance(v, int)}
 

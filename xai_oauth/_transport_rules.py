@@ -1,0 +1,225 @@
+"""The transport's pure decisions: where a request goes, what it carries, and what a refusal means.
+
+No I/O and no clock, so ``Transport`` (a thread) and ``AsyncTransport`` (the
+local server's event loop) follow one rule book, and tests drive it with
+plain ``Answer`` values:
+
+- ``target``: which origin and route a credential's request goes to (the
+  subscription's bearer only ever to xAI's own hosts, as ``Config`` checks);
+- ``headers``: the bearer, plus the chat proxy's own (``_routes`` owns them),
+  plus a request's extra ones (the conversation's ``x-grok-*``);
+- ``next_move``: what a refused answer means (refresh once, send once more
+  with the Grok CLI version a 426 names, wait and send again under a
+  ``RetryPolicy``, or fail with the README table's exception).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._answer import Answer, parse_retry_after
+from ._api_errors import api_error, is_auth_failure
+from ._exceptions import NotSignedIn, XaiOAuthError
+from ._retry import API_RETRIES, RetryPolicy, should_retry
+from ._settings import KEY_PREFIX
+
+if TYPE_CHECKING:
+    from ._config import Config
+
+__all__ = [
+    "Fail",
+    "Refresh",
+    "Target",
+    "TokenKeeper",
+    "Try",
+    "Upgrade",
+    "Wait",
+    "api_key",
+    "headers",
+    "move_for",
+    "next_move",
+    "refusal",
+    "target",
+]
+
+
+class TokenKeeper(Protocol):
+    """The subscription's access tokens (``Account`` today): sync, file-locked, single flight across processes."""
+
+    def access_token(self) -> str: ...
+
+    def refresh(self, force: bool = False, *, replacing: str | None = None) -> Any: ...
+
+
+# -- the pure decisions ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one request goes and what its refusals are read against."""
+
+    #: ``subscription`` or ``api_key``: who pays
+    credential: str
+    #: the base URL the request's path is appended to
+    origin: str
+    #: ``proxy`` or ``api`` for the subscription's text and account calls (so refusals can name the way out);
+    #: None for the API key and for media
+    route: str | None
+    #: the model id (with its prefix) or the endpoint that error messages name
+    what: str
+    #: the bare model id the chat proxy routes on (its ``x-grok-model-override`` header)
+    model_id: str | None = None
+    #: images and video: api.x.ai with the bearer alone, whatever the route; their quotas are their own
+    media: bool = False
+
+
+def target(config: Config, credential: str, what: str, *, model_id: str | None = None, media: bool = False) -> Target:
+    """Which origin and route this credential's request goes to: the API key to ``base_url``, the
+    subscription's text to the chat proxy (or ``base_url`` on route api), its media to api.x.ai.
+    """
+    if credential == "api_key":
+        return Target(credential, config.base_url, None, what, model_id, media)
+    if media:
+        return Target(credential, config.subscription_api_url, None, what, model_id, media)
+    return Target(credential, config.subscription_text_url, config.route, what, model_id, media)
+
+
+def headers(aim: Target, token: str, client_version: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The bearer, plus the chat proxy's own headers when the request goes there, plus ``extra``."""
+    from ._routes import proxy_headers
+
+    sent = {"Authorization": f"Bearer {token}"}
+    if aim.route == "proxy":
+        sent.update(proxy_headers(aim.model_id, client_version))
+    sent.update(extra or {})
+    return sent
+
+
+def api_key(config: Config) -> str:
+    """The API key's bearer, or ``NotSignedIn`` saying how to set one."""
+    if not config.api_key:
+        raise NotSignedIn(
+            "That model id asks for the API key (xai/...), but no XAI_API_KEY is set.",
+            action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.",
+        )
+    return config.api_key
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Force one refresh of the subscription's token (replacing the refused one) and send again."""
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Send once more telling the chat proxy ``version``, the Grok CLI version its 426 asked for."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Wait ``seconds`` and send again with the same token."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Stop: raise ``error`` (the README table's exception for this answer)."""
+
+    error: XaiOAuthError
+
+
+def next_move(
+    aim: Target,
+    answer: Answer,
+    *,
+    renewed: bool,
+    attempt: int,
+    policy: RetryPolicy = API_RETRIES,
+    api_key: str | None = None,
+    heal_from: str | None = None,
+) -> Refresh | Upgrade | Wait | Fail:
+    """What to do after ``answer`` refused try number ``attempt`` (0-based); ``renewed``: the refresh is spent.
+
+    An auth failure on the subscription earns one forced refresh; a 426 on
+    the chat proxy that names a version newer than ``heal_from`` (the version
+    sent, when it may change: None when a person set it, or it already
+    changed once) one more send with it; a 5xx, an HTML page or a short 429
+    what ``policy`` allows, unless the server said ``x-should-retry: false``;
+    anything else is the table's error.
+    """
+    from ._version_gate import named_version, version_tuple
+
+    if aim.credential == "subscription" and not renewed and is_auth_failure(answer.status, answer.body):
+        return Refresh()
+    if answer.status == 426 and aim.route == "proxy" and heal_from is not None:
+        wanted = named_version(answer.body)
+        if wanted and version_tuple(wanted) > version_tuple(heal_from):
+            return Upgrade(wanted)
+    retry_after = parse_retry_after(answer.headers.get("retry-after"))
+    veto = should_retry(answer.headers.get("x-should-retry"))
+    wait = policy.delay(answer.status, attempt=attempt, html=answer.is_html, retry_after=retry_after, should_retry=veto)
+    if wait is not None:
+        return Wait(wait)
+    return Fail(refusal(aim, answer, retry_after=retry_after, api_key=api_key))
+
+
+def refusal(aim: Target, answer: Answer, *, retry_after: float | None, api_key: str | None) -> XaiOAuthError:
+    """The exception for a refused answer; a key that does not look like xAI's is told so."""
+    error = api_error(
+        answer.status,
+        answer.body,
+        credential=aim.credential,
+        model=aim.what,
+        retry_after=retry_after,
+        route=aim.route,
+        media=aim.media,
+    )
+    if error.code == "api_key_invalid" and not (api_key or "").startswith(KEY_PREFIX):
+        error.action += f" xAI keys start with '{KEY_PREFIX}'; this one does not (a key for another service?)."
+    return error
+
+
+@dataclass(frozen=True)
+class Try:
+    """Where a send stands: the token, the Grok CLI version told (and whether it may still change), the one
+    refresh spent or not, and the try number."""
+
+    token: str
+    version: str
+    may_heal: bool
+    renewed: bool = False
+    number: int = 0
+
+    @classmethod
+    def first(cls, token: str, config: Config) -> Try:
+        from ._version_gate import in_use
+
+        version, why = in_use(config)
+        return cls(token, version, why != "setting")
+
+    def after(self, move: Refresh | Upgrade | Wait, token: str) -> Try:
+        """The next try after ``move`` (``token``: the one now in hand)."""
+        if isinstance(move, Upgrade):
+            return replace(self, version=move.version, may_heal=False)
+        if isinstance(move, Refresh):
+            return replace(self, token=token, renewed=True)
+        return replace(self, number=self.number + 1)
+
+
+def move_for(
+    config: Config, policy: RetryPolicy, aim: Target, answer: Answer, now: Try
+) -> Refresh | Upgrade | Wait | Fail:
+    """``next_move`` for the try ``now``, under ``config``'s API key and ``policy``."""
+    return next_move(
+        aim,
+        answer,
+        renewed=now.renewed,
+        attempt=now.number,
+        policy=policy,
+        api_key=config.api_key,
+        heal_from=now.version if now.may_heal else None,
+    )
