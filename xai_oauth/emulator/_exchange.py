@@ -104,6 +104,9 @@ class Exchange(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return True
+        if fault.keep_alive > 0:
+            self.keep_alive_forever(fault.keep_alive)
+            return True
         self.send(
             fault.status,
             fault.body.encode(),
@@ -111,6 +114,22 @@ class Exchange(BaseHTTPRequestHandler):
             {"Retry-After": "1"} if fault.status == 429 else None,
         )
         return True
+
+    def keep_alive_forever(self, every: float) -> None:
+        """A 200 event stream of comments only, one every ``every`` seconds, until the client hangs up."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        ends = time.monotonic() + 300
+        try:
+            while time.monotonic() < ends:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass  # the client hung up: what a deadline should make it do
 
     # -- the bearer -------------------------------------------------------
 

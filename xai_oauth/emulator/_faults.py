@@ -26,12 +26,15 @@ class Fault:
     #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
     #: or, with ``drop``, by cutting the connection mid-chunk
     cut_stream: bool = False
+    #: seconds between ``: keep-alive`` comments of a 200 event stream that never sends an event or ends
+    #: (until the client hangs up, or 5 minutes): the hang a stream deadline must end
+    keep_alive: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:
         """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
         kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
-        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool})
+        kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool, "keep_alive": float})
         if not isinstance(data.get("path"), str):
             raise ValueError("path is required, as a string")
         for name, value in data.items():
