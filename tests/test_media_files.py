@@ -86,3 +86,29 @@ def test_logout_forgets_the_video_jobs(keyed: Emulator) -> None:
         client.account.logout()
         assert not os.path.exists(client.account.paths.videos)
     assert started["request_id"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+@pytest.mark.parametrize("revised", ["a fox \ud800 by night", "a fox \udcff", "ein Fuchs, grün 🦊"])
+def test_the_command_prints_what_the_server_said_whatever_it_holds(
+    keyed: Emulator, revised: str, encoding: str
+) -> None:
+    """Issue 21 item 12: a lone surrogate (or text the terminal cannot encode) is shown escaped, not a traceback."""
+    import base64
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    picture = base64.b64encode(png("fox")).decode()
+    body = json.dumps({"data": [{"b64_json": picture, "revised_prompt": revised}]})
+    keyed.inject(Fault(IMAGES, status=200, body=body, content_type="application/json"))
+    done = subprocess.run(
+        [sys.executable, "-m", "xai_oauth", "image", "-m", "xai/grok-imagine-image", "a fox"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert b"The model drew: " + revised[:5].encode() in done.stdout
