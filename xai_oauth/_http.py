@@ -342,10 +342,10 @@ def _network_error(deadline: Deadline, error: httpx2.HTTPError) -> NetworkError:
         return NetworkError(f"Could not connect to {where}.", maybe_sent=False)
     if isinstance(error, httpx2.PoolTimeout):
         return NetworkError(f"Timed out waiting for a connection to {where}.")
-    if deadline.passed():
-        return deadline.late()
     if isinstance(error, httpx2.TimeoutException):
         return NetworkError(f"{where} did not answer in time.", maybe_sent=True)
+    if deadline.passed():
+        return deadline.late()
     return NetworkError(f"The connection to {where} failed mid-request.", maybe_sent=True)
 
 
