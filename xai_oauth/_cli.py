@@ -31,6 +31,7 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _print_anything()
     if argv[:1] == ["emulator"]:  # its options belong to python -m xai_oauth.emulator
         return _emulator(argv[1:])
     parser = _parser()
@@ -56,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `xai-oauth models | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def _print_anything() -> None:
+    """Text from a server can hold what no encoding can print (a lone surrogate in a model id, a citation URL,
+    a ``revised_prompt``, a usage period): it is shown escaped (``\\udc80``), never as a traceback (issue 21
+    item 12). The same for a terminal whose encoding is narrower than the text (``LANG=C``).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

@@ -13,14 +13,14 @@ one-time credentials (rotating refresh tokens, device codes).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 
 from . import __version__
 from ._answer import Answer, parse_retry_after
+from ._deadline import Clocked, Deadline, Reading, Watchdog, origin, socket_cutter, timed
 from ._exceptions import IncompleteStream, MalformedResponse, NetworkError
 
 __all__ = [
@@ -57,11 +57,11 @@ def _client_options() -> dict[str, Any]:
 
 def _request(
     client: httpx2.Client | httpx2.AsyncClient, method: str, url: str, timeout: float | None, **kwargs: Any
-) -> tuple[httpx2.Request, float, float]:
-    """The request with its per-read timeouts; the monotonic deadline and the seconds the whole answer has."""
+) -> tuple[httpx2.Request, Deadline]:
+    """The request with its per-read timeouts, and the deadline the whole answer must be in by."""
     seconds = timeout or DEFAULT_DEADLINE
     request = client.build_request(method, url, timeout=_timeouts(seconds), **kwargs)
-    return request, time.monotonic() + seconds, seconds
+    return request, Deadline(url, seconds)
 
 
 def _sse(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -95,9 +95,9 @@ class Http:
             self._client.close()
             self._client = None
 
-    # Every method takes ``timeout``: seconds for the *whole* answer (a deadline, checked between reads and
-    # bounding each read), and whole answers take ``max_bytes``. A server that drips one byte every few
-    # seconds, or sends 400 MB, meets a clear error instead of holding a lock or the memory.
+    # Every method takes ``timeout``: seconds for the *whole* answer (a deadline, checked on every chunk read,
+    # and a watchdog cuts a read still blocked when it passes), and whole answers take ``max_bytes``. A server
+    # that drips one byte every few seconds, or sends 400 MB, meets a clear error, not a held lock or memory.
 
     def get(
         self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float | None = None, **options: Any
@@ -142,14 +142,15 @@ class Http:
         multi-line ``data:``, ``event:`` names, CR/LF variants; one event is at
         most 1 MiB). The stream as a whole must end within ``timeout`` seconds.
         """
-        request, deadline, seconds = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
-        with _mapped_errors(url):
+        request, deadline = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
+        with _mapped_errors(deadline):
             response = self.client.send(request, stream=True)
         try:
             if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
-                yield EventStream(response, url, deadline, seconds)
+                with Watchdog(deadline, socket_cutter(response)):
+                    yield EventStream(response, deadline)
             else:
-                yield _answer(response, _read_body(response, url, deadline, seconds, MAX_ANSWER_BYTES))
+                yield _answer(response, _read_body(response, deadline, MAX_ANSWER_BYTES))
         finally:
             response.close()
 
@@ -158,14 +159,14 @@ class Http:
 
         Redirects are not followed: the caller checks where each hop leads (``location`` header).
         """
-        request, deadline, _ = _request(self.client, "GET", url, timeout)
-        with _mapped_errors(url):
+        request, deadline = _request(self.client, "GET", url, timeout)
+        with _mapped_errors(deadline):
             response = self.client.send(request, stream=True)
         try:
             if response.status_code == 200:
-                _read_body(response, url, deadline, timeout, max_bytes, sink)
+                _read_body(response, deadline, max_bytes, sink)
                 return _answer(response, b"")
-            return _answer(response, _read_body(response, url, deadline, timeout, MAX_ANSWER_BYTES))
+            return _answer(response, _read_body(response, deadline, MAX_ANSWER_BYTES))
         finally:
             response.close()
 
@@ -179,11 +180,11 @@ class Http:
         on_arrival: Callable[[int, bytes], None] | None = None,
         **kwargs: Any,
     ) -> Answer:
-        request, deadline, seconds = _request(self.client, method, url, timeout, **kwargs)
-        with _mapped_errors(url):
+        request, deadline = _request(self.client, method, url, timeout, **kwargs)
+        with _mapped_errors(deadline):
             response = self.client.send(request, stream=True)
         try:
-            raw = _read_body(response, url, deadline, seconds, max_bytes)
+            raw = _read_body(response, deadline, max_bytes)
         finally:
             response.close()
         if on_arrival is not None:
@@ -226,114 +227,70 @@ class AsyncHttp:
         timeout: float | None = None,
     ) -> AsyncIterator[AsyncEventStream | Answer]:
         """As ``Http.open_event_stream``: an ``AsyncEventStream`` for a 200 event stream, else the ``Answer``."""
-        request, deadline, seconds = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
-        with _mapped_errors(url):
+        request, deadline = _request(self.client, "POST", url, timeout, json=body, headers=_sse(headers))
+        with _mapped_errors(deadline):
             response = await self.client.send(request, stream=True)
         try:
             if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
-                yield AsyncEventStream(response, url, deadline, seconds)
+                yield AsyncEventStream(response, deadline)
             else:
-                yield _answer(response, await _aread_body(response, url, deadline, seconds, MAX_ANSWER_BYTES))
+                yield _answer(response, await _aread_body(response, deadline, MAX_ANSWER_BYTES))
         finally:
             await response.aclose()
 
     async def _send(
         self, method: str, url: str, *, timeout: float | None = None, max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any
     ) -> Answer:
-        request, deadline, seconds = _request(self.client, method, url, timeout, **kwargs)
-        with _mapped_errors(url):
+        request, deadline = _request(self.client, method, url, timeout, **kwargs)
+        with _mapped_errors(deadline):
             response = await self.client.send(request, stream=True)
         try:
-            raw = await _aread_body(response, url, deadline, seconds, max_bytes)
+            raw = await _aread_body(response, deadline, max_bytes)
         finally:
             await response.aclose()
         return _answer(response, raw)
 
 
-async def _aread_body(response: httpx2.Response, url: str, deadline: float, seconds: float, max_bytes: int) -> bytes:
-    """``_read_body`` for an async response."""
-    reading = _Reading(response, url, deadline, seconds, max_bytes)
-    with _mapped_errors(url):
-        async for chunk in response.aiter_bytes():
+async def _aread_body(response: httpx2.Response, deadline: Deadline, max_bytes: int) -> bytes:
+    """``_read_body`` for an async response: each chunk awaited for at most the time left."""
+    reading = Reading(response.headers.get("content-length", ""), deadline, max_bytes)
+    with _mapped_errors(deadline):
+        async for chunk in timed(response.aiter_bytes(), deadline):
             reading.take(chunk)
     return reading.body()
 
 
 def _read_body(
     response: httpx2.Response,
-    url: str,
-    deadline: float,
-    seconds: float,
+    deadline: Deadline,
     max_bytes: int,
     sink: Callable[[bytes], object] | None = None,
 ) -> bytes:
     """The whole body, refused past ``max_bytes`` or the deadline (then ``maybe_sent``: the server got it).
 
-    With ``sink``, each piece goes there as it arrives instead (a file), and the result is empty.
+    With ``sink``, each piece goes there as it arrives instead (a file), and the result is empty. A watchdog
+    cuts the connection at the deadline, so a server that stalls mid-body does not get a whole read timeout more.
     """
-    reading = _Reading(response, url, deadline, seconds, max_bytes, sink)
-    with _mapped_errors(url):
+    reading = Reading(response.headers.get("content-length", ""), deadline, max_bytes, sink)
+    with Watchdog(deadline, socket_cutter(response)), _mapped_errors(deadline):
         for chunk in response.iter_bytes():
             reading.take(chunk)
     return reading.body()
 
 
-class _Reading:
-    """One body as it arrives, held to its size cap and deadline: the rule both senders read bodies by."""
-
-    def __init__(
-        self,
-        response: httpx2.Response,
-        url: str,
-        deadline: float,
-        seconds: float,
-        max_bytes: int,
-        sink: Callable[[bytes], object] | None = None,
-    ) -> None:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise _too_large(url, max_bytes)
-        self._url, self._deadline, self._seconds, self._max_bytes, self._sink = url, deadline, seconds, max_bytes, sink
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    def take(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > self._max_bytes:
-            raise _too_large(self._url, self._max_bytes)
-        if self._sink is None:
-            self._chunks.append(chunk)
-        else:
-            self._sink(chunk)
-        if time.monotonic() > self._deadline:
-            raise _late(self._url, self._seconds)
-
-    def body(self) -> bytes:
-        return b"".join(self._chunks)
-
-
-def _too_large(url: str, max_bytes: int) -> MalformedResponse:
-    return MalformedResponse(f"{_origin(url)} sent an answer over {max_bytes / 1048576:g} MiB; it was not read.")
-
-
-def _late(url: str, seconds: float) -> NetworkError:
-    return NetworkError(f"{_origin(url)} did not finish answering within {seconds:g} s.", maybe_sent=True)
-
-
 class EventStream:
     """The events of a streamed answer, as ``(event name, data)`` pairs; transport errors mapped to ours."""
 
-    def __init__(self, response: httpx2.Response, url: str, deadline: float, seconds: float) -> None:
+    def __init__(self, response: httpx2.Response, deadline: Deadline) -> None:
         self._response = response
-        self._url = url
         self._deadline = deadline
-        self._seconds = seconds
+
+    def _source(self) -> httpx2.EventSource:
+        return httpx2.EventSource(cast(httpx2.Response, Clocked(self._response, self._deadline)))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        with _stream_errors(self._url):
-            for event in httpx2.EventSource(self._response):
-                if time.monotonic() > self._deadline:
-                    raise _late(self._url, self._seconds)
+        with _stream_errors(self._deadline):
+            for event in self._source():
                 yield event.event, event.data
 
 
@@ -341,41 +298,55 @@ class AsyncEventStream(EventStream):
     """``EventStream`` for an async response: ``async for event, data in stream``."""
 
     async def __aiter__(self) -> AsyncIterator[tuple[str, str]]:
-        with _stream_errors(self._url):
-            async for event in httpx2.EventSource(self._response):
-                if time.monotonic() > self._deadline:
-                    raise _late(self._url, self._seconds)
+        with _stream_errors(self._deadline):
+            async for event in self._source():
                 yield event.event, event.data
 
 
 @contextlib.contextmanager
-def _stream_errors(url: str) -> Iterator[None]:
+def _stream_errors(deadline: Deadline) -> Iterator[None]:
     """httpx2's failures while reading an event stream, as ours (shared by the sync and async streams)."""
     try:
         yield
-    except httpx2.SSEError:
-        raise MalformedResponse(f"{_origin(url)} sent a malformed event stream.") from None
-    except httpx2.RemoteProtocolError:
-        raise IncompleteStream(f"{_origin(url)} closed the stream mid-answer.") from None
-    except httpx2.TimeoutException:
-        raise NetworkError(f"{_origin(url)} stopped sending mid-answer.", maybe_sent=True) from None
-    except httpx2.HTTPError:
-        raise IncompleteStream(f"The connection to {_origin(url)} failed mid-answer.") from None
+    except httpx2.HTTPError as error:
+        raise _stream_error(deadline, error) from None
+
+
+def _stream_error(deadline: Deadline, error: httpx2.HTTPError) -> Exception:
+    """Any failure once the deadline has passed is the deadline's: the watchdog cut the connection."""
+    where = origin(deadline.url)
+    if deadline.passed():
+        return deadline.late()
+    if isinstance(error, httpx2.SSEError):
+        return MalformedResponse(f"{where} sent a malformed event stream.")
+    if isinstance(error, httpx2.RemoteProtocolError):
+        return IncompleteStream(f"{where} closed the stream mid-answer.")
+    if isinstance(error, httpx2.TimeoutException):
+        return NetworkError(f"{where} stopped sending mid-answer.", maybe_sent=True)
+    return IncompleteStream(f"The connection to {where} failed mid-answer.")
 
 
 @contextlib.contextmanager
-def _mapped_errors(url: str) -> Iterator[None]:
+def _mapped_errors(deadline: Deadline) -> Iterator[None]:
     """httpx2's transport exceptions as ``NetworkError``, with ``maybe_sent`` set honestly."""
     try:
         yield
-    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.InvalidURL):
-        raise NetworkError(f"Could not connect to {_origin(url)}.", maybe_sent=False) from None
-    except httpx2.PoolTimeout:
-        raise NetworkError(f"Timed out waiting for a connection to {_origin(url)}.") from None
-    except httpx2.TimeoutException:
-        raise NetworkError(f"{_origin(url)} did not answer in time.", maybe_sent=True) from None
-    except httpx2.HTTPError:
-        raise NetworkError(f"The connection to {_origin(url)} failed mid-request.", maybe_sent=True) from None
+    except httpx2.HTTPError as error:
+        raise _network_error(deadline, error) from None
+
+
+def _network_error(deadline: Deadline, error: httpx2.HTTPError) -> NetworkError:
+    """Never connected: not sent. Past the deadline (the watchdog's cut included): the deadline's error."""
+    where = origin(deadline.url)
+    if isinstance(error, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.InvalidURL)):
+        return NetworkError(f"Could not connect to {where}.", maybe_sent=False)
+    if isinstance(error, httpx2.PoolTimeout):
+        return NetworkError(f"Timed out waiting for a connection to {where}.")
+    if isinstance(error, httpx2.TimeoutException):
+        return NetworkError(f"{where} did not answer in time.", maybe_sent=True)
+    if deadline.passed():
+        return deadline.late()
+    return NetworkError(f"The connection to {where} failed mid-request.", maybe_sent=True)
 
 
 def _answer(response: httpx2.Response, raw: bytes) -> Answer:
@@ -391,9 +362,3 @@ def _answer(response: httpx2.Response, raw: bytes) -> Answer:
         body=body,
         content_type=response.headers.get("content-type", "").lower(),
     )
-
-
-def _origin(url: str) -> str:
-    """Scheme and host only: URLs never carry secrets into messages, but paths and queries could."""
-    parsed = httpx2.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode()}" if parsed.host else "the server"

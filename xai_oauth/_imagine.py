@@ -57,10 +57,12 @@ def image(
     out_dir: str | None = None,
 ) -> dict[str, Any]:
     """Make ``n`` images (or edit the local file ``image``); ``Client.image`` says what comes back."""
-    from ._media import image_request, media_dir, read_images
+    from ._exceptions import XaiOAuthError
+    from ._media import image_request, read_images, ready_media_dir
 
     choice = _media_choice(account, transport, model, "image")
     path, body = image_request(choice.model_id, prompt, n=n, aspect_ratio=aspect_ratio, source=image)
+    folder = ready_media_dir(out_dir)
     answer = transport.request(
         choice.credential,
         choice.display_id,
@@ -71,8 +73,13 @@ def image(
         max_bytes=IMAGE_ANSWER_BYTES,
     )
     pictures = read_images(answer.body)
-    folder = media_dir(out_dir)
-    files = [_keep(account, p.data, p.url, folder, "image") for p in pictures]
+    files: list[str] = []
+    try:
+        for picture in pictures:
+            files.append(_keep(account, picture.data, picture.url, folder, "image"))
+    except XaiOAuthError as error:
+        error.details["files"] = files  # the pictures already saved are not lost with the one that failed
+        raise
     revised = next((p.revised_prompt for p in pictures if p.revised_prompt), None)
     return {"files": files, "model": choice.display_id, "revised_prompt": revised}
 
@@ -93,19 +100,20 @@ def video(
     on_wait: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Start a video job and, with ``wait``, see it through; ``Client.video`` says what comes back."""
-    from ._media import media_dir, remember_video, video_request
+    from ._media import ready_media_dir, remember_video, video_request
 
     choice = _media_choice(account, transport, model, "video")
     body = video_request(
         choice.model_id, prompt, duration=duration, aspect_ratio=aspect_ratio, resolution=resolution, source=image
     )
+    folder = ready_media_dir(out_dir)
     answer = transport.request(
         choice.credential, choice.display_id, "/videos/generations", body, timeout=VIDEO_START_TIMEOUT, media=True
     )
     request_id = answer.body.get("request_id") if isinstance(answer.body, dict) else None
     if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
         raise MalformedResponse("The video API answered without a usable request_id.", http_status=answer.status)
-    remember_video(account.paths, request_id, choice.display_id, media_dir(out_dir), account.now())
+    remember_video(account.paths, request_id, choice.display_id, folder, account.now())
     return video_status(account, transport, request_id, wait=wait, timeout=timeout, on_wait=on_wait)
 
 
@@ -121,7 +129,14 @@ def video_status(
 ) -> dict[str, Any]:
     """Check a video job once (or, with ``wait``, until done or ``timeout``); when done, fetch the clip."""
     from ._answer import parse_retry_after
-    from ._media import VIDEO_POLL_SECONDS, forget_video, media_dir, read_video_job, remembered_video
+    from ._media import (
+        VIDEO_POLL_SECONDS,
+        finished_video,
+        media_dir,
+        read_video_job,
+        remember_video_file,
+        remembered_video,
+    )
 
     if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
         raise RequestRejected(
@@ -130,6 +145,10 @@ def video_status(
             action="Pass the request_id that video() returned.",
         )
     known = remembered_video(account.paths, request_id)
+    fetched = finished_video(account.paths, request_id)
+    if fetched is not None and known.get("model"):
+        file, seconds = fetched
+        return {"status": "done", "file": file, "model": known["model"], "duration": seconds, "request_id": request_id}
     model = known.get("model") or _media_choice(account, transport, None, "video", listing=False).display_id
     choice = parse_model(model, signed_in=account.signed_in())
     folder = media_dir(out_dir or known.get("out_dir"))
@@ -141,8 +160,15 @@ def video_status(
             f"/videos/{request_id}",
             timeout=POLL_TIMEOUT,
             media=True,
-            accept=(200, 202),
+            accept=(200, 202, 404),
         )
+        if answer.status == 404:
+            raise RequestRejected(
+                f"No video job {request_id!r} is known to xAI's video API (expired, or never started).",
+                http_status=404,
+                parameter="request_id",
+                action="Pass the request_id that video() returned, or start a new video with video().",
+            )
         job = read_video_job(answer.status, answer.body, request_id)
         if job.state == "done":
             break
@@ -161,7 +187,7 @@ def video_status(
         account.sleep(pause)
     assert job.url is not None
     file = _keep(account, None, job.url, folder, "video")
-    forget_video(account.paths, request_id)
+    remember_video_file(account.paths, request_id, file, job.duration)
     return {
         "status": "done",
         "file": file,

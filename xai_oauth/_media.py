@@ -33,13 +33,15 @@ __all__ = [
     "MAX_VIDEO_SECONDS",
     "RESTRICTED_TIERS",
     "VideoJob",
-    "forget_video",
+    "finished_video",
     "image_request",
     "media_dir",
     "new_media_path",
     "read_images",
     "read_video_job",
+    "ready_media_dir",
     "remember_video",
+    "remember_video_file",
     "remembered_video",
     "require_media_host",
     "sniff_extension",
@@ -273,6 +275,27 @@ def media_dir(out_dir: str | None) -> str:
     return os.path.abspath(os.path.expanduser(chosen))
 
 
+def ready_media_dir(out_dir: str | None) -> str:
+    """``media_dir``, created if need be and checked writable *before* anything is sent (no quota spent).
+
+    A file, ``/proc/...`` or ``/dev/null/x`` is ``invalid_request`` naming ``out_dir``, not ``internal`` after the
+    picture was paid for (issue 21 item 13).
+    """
+    folder = media_dir(out_dir)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        usable = os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
+    except (OSError, ValueError):
+        usable = False
+    if not usable:
+        raise RequestRejected(
+            f"{folder!r} is not a folder this user can write files into.",
+            parameter="out_dir",
+            action="Pass out_dir= (or set XAI_OAUTH_MEDIA_DIR to) a folder you can write to.",
+        )
+    return folder
+
+
 def new_media_path(folder: str, kind: str, extension: str, now: float | None = None) -> tuple[str, int]:
     """A name no file has yet in the existing ``folder`` (``image-20261123-101502-1.png``), claimed by creating it."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -320,9 +343,21 @@ def remembered_video(paths: Any, request_id: str) -> dict[str, str]:
     return {k: job[k] for k in ("model", "out_dir") if isinstance(job.get(k), str)}
 
 
-def forget_video(paths: Any, request_id: str) -> None:
-    from ._files import remove, write_json
+def remember_video_file(paths: Any, request_id: str, file: str, duration: float | None) -> None:
+    """A finished job keeps its file, so asking again gives the same file instead of downloading another copy."""
+    from ._files import write_json
 
     jobs = _jobs(paths)
-    if jobs.pop(request_id, None) is not None:
-        write_json(paths.videos, jobs) if jobs else remove(paths.videos)
+    job = jobs.get(request_id)
+    if isinstance(job, dict):
+        jobs[request_id] = {**job, "file": file, "duration": duration}
+        write_json(paths.videos, jobs)
+
+
+def finished_video(paths: Any, request_id: str) -> tuple[str, float | None] | None:
+    """The file (and duration) of a job already fetched, while that file is still there; else None."""
+    job = _jobs(paths).get(request_id)
+    if not isinstance(job, dict) or not isinstance(job.get("file"), str) or not os.path.isfile(job["file"]):
+        return None
+    duration = job.get("duration")
+    return job["file"], duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None

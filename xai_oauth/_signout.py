@@ -56,6 +56,7 @@ def logout(session: Session, vault: Vault) -> dict[str, Any]:
             if leftover is not None and leftover.refresh_token:
                 _revoke_issued(session, leftover, meta or {}, notes)
         _forget_keyring_entry(vault, meta, notes)
+        # the video jobs too: left behind, video_status() would quietly go on with the API key
         for path in (
             paths.credentials,
             paths.access_token,
@@ -67,6 +68,7 @@ def logout(session: Session, vault: Vault) -> dict[str, Any]:
             paths.conversation_key,  # the next sign-in's conversations get ids of their own
         ):
             remove(path)
+        remove(paths.videos)
         for pattern in ("*.tmp-*", "*.corrupt-*"):
             for leftover_path in glob.glob(os.path.join(glob.escape(paths.dir), pattern)):
                 remove(leftover_path)

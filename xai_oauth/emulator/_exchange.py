@@ -108,11 +108,30 @@ class Exchange(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return True
+        if fault.keep_alive > 0:
+            self.keep_alive_forever(fault.keep_alive)
+            return True
         headers = {"Retry-After": f"{fault.retry_after or 1:g}"} if fault.status == 429 else {}
         if fault.should_retry is not None:
             headers["x-should-retry"] = fault.should_retry
         self.send(fault.status, fault.body.encode(), fault.content_type, headers)
         return True
+
+    def keep_alive_forever(self, every: float) -> None:
+        """A 200 event stream of comments only, one every ``every`` seconds, until the client hangs up."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        ends = time.monotonic() + 300
+        try:
+            while time.monotonic() < ends:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass  # the client hung up: what a deadline should make it do
 
     def account(self) -> tuple[str, ...]:
         """Whose bearer this request carries, as ``(sub, email)``; ``()`` for none, or one that is not ours."""

@@ -35,13 +35,16 @@ class Fault:
     retry_after: float | None = None
     #: the answer's ``x-should-retry`` header (``true`` / ``false``), as xAI's chat proxy sends on 429 and 5xx
     should_retry: str | None = None
+    #: seconds between ``: keep-alive`` comments of a 200 event stream that never sends an event or ends
+    #: (until the client hangs up, or 5 minutes): the hang a stream deadline must end
+    keep_alive: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:
         """A fault from a control request's JSON; ``ValueError`` naming the field that is missing or wrong."""
         kinds = {"path": str, "status": int, "body": str, "content_type": str, "times": int}
         kinds.update({"delay": float, "drop": bool, "after": bool, "cut_stream": bool, "account": str})
-        kinds.update({"retry_after": float, "should_retry": str})
+        kinds.update({"retry_after": float, "should_retry": str, "keep_alive": float})
         if not isinstance(data.get("path"), str):
             raise ValueError("path is required, as a string")
         for name, value in data.items():
