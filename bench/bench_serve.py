@@ -273,24 +273,24 @@ def _added(runs: dict[str, Samples], name: str, q: float = 0.5) -> float:
     return runs[name].p("whole", q) - runs["straight"].p("whole", q)
 
 
+#: The overhead table's columns: the whole answer's p50 and p99, then the first token's.
+_CELLS = (("whole", 0.5), ("whole", 0.99), ("first", 0.5), ("first", 0.99))
+
+
 def report(r: dict[str, Any]) -> str:
     n = r["requests"]
     lines = [
         f"Overhead per streamed request on the subscription ({n} requests each, alternating; "
-        "ms; straight = the same answer from the chat proxy, bearer and headers in hand):",
+        "ms, straight in brackets: the same answer from the chat proxy, bearer and headers in hand):",
         "",
         "| through the server | whole p50 | whole p99 | first token p50 | first token p99 "
         "| added p50 (whole / first) | added p99 (whole / first) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, (s, b) in r["overhead"].items():
-        lines.append(
-            f"| {name} | {s.p('whole', 0.5):.2f} (straight {b.p('whole', 0.5):.2f}) | {s.p('whole', 0.99):.2f} "
-            f"({b.p('whole', 0.99):.2f}) | {s.p('first', 0.5):.2f} ({b.p('first', 0.5):.2f}) | {s.p('first', 0.99):.2f} "
-            f"({b.p('first', 0.99):.2f}) | {s.p('whole', 0.5) - b.p('whole', 0.5):+.2f} / "
-            f"{s.p('first', 0.5) - b.p('first', 0.5):+.2f} | {s.p('whole', 0.99) - b.p('whole', 0.99):+.2f} / "
-            f"{s.p('first', 0.99) - b.p('first', 0.99):+.2f} |"
-        )
+        cells = [f"{s.p(w, q):.2f} ({b.p(w, q):.2f})" for w, q in _CELLS]
+        added = [f"{s.p(w, q) - b.p(w, q):+.2f}" for w, q in _CELLS]
+        lines.append(f"| {name} | {' | '.join(cells)} | {added[0]} / {added[2]} | {added[1]} / {added[3]} |")
     (done, total), (done_b, total_b) = r["concurrency"]["server"], r["concurrency"]["straight"]
     lines += [
         "",
