@@ -132,10 +132,20 @@ class Emulated:
             assert answer.status == 200
 
 
+#: ``python -m xai_oauth.emulator`` with a listen backlog of 256 instead of socketserver's 5: with 5, 64 new
+#: connections at once are partly reset by the kernel (on the straight side as much as through the server), and
+#: the concurrency row would measure the emulator's accept queue, not the server.
+_EMULATOR_WITH_BACKLOG = (
+    "import sys; from xai_oauth.emulator import _server; _server._QuietServer.request_queue_size = 256; "
+    "from xai_oauth.emulator.__main__ import main; sys.exit(main({args!r}))"
+)
+
+
 @contextmanager
 def emulator(api_key: str) -> Iterator[Emulated]:
-    """``python -m xai_oauth.emulator`` on a free port, approving every sign-in at once."""
-    command = [sys.executable, "-m", "xai_oauth.emulator", "--auto-approve", "--interval", "1", "--api-key", api_key]
+    """The emulator in its own process on a free port, approving every sign-in at once."""
+    args = ["--auto-approve", "--interval", "1", "--api-key", api_key]
+    command = [sys.executable, "-c", _EMULATOR_WITH_BACKLOG.format(args=args)]
     process = Process(command, dict(os.environ))
     try:
         yield Emulated(process)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..wire._events import Event
 
-__all__ = ["KEEPALIVE", "READ_AHEAD", "data_line", "event_line", "first_event", "paced", "paced_batches"]
+__all__ = ["BURST", "KEEPALIVE", "READ_AHEAD", "data_line", "event_line", "first_event", "paced", "paced_batches"]
 
 #: A comment line: every SSE reader skips it.
 KEEPALIVE = b": keep-alive\n\n"
@@ -36,6 +36,8 @@ async def first_event(events: AsyncIterator[Event]) -> Event | None:
     return None
 
 
+#: Events read in one burst before the writer gets a turn: one write holds at most this many (the first alone).
+BURST = 16
 #: Events read ahead of a slow client at most; the upstream read waits beyond that (back-pressure).
 READ_AHEAD = 256
 
@@ -56,7 +58,9 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
     One task reads the upstream while the endpoint writes: a batch holds
     every event that arrived while the last one was being written, so the
     endpoint can send it in one write (one syscall for a burst, never a wait
-    for more: the first event of a batch goes out as soon as it is here).
+    for more). The first event goes out alone, at once, and a long burst
+    (an answer that was all there) in parts of ``BURST``, so reading the
+    rest never holds back the first token.
     Waiting costs a future and a timer, not a task per event. The reading
     task is cancelled, and ``events`` closed, when the writer stops (a client
     that hung up cancels its upstream call).
@@ -74,8 +78,10 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
     async def read() -> None:
         nonlocal room
         try:
-            async for event in events:
+            async for count, event in _counted(events):
                 arrive(event)
+                if count == 1 or count % BURST == 0:
+                    await asyncio.sleep(0)  # let the writer send the first event now, and a long burst in parts
                 if len(arrived) >= READ_AHEAD:
                     room = loop.create_future()
                     await room
@@ -117,6 +123,13 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _counted(events: AsyncIterator[Event]) -> AsyncIterator[tuple[int, Event]]:
+    count = 0
+    async for event in events:
+        count += 1
+        yield count, event
 
 
 def _settle(future: asyncio.Future[None]) -> None:
