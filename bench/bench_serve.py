@@ -147,6 +147,16 @@ def timed(client: httpx2.Client, call: Call) -> tuple[float, float]:
     return first, time.perf_counter() - start
 
 
+def count_tokens(call: Call) -> int:
+    """How many text deltas one answer holds (what the per-event costs are multiplied by)."""
+    with (
+        httpx2.Client(timeout=60, trust_env=False) as client,
+        client.stream("POST", call.url, json=call.body, headers=call.headers) as answer,
+    ):
+        lines = [line[5:] for line in answer.iter_lines() if line.startswith("data:") and not line.endswith("[DONE]")]
+    return sum(call.is_token(json.loads(line)) for line in lines)
+
+
 @dataclass
 class Samples:
     first: list[float]
@@ -211,6 +221,7 @@ def measure(requests: int = 500, streams: int = 64) -> dict[str, Any]:
         env = procs.signed_in_env(emulated, home)
         with procs.served(env, CLIENT_KEY) as (server, origin):
             straight = straight_at_proxy(env)
+            result["deltas"] = count_tokens(straight)
             ours = through_server(origin)
             runs = alternate({"straight": straight, **ours}, requests)
             result["overhead"] = {name: (runs[name], runs["straight"]) for name in ours}
@@ -280,7 +291,8 @@ _CELLS = (("whole", 0.5), ("whole", 0.99), ("first", 0.5), ("first", 0.99))
 def report(r: dict[str, Any]) -> str:
     n = r["requests"]
     lines = [
-        f"Overhead per streamed request on the subscription ({n} requests each, alternating; "
+        f"Overhead per streamed request on the subscription, an answer of {r['deltas']} text deltas "
+        f"({n} requests each, alternating; "
         "ms, straight in brackets: the same answer from the chat proxy, bearer and headers in hand):",
         "",
         "| through the server | whole p50 | whole p99 | first token p50 | first token p99 "
