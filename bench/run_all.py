@@ -3,7 +3,8 @@
 Ratios only, each measured side by side in this run (alternating A/B, medians):
 status() vs an empty interpreter, exports.chat() vs the openai SDK, the
 router's stream vs plain httpx2, the refresh storm's counts, sign-ins lost to kills, and
-a chat call and the storm with a real OS keyring (when GNOME Keyring can run here).
+a chat call and the storm with a real OS keyring (when GNOME Keyring can run here), and
+``xai-oauth serve`` against calling the chat proxy straight and beside LiteLLM's proxy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ sys.path.insert(0, HERE)
 import bench_chat  # noqa: E402
 import bench_keyring  # noqa: E402
 import bench_kills  # noqa: E402
+import bench_serve  # noqa: E402
 import bench_status  # noqa: E402
 import bench_storm  # noqa: E402
 
@@ -34,6 +36,7 @@ def main() -> int:
     no_keyring = bench_keyring.missing()
     keyring_calls = None if no_keyring else bench_keyring.measure_calls()
     keyring_storms = [] if no_keyring else bench_keyring.measure_storms()
+    served = bench_serve.measure()
     goals = {
         "status() ≤ 2.0× python -c pass": status["status_ratio"] <= 2.0,
         "exports.chat() ≤ 0.3× openai SDK": calls["subscription_ratio"] <= 0.3 and calls["api_key_ratio"] <= 0.3,
@@ -45,6 +48,7 @@ def main() -> int:
         "SIGKILL after the token answer: 0 lost with a rotation grace, 0 lost after the journal write without": all(
             bench_kills.met(result) for result in kills
         ),
+        **{f"serve: {goal}": ok for goal, ok in bench_serve.goals(served).items()},
     }
     lines = [
         f"# xai-oauth benchmarks, {datetime.date.today()} ({platform.python_implementation()} "
@@ -79,6 +83,9 @@ def main() -> int:
         "",
         "## SIGKILL after the token answer",
         bench_kills.report(kills),
+        "",
+        "## xai-oauth serve",
+        bench_serve.report(served),
         "",
     ]
     text = "\n".join(lines)

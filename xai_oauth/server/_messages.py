@@ -11,22 +11,21 @@ else is a 404 that lists what is available. Errors use Anthropic's shape.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from .._exceptions import ModelNotFound, RequestRejected, XaiOAuthError
 from ..wire._anthropic import count_tokens, messages_to_chat
 from ..wire._anthropic_models import model_for
 from ..wire._anthropic_stream import MessagesStreamWriter, answer_to_message, error_body, sse
-from ..wire._events import Answer
+from ..wire._events import Answer, Event
 from ..wire._requests import FieldPolicy
 from ._errors import problem_for
-from ._openai import _prepend, read_body, state_of
+from ._openai import _frames, _prepend, _sse, read_body, state_of
 from ._pool import explicit_key
-from ._streaming import first_event, paced
+from ._streaming import first_event
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -68,12 +67,11 @@ async def messages(request: Request) -> Response:
         return JSONResponse(answer_to_message(answer, asked))
     writer = MessagesStreamWriter(asked, input_tokens=count_tokens(body))
 
-    async def frames() -> AsyncIterator[bytes]:
-        async for event in paced(_prepend(first, events), state.settings.keepalive):
-            for name, data in [writer.ping()] if event is None else writer.write(event):
-                yield sse(name, data)
+    def write(event: Event) -> list[bytes]:
+        return [sse(name, data) for name, data in writer.write(event)]
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
+    ping = sse(*writer.ping())
+    return _sse(_frames(first, events, state.settings.keepalive, write, ping))
 
 
 async def count_message_tokens(request: Request) -> Response:

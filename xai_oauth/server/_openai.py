@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -31,7 +31,7 @@ from ..wire._openai_requests import responses_to_chat
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 from ._errors import problem_for
 from ._pool import explicit_key
-from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced
+from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_batches
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -82,16 +82,7 @@ async def chat_completions(request: Request) -> Response:
         return JSONResponse(answer_to_chat_completion(answer))
     options = body.get("stream_options")
     writer = ChatChunkWriter(include_usage=isinstance(options, dict) and bool(options.get("include_usage")))
-
-    async def frames() -> AsyncIterator[bytes]:
-        async for event in paced(_prepend(first, events), state.settings.keepalive):
-            if event is None:
-                yield KEEPALIVE
-                continue
-            for out in writer.write(event):
-                yield data_line(out)
-
-    return _sse(frames())
+    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(data_line, writer.write(event))))
 
 
 async def responses(request: Request) -> Response:
@@ -111,16 +102,7 @@ async def responses(request: Request) -> Response:
             return _failed(answer)
         return JSONResponse(answer_to_response(answer, body))
     writer = ResponsesEventWriter(request=body, namespaces=chat.get("namespaces") or {})
-
-    async def frames() -> AsyncIterator[bytes]:
-        async for event in paced(_prepend(first, events), state.settings.keepalive):
-            if event is None:
-                yield KEEPALIVE
-                continue
-            for out in writer.write(event):
-                yield event_line(out)
-
-    return _sse(frames())
+    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
 
 
 async def list_models(request: Request) -> Response:
@@ -207,6 +189,20 @@ def _failed(answer: Answer) -> JSONResponse:
     return JSONResponse(
         openai_error_body(failure.status, failure.message, failure.code), status_code=failure.status or 502
     )
+
+
+async def _frames(
+    first: Event | None,
+    rest: AsyncIterator[Event],
+    every: float,
+    write: Callable[[Event], Iterable[bytes]],
+    keepalive: bytes = KEEPALIVE,
+) -> AsyncIterator[bytes]:
+    """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps."""
+    async for batch in paced_batches(_prepend(first, rest), every):
+        out = keepalive if batch is None else b"".join(line for event in batch for line in write(event))
+        if out:
+            yield out
 
 
 def _sse(frames: AsyncIterator[bytes]) -> StreamingResponse:

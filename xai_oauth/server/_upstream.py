@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CALLER_KEYS", "Upstream"]
 
+#: Seconds an upstream stream may take to end after its answer before its connection is dropped instead.
+END_GRACE = 1.0
+
 #: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, kept reasoning.
 CALLER_KEYS = ("search", "search_filters", "prompt_cache_key", "reasoning_items", "namespaces")
 
@@ -166,7 +169,8 @@ class Upstream:
         reader: ChatChunkReader | ResponsesEventReader = (
             ResponsesEventReader() if choice.lane == RESPONSES else ChatChunkReader()
         )
-        async for _name, data in opened:
+        stream = opened.__aiter__()
+        async for _name, data in stream:
             if data.strip() == "[DONE]":
                 break
             for event in reader.feed(read_event(data)):
@@ -175,3 +179,24 @@ class Upstream:
                 break
         for event in reader.end():
             yield event
+        await _read_to_end(stream)
+
+
+async def _read_to_end(stream: AsyncIterator[tuple[str, str]]) -> None:
+    """The stream's last bytes after the answer (its closing chunk), so the connection goes back to the pool.
+
+    Closing a response with bytes unread drops its connection: each request
+    then paid a new connection upstream (and the emulator a new thread),
+    which bench/bench_serve.py measured as most of the time the server added
+    before the first token. A stream that goes on past its answer is given
+    up on after ``END_GRACE`` seconds (and its connection with it).
+    """
+
+    async def rest() -> None:
+        async for _ in stream:
+            pass
+
+    try:
+        await asyncio.wait_for(rest(), END_GRACE)
+    except (asyncio.TimeoutError, XaiOAuthError):
+        pass
