@@ -33,7 +33,7 @@ def served(env: dict[str, str]) -> Iterator[Served]:
 
 
 def sdk(served: Served) -> openai.OpenAI:
-    return openai.OpenAI(base_url=served.base_url, api_key=served.key, max_retries=0)
+    return served.keep(openai.OpenAI(base_url=served.base_url, api_key=served.key, max_retries=0))
 
 
 def test_chat_completions_whole_and_streamed(served: Served, emulator: Emulator) -> None:
@@ -86,7 +86,7 @@ def test_errors_are_openai_shaped_with_the_servers_own_words(served: Served) -> 
     with pytest.raises(openai.BadRequestError) as stored:
         client.responses.create(model="grok-4.3", input="x", previous_response_id="resp_1")
     assert "previous_response_id" in str(stored.value)
-    wrong = openai.OpenAI(base_url=served.base_url, api_key="not-the-key-not-the-key", max_retries=0)
+    wrong = served.keep(openai.OpenAI(base_url=served.base_url, api_key="not-the-key-not-the-key", max_retries=0))
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()
 
@@ -102,7 +102,7 @@ def test_reauth_says_to_run_the_login_command(served: Served, emulator: Emulator
 
 
 def test_the_anthropic_sdk_whole_streamed_and_count_tokens(served: Served) -> None:
-    client = anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0)
+    client = served.keep(anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0))
     message = client.messages.create(
         model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "from claude"}]
     )
@@ -181,7 +181,7 @@ def test_a_made_key_is_kept_0600_and_shown_in_the_banner(env: dict[str, str], is
     with serve(env, key=None) as running:
         key = (isolated_home / "serve-key").read_text().strip()
         assert key in running.banner and oct((isolated_home / "serve-key").stat().st_mode & 0o777) == "0o600"
-        client = openai.OpenAI(base_url=running.base_url, api_key=key, max_retries=0)
+        client = running.keep(openai.OpenAI(base_url=running.base_url, api_key=key, max_retries=0))
         assert client.models.list().data
 
 

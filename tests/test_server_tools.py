@@ -42,7 +42,7 @@ def served(emulator: Emulator, isolated_home: Path) -> Iterator[Served]:
 
 
 def sdk(served: Served) -> openai.OpenAI:
-    return openai.OpenAI(base_url=served.base_url, api_key=served.key, max_retries=0)
+    return served.keep(openai.OpenAI(base_url=served.base_url, api_key=served.key, max_retries=0))
 
 
 def sent_to_emulator(emulator: Emulator) -> dict[str, Any]:
@@ -244,7 +244,7 @@ def tool_turns(client: anthropic.Anthropic, result: dict[str, Any], *, stream: b
 
 
 def test_anthropic_tool_use_round_trip_whole_and_streamed(served: Served) -> None:
-    client = anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0)
+    client = served.keep(anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0))
     assert tool_turns(client, {"content": "warm"}, stream=False) == "Tool get_weather said: warm"
     assert tool_turns(client, {"content": "warm"}, stream=True) == "Tool get_weather said: warm"
     blocks = {"content": [{"type": "text", "text": "no such"}, {"type": "text", "text": "city"}], "is_error": True}
@@ -253,7 +253,7 @@ def test_anthropic_tool_use_round_trip_whole_and_streamed(served: Served) -> Non
 
 
 def test_anthropic_image_blocks_reach_the_emulator_as_image_parts(served: Served, emulator: Emulator) -> None:
-    client = anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0)
+    client = served.keep(anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0))
     content = [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},

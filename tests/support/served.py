@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
+C = TypeVar("C")
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_KEY = "test-client-key-" + "k" * 24
 
@@ -25,9 +27,15 @@ class Served:
         self.base_url = self.origin + "/v1"
         self.key = CLIENT_KEY
         self._lines: list[str] = []
+        self._clients: list[Any] = []
         # Drain the server's output as it comes: a full pipe would block its access log, and with it the server.
         self._drain = threading.Thread(target=self._read, daemon=True)
         self._drain.start()
+
+    def keep(self, client: C) -> C:
+        """``client`` (an SDK client), closed when the server stops: pooled sockets never outlive the test."""
+        self._clients.append(client)
+        return client
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -68,6 +76,8 @@ def serve(env: dict[str, str], *args: str, key: str | None = CLIENT_KEY) -> Iter
     try:
         yield served
     finally:
+        for client in served._clients:
+            client.close()
         process.send_signal(2)
         try:
             process.wait(timeout=15)
