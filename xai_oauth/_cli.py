@@ -179,6 +179,14 @@ def _parser() -> argparse.ArgumentParser:
         default="fill-first",
         help="how a pool places a new conversation (default fill-first; a conversation then stays on its account)",
     )
+    serve.add_argument(
+        "--admin-key", help="the management API's key (default: XAI_OAUTH_ADMIN_KEY, else one kept in the home)"
+    )
+    serve.add_argument(
+        "--admin-from-anywhere",
+        action="store_true",
+        help="let /admin and /metrics answer callers on other machines (default: this machine only)",
+    )
     serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     serve.set_defaults(run=_serve, command_parser=serve)
     commands.add_parser(

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
 from .._redact import scrub
 from ._cooldowns import Cooldown, Cooldowns
+from ._ledger import counted
 from ._streaming import first_event
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from ..wire._events import Event
     from ._upstream import Upstream
 
-__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key"]
+__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key", "member_for"]
 
 _log = logging.getLogger("xai_oauth.server")
 
@@ -162,6 +163,16 @@ class Pool:
         """The credential and lane for a client's model id (bare ids are the subscription's when any is signed in)."""
         return self.primary.choose(model)
 
+    def add(self, member: Member) -> None:
+        """Take a newly signed-in account into the pool, last in order (the management API's sign-in)."""
+        self.members = [*(m for m in self.members if m.profile != member.profile), member]
+
+    def remove(self, profile: str) -> None:
+        """Take the profile's account out (signed out through the management API); the last one stays."""
+        kept = [m for m in self.members if m.profile != profile]
+        if kept:
+            self.members = kept
+
     async def events(
         self,
         choice: ModelChoice,
@@ -173,14 +184,17 @@ class Pool:
         """The answer as neutral events from the account that takes it; see the module docstring."""
         request_id = uuid.uuid4().hex
         if len(self.members) == 1 or choice.credential != "subscription":
-            async for event in self.primary.events(choice, chat_body, shown_model=shown_model, request_id=request_id):
+            only = self.members[0]
+            answer = only.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            async for event in counted(answer, only.profile, choice.model_id):
                 yield event
             return
         messages = chat_body.get("messages")
         key = conversation_id(self._secret, messages if isinstance(messages, list) else [], conversation)
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = member.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            answer = member.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            events = counted(answer, member.profile, choice.model_id)
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)
@@ -299,14 +313,17 @@ def _period_end(upstream: Upstream) -> float | None:
 
 def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, strategy: str) -> Pool:
     """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
-    from ._upstream import Upstream
-
-    members = [
-        Member(a.config.profile, os.path.relpath(a.paths.dir, a.paths.accounts), Upstream(a, http, timeout=timeout))
-        for a in accounts
-    ]
+    members = [member_for(a, http, timeout) for a in accounts]
     home = accounts[0].paths.home
     return Pool(members, Cooldowns(home, saved_at=lambda slot: _saved_at(home, slot)), strategy=strategy)
+
+
+def member_for(account: Account, http: AsyncHttp, timeout: float | None) -> Member:
+    """The pool's member for one signed-in account (profile): its slot names it in the cooldown file."""
+    from ._upstream import Upstream
+
+    slot = os.path.relpath(account.paths.dir, account.paths.accounts)
+    return Member(account.config.profile, slot, Upstream(account, http, timeout=timeout))
 
 
 def _saved_at(home: str, slot: str) -> float | None:
