@@ -157,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--no-wait", action="store_true", help="start the job and print its request id at once")
     video.add_argument("--status", metavar="REQUEST_ID", help="go on with a job started before (--no-wait)")
     video.add_argument("--timeout", type=float, default=600, help="seconds to wait before giving up (default 600)")
+    pool = command(
+        "pool",
+        _pool,
+        "Show the pool's accounts as a table: from the server running here (its management API), else from the home.",
+    )
+    pool.add_argument("--port", type=int, default=8787, help="the running server's port (default 8787)")
     serve = commands.add_parser(
         "serve",
         help="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint, for the tools you use.",
@@ -224,6 +230,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .server._serve import serve  # Starlette and uvicorn load only for this command
 
     return serve(args)
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from ._cli_pool import pool
+
+    return pool(args)
 
 
 def _emulator(rest: list[str]) -> int:

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ..wire._events import Event
     from ._upstream import Upstream
 
-__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key", "member_for"]
+__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "conversation_id", "explicit_key", "member_for", "saved_at"]
 
 _log = logging.getLogger("xai_oauth.server")
 
@@ -315,7 +315,7 @@ def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, 
     """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
     members = [member_for(a, http, timeout) for a in accounts]
     home = accounts[0].paths.home
-    return Pool(members, Cooldowns(home, saved_at=lambda slot: _saved_at(home, slot)), strategy=strategy)
+    return Pool(members, Cooldowns(home, saved_at=lambda slot: saved_at(home, slot)), strategy=strategy)
 
 
 def member_for(account: Account, http: AsyncHttp, timeout: float | None) -> Member:
@@ -326,7 +326,7 @@ def member_for(account: Account, http: AsyncHttp, timeout: float | None) -> Memb
     return Member(account.config.profile, slot, Upstream(account, http, timeout=timeout))
 
 
-def _saved_at(home: str, slot: str) -> float | None:
+def saved_at(home: str, slot: str) -> float | None:
     """When the slot's credential was last saved, unless it waits for a new sign-in (see ``Cooldowns``)."""
     from .._paths import Paths
     from .._vault import read_state_or_empty
