@@ -40,12 +40,13 @@ IDLE_KEEPALIVE = 30
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; 0 on a clean stop, 1 when it cannot start."""
     try:
+        import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401 - checked here so the message can name the extra
     except ImportError:
         print(
             "xai-oauth serve needs the server's packages: pip install 'xai-oauth[serve]' "
-            "(Starlette and uvicorn); the other commands work without them.",
+            "(Starlette, uvicorn and prometheus_client); the other commands work without them.",
             file=sys.stderr,
         )
         return 1
