@@ -189,7 +189,7 @@ def test_healthz_answers_without_a_key(served: Served) -> None:
     deadline = time.monotonic() + 5
     while True:
         try:
-            assert httpx2.get(served.origin + "/healthz", timeout=5).json() == {"ok": True}
+            assert httpx2.get(served.origin + "/healthz", timeout=5).json() == {"ok": True, "accounts": 1, "ready": 1}
             return
         except httpx2.TransportError:
             assert time.monotonic() < deadline

@@ -170,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--no-wait", action="store_true", help="start the job and print its request id at once")
     video.add_argument("--status", metavar="REQUEST_ID", help="go on with a job started before (--no-wait)")
     video.add_argument("--timeout", type=float, default=600, help="seconds to wait before giving up (default 600)")
+    pool = command(
+        "pool",
+        _pool,
+        "Show the pool's accounts as a table: from the server running here (its management API), else from the home.",
+    )
+    pool.add_argument("--port", type=int, default=8787, help="the running server's port (default 8787)")
     serve = commands.add_parser(
         "serve",
         help="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint, for the tools you use.",
@@ -191,6 +197,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("fill-first", "round-robin"),
         default="fill-first",
         help="how a pool places a new conversation (default fill-first; a conversation then stays on its account)",
+    )
+    serve.add_argument(
+        "--admin-key", help="the management API's key (default: XAI_OAUTH_ADMIN_KEY, else one kept in the home)"
+    )
+    serve.add_argument(
+        "--admin-from-anywhere",
+        action="store_true",
+        help="let /admin and /metrics answer callers on other machines (default: this machine only)",
     )
     serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     serve.set_defaults(run=_serve, command_parser=serve)
@@ -229,6 +243,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .server._serve import serve  # Starlette and uvicorn load only for this command
 
     return serve(args)
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from ._cli_pool import pool
+
+    return pool(args)
 
 
 def _emulator(rest: list[str]) -> int:

@@ -7,6 +7,8 @@ the client key, the body cap or the body timeout.
 
 The access log says who asked for what and how it went (method, path,
 status, model, seconds) and never a prompt, an answer, a key or a token.
+It also hands each finished request's ``Note`` to the management API's
+ledger and metrics (``_admin``, ``_ledger``, ``_metrics``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from starlette.routing import Route
 from ..wire._anthropic_stream import error_body
 from ..wire._openai_errors import openai_error_body
 from . import _messages, _openai
+from ._admin import Admin, AdminDoor, admin_routes
 from ._guard import Guard, Message, Receive, Scope, Send
 from ._keys import ClientKeys
+from ._ledger import Note, current_note
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,17 +66,26 @@ class ServeSettings:
     timeout: float | None = None
     #: how a pool of accounts places a new conversation: fill-first or round-robin (``_pool.STRATEGIES``)
     strategy: str = "fill-first"
+    #: the management API's key (``_admin.load_admin_key``); None: /admin and /metrics refuse every caller
+    admin_keys: ClientKeys | None = None
+    #: answer /admin and /metrics from any peer, not only loopback (behind the operator's own network controls)
+    admin_from_anywhere: bool = False
 
 
 class ServerState:
     """What the routes share: the settings, the pool of accounts (and its first), and the model listing's cache."""
 
-    def __init__(self, settings: ServeSettings, pool: Pool) -> None:
+    def __init__(self, settings: ServeSettings, pool: Pool, admin: Admin) -> None:
         self.settings = settings
         self.pool = pool
-        self.upstream = pool.primary
+        self.admin = admin
         self._models: tuple[float, list[str]] | None = None
         self._models_lock = asyncio.Lock()
+
+    @property
+    def upstream(self) -> Any:
+        """The pool's first account (it changes when the management API signs that one out)."""
+        return self.pool.primary
 
     async def models(self) -> list[str]:
         """Model ids as clients send them: the subscription's plain, the API key's as ``xai/<id>``."""
@@ -109,7 +122,8 @@ def create_app(
 
     accounts = [account] if isinstance(account, Account) else list(account or [Account()])
     client = http or AsyncHttp()
-    state = ServerState(settings, build_pool(accounts, client, settings.timeout, settings.strategy))
+    pool = build_pool(accounts, client, settings.timeout, settings.strategy)
+    state = ServerState(settings, pool, Admin(pool, client, settings.timeout))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,13 +142,20 @@ def create_app(
         Route("/v1/videos/generations", _openai.media, methods=["POST"]),
         Route("/v1/videos/{request_id}", _openai.media, methods=["GET"]),
         Route("/v1/{rest:path}", _openai.passthrough, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
+        *admin_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.xai = state
+    door = AdminDoor(settings.admin_keys or ClientKeys((), "none", True), settings.admin_from_anywhere)
     guarded = Guard(
-        app, keys=settings.keys, refuse=refusal_body, max_body=settings.max_body, body_timeout=settings.body_timeout
+        app,
+        keys=settings.keys,
+        refuse=refusal_body,
+        max_body=settings.max_body,
+        body_timeout=settings.body_timeout,
+        admin=door,
     )
-    return _AccessLog(guarded)
+    return _AccessLog(guarded, state.admin)
 
 
 def refusal_body(path: str, status: int, code: str, message: str) -> dict[str, Any]:
@@ -145,7 +166,10 @@ def refusal_body(path: str, status: int, code: str, message: str) -> dict[str, A
 
 
 async def _healthz(request: Request) -> Response:
-    return JSONResponse({"ok": True})
+    """Up, and how many accounts can serve now (counts only: this path needs no key)."""
+    admin = request.app.state.xai.admin
+    accounts = len(admin.pool.members)
+    return JSONResponse({"ok": True, "accounts": accounts, "ready": accounts - admin.cooling()})
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -161,8 +185,8 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
 class _AccessLog:
     """One line per request, when its answer is done: never a body, a key or a token."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, admin: Admin) -> None:
+        self.app, self.admin = app, admin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,6 +194,8 @@ class _AccessLog:
             return
         started = time.perf_counter()
         status = 0
+        note = Note()
+        token = current_note.set(note)
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -180,6 +206,8 @@ class _AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
+            current_note.reset(token)
+            self.admin.finish(scope, note, status)
             client = scope.get("client") or ("-", 0)
             _log.info(
                 "method=%s path=%s status=%s seconds=%.3f peer=%s",

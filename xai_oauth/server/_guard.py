@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._keys import ClientKeys, presented_key
+
+if TYPE_CHECKING:
+    from ._admin import AdminDoor
 
 __all__ = ["OPEN_PATHS", "Guard", "Refusal"]
 
@@ -43,7 +46,11 @@ class Refusal(Exception):
 
 
 class Guard:
-    """Checks the client key, caps the body and bounds the time to receive it, then hands on to ``app``."""
+    """Checks the client key, caps the body and bounds the time to receive it, then hands on to ``app``.
+
+    Paths the ``admin`` door covers (``/admin/*``, ``/metrics``) need the admin key and a caller it accepts
+    instead of a client key (see ``_admin``).
+    """
 
     def __init__(
         self,
@@ -54,8 +61,9 @@ class Guard:
         max_body: int,
         body_timeout: float,
         open_paths: frozenset[str] = OPEN_PATHS,
+        admin: AdminDoor | None = None,
     ) -> None:
-        self.app, self.keys, self.refuse = app, keys, refuse
+        self.app, self.keys, self.refuse, self.admin = app, keys, refuse, admin
         self.max_body, self.body_timeout, self.open_paths = max_body, body_timeout, open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,8 +72,13 @@ class Guard:
             return
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
-        if path not in self.open_paths and not self.keys.allows(presented_key(headers)):
-            await self._answer(send, path, Refusal(401, "invalid_api_key", _NO_KEY))
+        barred: Refusal | None = None
+        if self.admin is not None and self.admin.covers(path):  # the admin key, never a client key
+            barred = self.admin.refusal(scope, headers)
+        elif path not in self.open_paths and not self.keys.allows(presented_key(headers)):
+            barred = Refusal(401, "invalid_api_key", _NO_KEY)
+        if barred is not None:
+            await self._answer(send, path, barred)
             return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:

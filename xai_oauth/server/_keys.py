@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .._exceptions import ConfigError, StoreError
 from .._files import ensure_private_dir
 
-__all__ = ["KEY_PREFIX", "ClientKeys", "load_client_keys", "presented_key"]
+__all__ = ["KEY_PREFIX", "ClientKeys", "checked_keys", "home_key", "load_client_keys", "presented_key", "read_key"]
 
 #: A prefix that says what the key is (and that it is not an xAI key) when a person finds it in a config file.
 KEY_PREFIX = "sk-xai-oauth-"
@@ -61,11 +61,11 @@ def load_client_keys(home: str, explicit: Sequence[str] = (), environ: Mapping[s
     environ = os.environ if environ is None else environ
     chosen = [key.strip() for key in explicit if key.strip()]
     if chosen:
-        return ClientKeys(tuple(_checked(chosen, "--api-key")), "--api-key", True)
+        return ClientKeys(tuple(checked_keys(chosen, "--api-key")), "--api-key", True)
     listed = [key.strip() for key in environ.get(ENV_KEYS, "").split(",") if key.strip()]
     if listed:
-        return ClientKeys(tuple(_checked(listed, ENV_KEYS)), ENV_KEYS, True)
-    return ClientKeys((_home_key(home),), os.path.join(home, KEY_FILE), False)
+        return ClientKeys(tuple(checked_keys(listed, ENV_KEYS)), ENV_KEYS, True)
+    return ClientKeys((home_key(home, KEY_FILE),), os.path.join(home, KEY_FILE), False)
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -77,22 +77,23 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
-def _checked(keys: list[str], where: str) -> list[str]:
+def checked_keys(keys: list[str], where: str) -> list[str]:
+    """``keys`` when each is long enough to guard a port; ``config_invalid`` naming ``where`` otherwise."""
     short = [key for key in keys if len(key) < 16]
     if short:
         raise ConfigError(
-            f"A client key from {where} is shorter than 16 characters.",
+            f"A key from {where} is shorter than 16 characters.",
             action="Use a long random key (or none: the server makes one and keeps it in its home).",
         )
     return keys
 
 
-def _home_key(home: str) -> str:
-    """The key kept in the home, made (exclusively, 0600 from the start) when there is none."""
-    path = os.path.join(home, KEY_FILE)
+def home_key(home: str, name: str) -> str:
+    """The key kept in ``<home>/<name>``, made (exclusively, 0600 from the start) when there is none."""
+    path = os.path.join(home, name)
     for _ in range(2):
         try:
-            return _read_key(path)
+            return read_key(path)
         except FileNotFoundError:
             pass
         try:
@@ -111,10 +112,11 @@ def _home_key(home: str) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         return key
-    return _read_key(path)
+    return read_key(path)
 
 
-def _read_key(path: str) -> str:
+def read_key(path: str) -> str:
+    """The key in ``path``, which must be a private regular file (``FileNotFoundError`` when there is none)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
         import stat

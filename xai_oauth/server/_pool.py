@@ -49,6 +49,7 @@ from .._conversation import conversation_id
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
 from .._redact import scrub
 from ._cooldowns import Cooldown, Cooldowns
+from ._ledger import counted
 from ._streaming import first_event
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from ..wire._events import Event
 from ._upstream import Upstream
 
-__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "explicit_key"]
+__all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "explicit_key", "member_for", "saved_at"]
 
 _log = logging.getLogger("xai_oauth.server")
 
@@ -137,6 +138,16 @@ class Pool:
         """The credential and lane for a client's model id (bare ids are the subscription's when any is signed in)."""
         return self.primary.choose(model)
 
+    def add(self, member: Member) -> None:
+        """Take a newly signed-in account into the pool, last in order (the management API's sign-in)."""
+        self.members = [*(m for m in self.members if m.profile != member.profile), member]
+
+    def remove(self, profile: str) -> None:
+        """Take the profile's account out (signed out through the management API); the last one stays."""
+        kept = [m for m in self.members if m.profile != profile]
+        if kept:
+            self.members = kept
+
     async def events(
         self,
         choice: ModelChoice,
@@ -149,7 +160,8 @@ class Pool:
         request_id = uuid.uuid4().hex
         asked = {"shown_model": shown_model, "request_id": request_id, "conversation": conversation}
         if len(self.members) == 1 or choice.credential != "subscription":
-            async for event in self.primary.events(choice, chat_body, **asked):
+            only = self.members[0]
+            async for event in counted(only.upstream.events(choice, chat_body, **asked), only.profile, choice.model_id):
                 yield event
             return
         messages = chat_body.get("messages")
@@ -157,7 +169,7 @@ class Pool:
         key = conversation_id(self._secret, messages, conversation) if messages or conversation else None
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = member.upstream.events(choice, chat_body, **asked)
+            events = counted(member.upstream.events(choice, chat_body, **asked), member.profile, choice.model_id)
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)
@@ -276,17 +288,20 @@ def _period_end(upstream: Upstream) -> float | None:
 
 def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, strategy: str) -> Pool:
     """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
+    members = [member_for(a, http, timeout) for a in accounts]
+    home = accounts[0].paths.home
+    return Pool(members, Cooldowns(home, saved_at=lambda slot: saved_at(home, slot)), strategy=strategy)
+
+
+def member_for(account: Account, http: AsyncHttp, timeout: float | None) -> Member:
+    """The pool's member for one signed-in account (profile): its slot names it in the cooldown file."""
     from ._upstream import Upstream
 
-    members = [
-        Member(a.config.profile, os.path.relpath(a.paths.dir, a.paths.accounts), Upstream(a, http, timeout=timeout))
-        for a in accounts
-    ]
-    home = accounts[0].paths.home
-    return Pool(members, Cooldowns(home, saved_at=lambda slot: _saved_at(home, slot)), strategy=strategy)
+    slot = os.path.relpath(account.paths.dir, account.paths.accounts)
+    return Member(account.config.profile, slot, Upstream(account, http, timeout=timeout))
 
 
-def _saved_at(home: str, slot: str) -> float | None:
+def saved_at(home: str, slot: str) -> float | None:
     """When the slot's credential was last saved, unless it waits for a new sign-in (see ``Cooldowns``)."""
     from .._paths import Paths
     from .._vault import read_state_or_empty

@@ -10,6 +10,11 @@ Which accounts: the profile in force, or a pool of several (``--profile``
 repeated, or ``--all-profiles``: every signed-in profile at the issuer);
 see ``_pool``.
 
+The management API (``/admin/*``, ``/metrics``; see ``_admin``) needs the
+admin key and answers loopback callers only, unless
+``--admin-from-anywhere``; the banner names where the key is kept and never
+prints it.
+
 Who may call: the server binds 127.0.0.1 by default. Binding any other
 address needs a key the person chose (``--api-key`` or
 ``XAI_OAUTH_SERVE_KEYS``): a key made here and printed on a terminal is
@@ -35,16 +40,18 @@ IDLE_KEEPALIVE = 30
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; 0 on a clean stop, 1 when it cannot start."""
     try:
+        import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401 - checked here so the message can name the extra
     except ImportError:
         print(
             "xai-oauth serve needs the server's packages: pip install 'xai-oauth[serve]' "
-            "(Starlette and uvicorn); the other commands work without them.",
+            "(Starlette, uvicorn and prometheus_client); the other commands work without them.",
             file=sys.stderr,
         )
         return 1
     from .._routes import is_loopback_host
+    from ._admin import load_admin_key
     from ._app import ServeSettings, create_app
     from ._keys import load_client_keys
 
@@ -63,8 +70,13 @@ def serve(args: argparse.Namespace) -> int:
                 action="Pass --api-key with a long random key (or set XAI_OAUTH_SERVE_KEYS), or bind 127.0.0.1.",
             )
         keys = load_client_keys(account.paths.home, args.api_key or ())
+        admin_keys = load_admin_key(account.paths.home, getattr(args, "admin_key", None))
         settings = ServeSettings(
-            keys=keys, model_map=parse_model_map(args.model_map), strategy=getattr(args, "strategy", "fill-first")
+            keys=keys,
+            model_map=parse_model_map(args.model_map),
+            strategy=getattr(args, "strategy", "fill-first"),
+            admin_keys=admin_keys,
+            admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
@@ -73,7 +85,7 @@ def serve(args: argparse.Namespace) -> int:
     _log_to_stderr(debug=bool(os.environ.get("XAI_OAUTH_DEBUG")))
     app = create_app(settings, accounts)
     host, port = listener.getsockname()[:2]
-    print(banner(host, port, keys, *accounts), flush=True)
+    print(banner(host, port, keys, *accounts, admin=admin_keys), flush=True)
     import uvicorn
 
     server = uvicorn.Server(
@@ -168,8 +180,11 @@ def pool_accounts(profiles: list[str] | None, *, all_profiles: bool = False) -> 
     return accounts
 
 
-def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any) -> str:
-    """What a person needs to point their tools at this server; the key only when it was made here."""
+def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: Any = None) -> str:
+    """What a person needs to point their tools at this server; the client key only when it was made here.
+
+    The admin key is never shown: the banner names where it is.
+    """
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}/v1"
     if keys.configured:
@@ -180,6 +195,14 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any) -> str:
     if pooled:
         people = [f"{a.config.profile} ({a.status().get('account') or 'unknown'})" for a in (account, *pooled)]
         who = f"a pool of {len(people)} accounts: {', '.join(people)};"
+    managed = ""
+    if admin is not None:
+        managed = (
+            f"\n  Management API (this machine only, unless --admin-from-anywhere):\n"
+            f"    http://{shown}:{port}/admin/accounts, /admin/usage, /metrics\n"
+            f"    admin key {'from ' if admin.configured else 'kept in '}{admin.source} (not shown here); "
+            f"`xai-oauth pool --port {port}` reads it\n"
+        )
     return f"""xai-oauth serve: the Grok subscription of {who} as a local endpoint.
   OpenAI-compatible:    {base}   (chat/completions, responses, models, images, videos)
   Anthropic-compatible: http://{shown}:{port}   (/v1/messages)
@@ -203,7 +226,7 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any) -> str:
   LiteLLM (config.yaml model_list)
     - model_name: grok-4.3
       litellm_params: {{model: openai/grok-4.3, api_base: "{base}", api_key: "{key}"}}
-
+{managed}
   Use only accounts that are your own, as xAI's terms allow; this server is not for sharing or resale
   (a pool is for one person's or one household's own subscriptions).
   Ctrl-C to stop."""
