@@ -43,7 +43,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -169,18 +169,30 @@ class Pool:
         *,
         shown_model: str | None = None,
         conversation: str | None = None,
+        ready: bool = False,
     ) -> AsyncIterator[Event]:
-        """The answer as neutral events from the account that takes it; see the module docstring."""
+        """The answer as neutral events from the account that takes it; see the module docstring.
+
+        ``chat_body`` is the chat-completions pivot, or with ``ready`` a
+        /responses body sent as it is (``Upstream.events_for_body``).
+        """
         request_id = uuid.uuid4().hex
+
+        def ask(upstream: Upstream) -> AsyncGenerator[Event, None]:
+            send = upstream.events_for_body if ready else upstream.events
+            return send(choice, chat_body, shown_model=shown_model, request_id=request_id)
+
         if len(self.members) == 1 or choice.credential != "subscription":
-            async for event in self.primary.events(choice, chat_body, shown_model=shown_model, request_id=request_id):
+            async for event in ask(self.primary):
                 yield event
             return
-        messages = chat_body.get("messages")
+        messages = chat_body.get("input" if ready else "messages")
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
         key = conversation_id(self._secret, messages if isinstance(messages, list) else [], conversation)
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = member.upstream.events(choice, chat_body, shown_model=shown_model, request_id=request_id)
+            events = ask(member.upstream)
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)

@@ -1,14 +1,18 @@
-"""One account's way upstream, for the server: a chat-completions request in, neutral events out, one at a time.
+"""One account's way upstream, for the server: a request in, neutral events out, one at a time.
 
-Every client format is first translated to a chat-completions body (the
-pivot; see ``wire``), and every answer comes back as ``wire._events``, so the
-three endpoints share this one path. It uses the same rules as ``chat()``:
-``parse_model`` picks the credential and lane, ``wire._requests`` builds the
-lane's body (under ``FieldPolicy.LENIENT``: fields with no meaning for xAI are
-dropped, fields that change the answer are refused), and ``AsyncTransport``
-chooses the origin, adds the proxy's headers, sends the subscription's bearer
-only to xAI, refreshes once on an auth failure (in a worker thread, single
-flight across processes) and maps refusals to the package's exceptions.
+Two ways in. ``events`` takes a chat-completions body (the pivot; see
+``wire``), which chat completions and Anthropic Messages are translated to;
+``events_for_body`` takes a ready /responses body, which a client's own
+Responses request becomes with nothing translated (``wire._responses_policy``),
+so its reasoning items reach xAI whole. Every answer comes back as
+``wire._events``, so the endpoints share one reading path. It uses the same
+rules as ``chat()``: ``parse_model`` picks the credential and lane,
+``wire._requests`` builds the lane's body (under ``FieldPolicy.LENIENT``:
+fields with no meaning for xAI are dropped, fields that change the answer
+are refused), and ``AsyncTransport`` chooses the origin, adds the proxy's
+headers, sends the subscription's bearer only to xAI, refreshes once on an
+auth failure (in a worker thread, single flight across processes) and maps
+refusals to the package's exceptions.
 
 The upstream is always asked for a stream: the chat proxy serves most models
 only that way, and a whole answer is the same events folded.
@@ -21,6 +25,7 @@ endpoint can answer with a status; after it, the failure becomes a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -33,6 +38,7 @@ from ..wire._events import Begin, Event, Failure
 from ..wire._openai_chat import ChatChunkReader, chat_body_events
 from ..wire._openai_responses import ResponsesEventReader, response_body_events
 from ..wire._requests import FieldPolicy, request_from_chat_body
+from ..wire._responses_policy import place_reasoning
 from ..wire._streams import read_event
 
 if TYPE_CHECKING:
@@ -42,7 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CALLER_KEYS", "Upstream"]
 
-#: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, kept reasoning.
+#: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, reasoning
+#: items and tool namespaces (``keep_reasoning``, the reasoning to send back, is read before these go).
 CALLER_KEYS = ("search", "search_filters", "prompt_cache_key", "reasoning_items", "namespaces")
 
 
@@ -90,16 +97,58 @@ class Upstream:
         shown_model: str | None = None,
         request_id: str | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive."""
+        """The answer to ``chat_body`` (the pivot) on the model's lane, as neutral events (errors: module docstring).
+
+        Search, and reasoning to keep whole (``keep_reasoning``: signed
+        thinking sent back, or thinking asked for), go to the Responses lane,
+        the only one that carries them.
+        """
         body = dict(chat_body)
         search = body.pop("search", None)
+        kept = body.pop("keep_reasoning", None)
         for key in CALLER_KEYS:
             body.pop(key, None)
-        if search:
+        if search or kept is not None:
             choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
         body["stream"] = True
-        proxy = choice.credential == "subscription" and self.account.config.on_proxy
+        proxy = self._proxy(choice)
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
+        if kept is not None:
+            sent = place_reasoning(sent, body["messages"], kept)
+        async with contextlib.aclosing(self._answer(choice, sent, shown_model, request_id)) as events:
+            async for event in events:
+                yield event
+
+    async def events_for_body(
+        self,
+        choice: ModelChoice,
+        body: dict[str, Any],
+        *,
+        shown_model: str | None = None,
+        request_id: str | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """The answer to a ready /responses body (``wire._responses_policy``), sent as it is for any model.
+
+        xAI serves every model on /responses, so nothing is translated: the
+        reasoning items in ``input`` reach it whole. Only the model id (ours
+        to xAI's) and, for the chat proxy, ``store: false`` are set here.
+        """
+        choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
+        sent = {**body, "model": choice.model_id, "stream": True}
+        if self._proxy(choice):
+            sent["store"] = False
+        async with contextlib.aclosing(self._answer(choice, sent, shown_model, request_id)) as events:
+            async for event in events:
+                yield event
+
+    def _proxy(self, choice: ModelChoice) -> bool:
+        """Whether ``choice`` goes to the subscription's chat proxy (streams only, nothing stored)."""
+        return choice.credential == "subscription" and self.account.config.on_proxy
+
+    async def _answer(
+        self, choice: ModelChoice, sent: dict[str, Any], shown_model: str | None, request_id: str | None
+    ) -> AsyncGenerator[Event, None]:
+        """``sent`` upstream as a stream, read into events (the rest of both entry points)."""
         began = False
         try:
             async with self.transport.open_stream(
