@@ -19,6 +19,11 @@ with tool results, it answers ``Tool NAME said: <the result's text>``.
 Every request is first checked against xAI's allow-lists (top-level fields,
 input item, content part and tool types); anything else is a 400 with
 ``"code": "Client specified an invalid argument"``.
+
+Reasoning (``_reasoning`` says how): a Responses request whose ``include``
+asks for ``reasoning.encrypted_content`` gets a sealed reasoning item first,
+and a sealed reasoning item sent back in ``input`` shows in the answer's
+text as `` (continuing reasoning about: <what the earlier turn was about>)``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._authority import MODELS_BY_TIER
+from ._reasoning import continued, reasoning_output, sealing_asked, shifted
 from ._tools import (
     Refused,
     ToolCall,
@@ -228,13 +234,14 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cach
     tool_results = results_said(items)  # answering results comes first: the marker that asked is still there
     calls = [] if tool_results else responses_calls(body, said)
     if tool_results:
-        pieces = _words(tool_results, repeat)
+        text = tool_results
     elif searched:
-        pieces = _words(f"Searched {' and '.join(searched)} for: {said}", repeat)
+        text = f"Searched {' and '.join(searched)} for: {said}"
     elif "multi-agent" in model:
-        pieces = _words(f"{agents} agents considered: {said}", repeat)
+        text = f"{agents} agents considered: {said}"
     else:
-        pieces = _words(f"You said: {said}", repeat)
+        text = f"You said: {said}"
+    pieces = _words(text + continued(items), repeat)
     input_tokens = sum(len(text_of(i.get("content")).split()) for i in items)
     output_tokens = len(calls) or len(pieces)
     usage = {
@@ -253,6 +260,9 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cach
         "reasoning": {"effort": effort},
     }
     output, middle, citations = _calls_output(calls) if calls else _text_output("".join(pieces), pieces, searched)
+    if sealing_asked(body):
+        reasoning, sealing = reasoning_output(said)
+        output, middle = [reasoning, *output], [*sealing, *shifted(middle, 1)]
     whole = {**base, "status": "completed", "output": output, "usage": usage}
     if citations:
         whole["citations"] = citations

@@ -4,9 +4,12 @@ Claude Code and the anthropic SDKs speak this format. The request becomes
 the chat-completions pivot (``wire._anthropic``), the answer comes back as
 neutral events from ``Upstream`` and leaves as Anthropic's event sequence
 (``MessagesStreamWriter``) or one message, so every model on either xAI lane
-works here. ``claude-*`` names are mapped by family to the account's Grok
-models (``--model-map`` overrides); a Grok id is taken as it is; anything
-else is a 404 that lists what is available. Errors use Anthropic's shape.
+works here. With thinking, the request goes to the Responses lane, so the
+answer's reasoning comes back sealed as the thinking block's signature, and
+the signature sent back on the next turn reaches xAI as its reasoning item.
+``claude-*`` names are mapped by family to the account's Grok models
+(``--model-map`` overrides); a Grok id is taken as it is; anything else is a
+404 that lists what is available. Errors use Anthropic's shape.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ async def messages(request: Request) -> Response:
         chat = {**translated.chat, "model": model}
         if translated.search:
             chat["search"] = translated.search
+        if translated.keeps_reasoning:  # the Responses lane, where xAI's sealed reasoning comes and goes
+            chat["keep_reasoning"] = translated.reasoning_items
         choice = state.pool.choose(model)
         events = state.pool.events(choice, chat, shown_model=asked, conversation=explicit_key(request.headers, body))
         first = await first_event(events)

@@ -1,10 +1,12 @@
 """The OpenAI-compatible endpoints: chat completions, Responses, the model list, media, and the API key's rest.
 
-Each text endpoint translates its request to the chat-completions pivot
-(``wire``), asks ``Upstream`` for neutral events, and writes them back in its
-own format, one event at a time (``ChatChunkWriter``, ``ResponsesEventWriter``)
-or folded into one body. The model's own lane is chosen upstream, so any
-model works on either endpoint.
+Chat completions go through the chat-completions pivot (``wire``) to the
+model's own lane, so any model works there. A Responses request goes to xAI's
+/responses as it is, for every model (xAI serves them all there), after the
+policy step of ``wire._responses_policy``: reasoning items and their
+``encrypted_content`` survive. Both ask ``Upstream`` for neutral events and
+write them back in their own format, one event at a time
+(``ChatChunkWriter``, ``ResponsesEventWriter``) or folded into one body.
 
 Media go to api.x.ai with the right credential (the subscription's bearer
 or the key), as ``image()`` and ``video()`` send them. Any other ``/v1/*``
@@ -27,8 +29,8 @@ from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
 from ..wire._events import Answer, Event
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
-from ..wire._openai_requests import responses_to_chat
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
+from ..wire._responses_policy import responses_for_xai
 from ._errors import problem_for
 from ._pool import explicit_key
 from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_batches
@@ -90,9 +92,10 @@ async def responses(request: Request) -> Response:
     try:
         body = await read_body(request)
         model = _model(body)
-        chat = responses_to_chat(body)
+        passed = responses_for_xai(body)
         choice = state.pool.choose(model)
-        events = state.pool.events(choice, chat, shown_model=model, conversation=explicit_key(request.headers, body))
+        conversation = explicit_key(request.headers, body)
+        events = state.pool.events(choice, passed.body, shown_model=model, conversation=conversation, ready=True)
         first = await first_event(events)
     except XaiOAuthError as error:
         return openai_error(error)
@@ -101,7 +104,7 @@ async def responses(request: Request) -> Response:
         if answer.failure is not None:
             return _failed(answer)
         return JSONResponse(answer_to_response(answer, body))
-    writer = ResponsesEventWriter(request=body, namespaces=chat.get("namespaces") or {})
+    writer = ResponsesEventWriter(request=body, namespaces=passed.namespaces)
     return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
 
 

@@ -41,7 +41,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,21 +155,32 @@ class Pool:
         *,
         shown_model: str | None = None,
         conversation: str | None = None,
+        ready: bool = False,
     ) -> AsyncIterator[Event]:
-        """The answer as neutral events from the account that takes it; see the module docstring."""
+        """The answer as neutral events from the account that takes it; see the module docstring.
+
+        ``chat_body`` is the chat-completions pivot, or with ``ready`` a
+        /responses body sent as it is (``Upstream.events_for_body``).
+        """
         request_id = uuid.uuid4().hex
         asked = {"shown_model": shown_model, "request_id": request_id, "conversation": conversation}
+
+        def ask(member: Member) -> AsyncGenerator[Event, None]:
+            send = member.upstream.events_for_body if ready else member.upstream.events
+            return counted(send(choice, chat_body, **asked), member.profile, choice.model_id)
+
         if len(self.members) == 1 or choice.credential != "subscription":
-            only = self.members[0]
-            async for event in counted(only.upstream.events(choice, chat_body, **asked), only.profile, choice.model_id):
+            async for event in ask(self.members[0]):
                 yield event
             return
-        messages = chat_body.get("messages")
+        messages = chat_body.get("input" if ready else "messages")
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
         messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
         key = conversation_id(self._secret, messages, conversation) if messages or conversation else None
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = counted(member.upstream.events(choice, chat_body, **asked), member.profile, choice.model_id)
+            events = ask(member)
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)

@@ -1,14 +1,18 @@
-"""One account's way upstream, for the server: a chat-completions request in, neutral events out, one at a time.
+"""One account's way upstream, for the server: a request in, neutral events out, one at a time.
 
-Every client format is first translated to a chat-completions body (the
-pivot; see ``wire``), and every answer comes back as ``wire._events``, so the
-three endpoints share this one path. It uses the same rules as ``chat()``:
-``parse_model`` picks the credential and lane, ``wire._requests`` builds the
-lane's body (under ``FieldPolicy.LENIENT``: fields with no meaning for xAI are
-dropped, fields that change the answer are refused), and ``AsyncTransport``
-chooses the origin, adds the proxy's headers, sends the subscription's bearer
-only to xAI, refreshes once on an auth failure (in a worker thread, single
-flight across processes) and maps refusals to the package's exceptions.
+Two ways in. ``events`` takes a chat-completions body (the pivot; see
+``wire``), which chat completions and Anthropic Messages are translated to;
+``events_for_body`` takes a ready /responses body, which a client's own
+Responses request becomes with nothing translated (``wire._responses_policy``),
+so its reasoning items reach xAI whole. Every answer comes back as
+``wire._events``, so the endpoints share one reading path. It uses the same
+rules as ``chat()``: ``parse_model`` picks the credential and lane,
+``wire._requests`` builds the lane's body (under ``FieldPolicy.LENIENT``:
+fields with no meaning for xAI are dropped, fields that change the answer
+are refused), and ``AsyncTransport`` chooses the origin, adds the proxy's
+headers, sends the subscription's bearer only to xAI, refreshes once on an
+auth failure (in a worker thread, single flight across processes) and maps
+refusals to the package's exceptions.
 
 The upstream is always asked for a stream: the chat proxy serves most models
 only that way, and a whole answer is the same events folded.
@@ -21,6 +25,7 @@ endpoint can answer with a status; after it, the failure becomes a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import uuid
@@ -35,6 +40,7 @@ from ..wire._events import Begin, Event, Failure
 from ..wire._openai_chat import ChatChunkReader, chat_body_events
 from ..wire._openai_responses import ResponsesEventReader, response_body_events
 from ..wire._requests import FieldPolicy, request_from_chat_body
+from ..wire._responses_policy import place_reasoning
 from ..wire._streams import read_event
 
 if TYPE_CHECKING:
@@ -47,7 +53,8 @@ __all__ = ["CALLER_KEYS", "Upstream"]
 #: Seconds an upstream stream may take to end after its answer before its connection is dropped instead.
 END_GRACE = 1.0
 
-#: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, kept reasoning.
+#: Keys a translator leaves in the chat body for the server (not for xAI): search, cache key, reasoning
+#: items and tool namespaces (``keep_reasoning``, the reasoning to send back, is read before these go).
 CALLER_KEYS = ("search", "search_filters", "prompt_cache_key", "reasoning_items", "namespaces")
 
 
@@ -97,21 +104,74 @@ class Upstream:
         request_id: str | None = None,
         conversation: str | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """The answer to ``chat_body`` as neutral events; see the module docstring for how errors arrive.
+        """The answer to ``chat_body`` (the pivot) on the model's lane, as neutral events (errors: module docstring).
 
-        ``request_id`` is the server's id for its client's request, the same on every account tried;
-        ``conversation`` the key the client named the conversation by (else its start names it).
+        Search, and reasoning to keep whole (``keep_reasoning``: signed
+        thinking sent back, or thinking asked for), go to the Responses lane,
+        the only one that carries them. ``request_id`` is the server's id for
+        its client's request, the same on every account tried; ``conversation``
+        the key the client named the conversation by (else its start names it).
         """
         body = dict(chat_body)
         search = body.pop("search", None)
+        kept = body.pop("keep_reasoning", None)
         for key in CALLER_KEYS:
             body.pop(key, None)
-        if search:
+        if search or kept is not None:
             choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
         body["stream"] = True
-        proxy = choice.credential == "subscription" and self.account.config.on_proxy
+        proxy = self._proxy(choice)
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
-        extra = self._conversation_headers(choice, body, sent, request_id or uuid.uuid4().hex, conversation)
+        if kept is not None:
+            sent = place_reasoning(sent, body["messages"], kept)
+        asked = self._answer(choice, sent, shown_model, request_id, body.get("messages"), conversation)
+        async with contextlib.aclosing(asked) as events:
+            async for event in events:
+                yield event
+
+    async def events_for_body(
+        self,
+        choice: ModelChoice,
+        body: dict[str, Any],
+        *,
+        shown_model: str | None = None,
+        request_id: str | None = None,
+        conversation: str | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """The answer to a ready /responses body (``wire._responses_policy``), sent as it is for any model.
+
+        xAI serves every model on /responses, so nothing is translated: the
+        reasoning items in ``input`` reach it whole. Only the model id (ours
+        to xAI's) and, for the chat proxy, ``store: false`` are set here.
+        """
+        choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
+        sent = {**body, "model": choice.model_id, "stream": True}
+        if self._proxy(choice):
+            sent["store"] = False
+        said = body.get("input")
+        said = [{"role": "user", "content": said}] if isinstance(said, str) else said
+        if isinstance(body.get("instructions"), str) and isinstance(said, list):
+            said = [{"role": "system", "content": body["instructions"]}, *said]
+        asked = self._answer(choice, sent, shown_model, request_id, said, conversation)
+        async with contextlib.aclosing(asked) as events:
+            async for event in events:
+                yield event
+
+    def _proxy(self, choice: ModelChoice) -> bool:
+        """Whether ``choice`` goes to the subscription's chat proxy (streams only, nothing stored)."""
+        return choice.credential == "subscription" and self.account.config.on_proxy
+
+    async def _answer(
+        self,
+        choice: ModelChoice,
+        sent: dict[str, Any],
+        shown_model: str | None,
+        request_id: str | None,
+        messages: Any,
+        conversation: str | None,
+    ) -> AsyncGenerator[Event, None]:
+        """``sent`` upstream as a stream, read into events (the rest of both entry points)."""
+        extra = self._conversation_headers(choice, messages, sent, request_id or uuid.uuid4().hex, conversation)
         began = False
         try:
             async with self.transport.open_stream(
@@ -138,7 +198,7 @@ class Upstream:
     def _conversation_headers(
         self,
         choice: ModelChoice,
-        body: dict[str, Any],
+        messages: Any,
         sent: dict[str, Any],
         request_id: str,
         conversation: str | None,
@@ -149,7 +209,7 @@ class Upstream:
         from .._conversation import HEADLESS, conversation_id, grok_headers, turn_index
         from .._conversation_key import conversation_key
 
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+        messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
         if self._secret is None:
             self._secret = conversation_key(self.account.paths)
         conv = conversation_id(self._secret, messages, conversation)

@@ -13,9 +13,12 @@ in a ``ChatRequest`` together with what a chat body has no place for:
 * ``reasoning_items``: a thinking block sent back by the client carries, as
   its ``signature``, xAI's reasoning ``encrypted_content`` (the
   ``ReasoningSeal`` our writers put there). Chat completions has no place
-  for it, so it is kept only for the Responses lane: each entry is
-  ``(i, item)``, a Responses ``reasoning`` input item to place before chat
-  message ``i``. On the chat lane it is dropped, and xAI reasons afresh.
+  for it, so it is kept for the Responses lane: each entry is ``(i, item)``,
+  a Responses ``reasoning`` input item to place before chat message ``i``
+  (``wire._responses_policy.place_reasoning``). ``keeps_reasoning`` says when
+  the request should go there: thinking asked for, or signed thinking sent
+  back, and no ``stop_sequences`` (/responses has none; then the chat lane
+  it is, the items are dropped, and xAI reasons afresh).
 
 Fields with no meaning for xAI (``DROPPED``) are dropped with a debug line on
 ``xai_oauth.wire`` under the lenient policy, refused under the strict one;
@@ -94,6 +97,12 @@ class ChatRequest:
     search: list[str] = field(default_factory=list)
     search_filters: dict[str, list[str]] = field(default_factory=dict)
     reasoning_items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def keeps_reasoning(self) -> bool:
+        """Whether the Responses lane should carry it, so reasoning travels sealed both ways (see the module doc)."""
+        thinking = bool(self.reasoning_items or self.chat.get("reasoning_effort"))
+        return thinking and "stop" not in self.chat
 
 
 def _lenient(policy: object) -> bool:

@@ -28,7 +28,18 @@ from typing import Any
 
 from .._exceptions import UnsupportedParameter
 
-__all__ = ["CALLER_KEYS", "DROPPED", "Policy", "responses_to_chat"]
+__all__ = [
+    "CALLER_KEYS",
+    "DROPPED",
+    "EFFORT_ALIASES",
+    "SEARCH_TYPES",
+    "Policy",
+    "drop_field",
+    "flat_name",
+    "reasoning_effort",
+    "refuse_state",
+    "responses_to_chat",
+]
 
 log = logging.getLogger("xai_oauth.wire")
 
@@ -54,8 +65,10 @@ CALLER_KEYS = ("search", "prompt_cache_key", "reasoning_items", "namespaces")
 
 #: Responses fields carried over under the same name.
 _SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "user", "stream", "top_logprobs")
-_SEARCH = {"web_search": "web", "web_search_preview": "web", "x_search": "x"}
-_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "minimal": "low"}
+#: Responses search tools and the ``search=`` name each turns on.
+SEARCH_TYPES = {"web_search": "web", "web_search_preview": "web", "x_search": "x"}
+#: Responses reasoning efforts and the xAI effort each becomes.
+EFFORT_ALIASES = {"low": "low", "medium": "medium", "high": "high", "minimal": "low"}
 
 
 @dataclass(frozen=True)
@@ -74,12 +87,12 @@ class Policy:
 def responses_to_chat(body: dict[str, Any], *, policy: Policy | None = None) -> dict[str, Any]:
     """The chat-completions request for a Responses request; ``UnsupportedParameter`` for what cannot go."""
     policy = policy or Policy()
-    _refuse_state(body, policy)
+    refuse_state(body, policy)
     chat: dict[str, Any] = {k: body[k] for k in _SAME if k in body}
     handled = {*_SAME, "input", "instructions", "tools", "tool_choice", "max_output_tokens", "reasoning", "text"}
     handled |= {"prompt_cache_key", "previous_response_id"}
     for key in sorted(set(body) - handled):
-        _drop(key, policy)
+        drop_field(key, policy)
     messages: list[dict[str, Any]] = []
     if isinstance(body.get("instructions"), str) and body["instructions"]:
         messages.append({"role": "system", "content": body["instructions"]})
@@ -89,7 +102,7 @@ def responses_to_chat(body: dict[str, Any], *, policy: Policy | None = None) -> 
         chat["stream_options"] = {"include_usage": True}
     if "max_output_tokens" in body:
         chat["max_tokens"] = body["max_output_tokens"]
-    chat.update(_reasoning(body.get("reasoning"), policy))
+    chat.update(reasoning_effort(body.get("reasoning"), policy))
     chat.update(_text(body.get("text"), policy))
     chat.update(_tools(body.get("tools"), body.get("tool_choice")))
     if isinstance(body.get("prompt_cache_key"), str):
@@ -99,7 +112,8 @@ def responses_to_chat(body: dict[str, Any], *, policy: Policy | None = None) -> 
     return chat
 
 
-def _refuse_state(body: dict[str, Any], policy: Policy) -> None:
+def refuse_state(body: dict[str, Any], policy: Policy) -> None:
+    """``UnsupportedParameter`` for what needs state kept between requests (``policy.stateless``): none is kept."""
     if not policy.stateless:
         return
     if body.get("previous_response_id"):
@@ -122,7 +136,13 @@ def _refuse_state(body: dict[str, Any], policy: Policy) -> None:
             )
 
 
-def _drop(key: str, policy: Policy) -> None:
+def flat_name(namespace: Any, name: Any) -> str:
+    """A namespace tool's function as one flat name (xAI has no namespaces); ``ResponsesEventWriter`` splits it."""
+    return f"{namespace}__{name}"
+
+
+def drop_field(key: str, policy: Policy) -> None:
+    """Let a ``DROPPED`` field go with a debug line (``policy.drop``); refuse it, or any unknown field, otherwise."""
     if key in DROPPED and policy.drop:
         log.debug("dropped %s: %s", key, DROPPED[key])
         return
@@ -195,7 +215,7 @@ def _call(item: dict[str, Any], messages: list[dict[str, Any]]) -> None:
     """A ``function_call`` item joins the assistant message before it (parallel calls are one message)."""
     name = item.get("name", "")
     if item.get("namespace"):
-        name = f"{item['namespace']}__{name}"
+        name = flat_name(item["namespace"], name)
     call = {
         "id": item.get("call_id"),
         "type": "function",
@@ -218,24 +238,25 @@ def _output(output: Any) -> str:
     return json.dumps(output)
 
 
-def _reasoning(raw: Any, policy: Policy) -> dict[str, Any]:
+def reasoning_effort(raw: Any, policy: Policy) -> dict[str, Any]:
+    """``{"reasoning_effort": ...}`` for a Responses ``reasoning`` (``none``: nothing); ``summary`` is dropped."""
     reasoning = raw if isinstance(raw, dict) else {}
     if reasoning.get("summary") is not None:
-        _drop("reasoning.summary", policy)
+        drop_field("reasoning.summary", policy)
     effort = reasoning.get("effort")
     if effort is None or effort == "none":
         return {}
-    if effort not in _EFFORTS:
+    if effort not in EFFORT_ALIASES:
         raise UnsupportedParameter(
             f"reasoning.effort {effort!r} is not one xAI knows (low, medium, high).", parameter="reasoning"
         )
-    return {"reasoning_effort": _EFFORTS[effort]}
+    return {"reasoning_effort": EFFORT_ALIASES[effort]}
 
 
 def _text(raw: Any, policy: Policy) -> dict[str, Any]:
     text = raw if isinstance(raw, dict) else {}
     if text.get("verbosity") is not None:
-        _drop("text.verbosity", policy)
+        drop_field("text.verbosity", policy)
     fmt = text.get("format")
     if not isinstance(fmt, dict) or fmt.get("type") in (None, "text"):
         return {}
@@ -253,13 +274,13 @@ def _tools(raw: Any, choice: Any) -> dict[str, Any]:
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "function":
             tools.append(_function(tool))
-        elif kind in _SEARCH:
-            search.append(_SEARCH[kind])
+        elif kind in SEARCH_TYPES:
+            search.append(SEARCH_TYPES[kind])
         elif kind == "namespace":
             for inner in tool.get("tools") or []:
                 if not isinstance(inner, dict) or inner.get("type") != "function":
                     raise UnsupportedParameter("A namespace tool may hold only function tools here.", parameter="tools")
-                flat = f"{tool.get('name')}__{inner.get('name')}"
+                flat = flat_name(tool.get("name"), inner.get("name"))
                 namespaces[flat] = (str(tool.get("name")), str(inner.get("name")))
                 tools.append(_function({**inner, "name": flat}))
         else:
