@@ -203,3 +203,38 @@ def test_the_conversation_key_is_an_hmac_never_the_text() -> None:
     assert explicit_key({"session_id": "abc"}, {}) == "header:abc"
     assert explicit_key({}, {"prompt_cache_key": "k"}) == "cache:k"
     assert explicit_key({}, {"metadata": {"user_id": "u"}}) == "user:u"
+
+
+def test_the_headroom_strategy_places_a_new_conversation_on_the_least_used_account(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from xai_oauth.server._pool import Member, Pool
+
+    members = [Member(p, f"slot/{p}", SimpleNamespace(account=None)) for p in ("ann", "bob", "cat")]  # type: ignore[arg-type]
+    pool = Pool(members, Cooldowns(str(tmp_path)), strategy="headroom")
+    for profile, used in (("ann", 80.0), ("bob", 10.0), ("cat", 45.0)):
+        pool.headroom.note(profile, used)
+    assert [m.profile for m in pool._order(None, "grok-4.3")] == ["bob", "cat", "ann"]
+    pool.headroom.note("bob", 95.0)  # bob filled up: new conversations go elsewhere first
+    assert [m.profile for m in pool._order(None, "grok-4.3")][0] == "cat"
+
+
+def test_headroom_is_read_from_billing_in_the_background(emulator: Emulator) -> None:
+    """An account never read counts as unused; on the event loop its /billing reading is fetched off the loop."""
+    import asyncio
+
+    from xai_oauth.server._headroom import Headroom
+
+    env = _env(emulator, "ann")
+    sign_in(emulator, env, email="ann@example.com", tier=1)
+    emulator.settings.credit_usage_percent = 37.5
+
+    async def read() -> float:
+        headroom = Headroom()
+        with Account(Config.from_env(env)) as account:
+            assert headroom.used("ann", account) == 0.0  # unknown: tried first, read meanwhile
+            while headroom._tasks:
+                await asyncio.sleep(0.05)
+            return headroom.used("ann", account)
+
+    assert asyncio.run(read()) == 37.5

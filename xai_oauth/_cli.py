@@ -194,9 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--all-profiles", action="store_true", help="pool every signed-in profile at the issuer")
     serve.add_argument(
         "--strategy",
-        choices=("fill-first", "round-robin"),
+        choices=("fill-first", "round-robin", "headroom"),
         default="fill-first",
-        help="how a pool places a new conversation (default fill-first; a conversation then stays on its account)",
+        help="how a pool places a new conversation: fill-first (default), round-robin, or headroom (the account that "
+        "has used the least of its period); a conversation then stays on its account",
     )
     serve.add_argument(
         "--admin-key", help="the management API's key (default: XAI_OAUTH_ADMIN_KEY, else one kept in the home)"

@@ -11,7 +11,9 @@ serves it:
   message; either way only an HMAC under a per-pool secret is kept, never
   the text. A conversation moves only when its account is out.
 * **A new conversation** goes by the strategy: ``fill-first`` (the first
-  account in order that is not out) or ``round-robin``.
+  account in order that is not out), ``round-robin``, or ``headroom`` (the
+  account that has used the least of its period, from ``/billing``; see
+  ``_headroom``).
 * **Failover**: a request refused for the account's reason (429, spent
   usage, no credits, a grant that needs a new sign-in, a model outside its
   tier) before its first event is tried on the next account, each at most
@@ -49,6 +51,7 @@ from .._conversation import conversation_id
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
 from .._redact import scrub
 from ._cooldowns import Cooldown, Cooldowns
+from ._headroom import Headroom
 from ._ledger import counted
 from ._streaming import first_event
 
@@ -63,7 +66,7 @@ __all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "explicit_key", "member
 
 _log = logging.getLogger("xai_oauth.server")
 
-STRATEGIES = ("fill-first", "round-robin")
+STRATEGIES = ("fill-first", "round-robin", "headroom")
 #: Headers in which clients name their session (Codex CLI, Claude Code, and the generic names).
 SESSION_HEADERS = ("session_id", "session-id", "x-session-id", "x-claude-code-session-id", "x-conversation-id")
 #: Refusals that are the account's: the account cools, and the request goes to the next one.
@@ -128,6 +131,7 @@ class Pool:
         self._secret = secret or secrets.token_bytes(32)
         self._affinity: OrderedDict[str, str] = OrderedDict()
         self._turn = 0
+        self.headroom = Headroom(now)
 
     @property
     def primary(self) -> Upstream:
@@ -211,6 +215,8 @@ class Pool:
         if self.strategy == "round-robin" and usable:
             self._turn = (self._turn + 1) % len(usable)
             usable = usable[self._turn :] + usable[: self._turn]
+        elif self.strategy == "headroom":  # the least used first; equals keep the operator's order
+            usable = sorted(usable, key=lambda m: self.headroom.used(m.profile, m.upstream.account))
         return usable
 
     def _remember(self, key: str, member: Member) -> None:
