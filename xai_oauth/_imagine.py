@@ -93,6 +93,7 @@ def image(
         try:
             for picture in pictures:
                 files.append(_keep(account, picture.data, picture.url, folder, "image", picture.file))
+                parts.kept(picture.file)
         except XaiOAuthError as error:
             error.details["files"] = files  # the pictures already saved are not lost with the one that failed
             raise
@@ -134,6 +135,11 @@ class _Parts:
         self._open.append(os.fdopen(fd, "wb"))
         return self._open[-1]
 
+    def kept(self, temporary: str | None) -> None:
+        """``temporary`` was renamed to its file: not to be removed (its name may be another's by then)."""
+        if temporary in self.paths:
+            self.paths.remove(temporary)
+
     def close(self) -> None:
         for handle in self._open:
             handle.close()
@@ -145,7 +151,7 @@ class _Parts:
         import os
 
         self.close()
-        for temporary in self.paths:  # kept ones were renamed away: nothing there any more
+        for temporary in self.paths:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
 
