@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,19 @@ from .test_e2e import signed_in
 
 API_KEY = "xai-CANARY-MEDIA-KEY-" + "m" * 40
 IMAGES = "/v1/images/generations"
+#: The agent's heredoc, measured: one small picture, then (when the test says go) a big one, with the peak
+#: RSS (``ru_maxrss``) read just before and after the big one.
+_MEASURED_CHILD = f"""
+import json, resource, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+import exports
+print(json.dumps(exports.image("a small fox")), flush=True)
+sys.stdin.readline()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+made = exports.image("a big fox")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"made": made, "before": before, "after": after}}))
+"""
 
 
 @pytest.fixture
@@ -69,6 +84,47 @@ class TestImages:
         refused = agent("image('a fox from elsewhere')")
         assert refused["error"] == "bad_response" and "images.example.com" in refused["message"]
         assert [p.name for p in studio.iterdir()] == [Path(fetched["files"][0]).name]  # nothing else written
+
+    def test_a_big_picture_streams_to_disk_within_one_and_a_half_times_its_size(
+        self, agent: Agent, emulator: Emulator, studio: Path
+    ) -> None:
+        """Issue 22 item 5: the child's peak RSS grows by well under 1.5 pictures (joined, parsed and decoded
+        whole it grew by 4.5). A small picture first, so imports and the connection are in the baseline."""
+        size = 32 * 1024 * 1024
+        child = subprocess.Popen(
+            [sys.executable, "-c", _MEASURED_CHILD],
+            env=agent.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None and child.stdin is not None
+        small = json.loads(child.stdout.readline())
+        assert small["ok"], small
+        emulator.settings.image_bytes = size
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out, err = child.communicate(timeout=120)
+        big = json.loads(out.strip().splitlines()[-1])
+        assert big["made"]["ok"], (big, err[-2000:])
+        assert Path(big["made"]["files"][0]).stat().st_size == size and _is_png(big["made"]["files"][0])
+        grown = (big["after"] - big["before"]) * 1024  # ru_maxrss is in KiB on Linux
+        assert grown < 1.5 * size, f"peak RSS grew {grown / 1048576:.0f} MiB for a {size >> 20} MiB picture"
+        assert not [p for p in studio.iterdir() if p.name.endswith(".part")]
+
+    def test_the_picture_cap_is_a_setting_for_base64_and_urls_alike(
+        self, agent: Agent, emulator: Emulator, studio: Path
+    ) -> None:
+        emulator.settings.image_bytes = 300_000
+        capped = agent("image('a big fox')", XAI_OAUTH_MAX_IMAGE_BYTES="200000")
+        assert capped["error"] == "bad_response" and "XAI_OAUTH_MAX_IMAGE_BYTES" in capped["action"], capped
+        assert list(studio.iterdir()) == []  # the part written so far is gone
+        assert agent("image('a big fox')", XAI_OAUTH_MAX_IMAGE_BYTES="400000")["ok"]
+        emulator.settings.image_as_url = True
+        by_url = agent("image('a big fox by url')", XAI_OAUTH_MAX_IMAGE_BYTES="200000")
+        assert by_url["error"] == "bad_response", by_url
+        assert agent("image('fox')", XAI_OAUTH_MAX_IMAGE_BYTES="-1")["error"] == "config_invalid"
 
     def test_editing_sends_the_picture_inline(
         self, agent: Agent, emulator: Emulator, studio: Path, tmp_path: Path

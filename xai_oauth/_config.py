@@ -14,6 +14,7 @@
 | XAI_BASE_URL              | https://api.x.ai/v1 (API key; subscription media)  |
 | XAI_OAUTH_KEYRING_TIMEOUT | 3 (seconds for any one keyring call)               |
 | XAI_OAUTH_READ_TIMEOUT    | 3600 (seconds a chat answer may take)              |
+| XAI_OAUTH_MAX_IMAGE_BYTES | 67108864 (64 MiB: the most one picture may hold)   |
 | XAI_API_KEY               | none: an API key to use beside the subscription    |
 | XAI_DEFAULT_MODEL         | xai-grok/grok-4.3 when available                   |
 """
@@ -45,6 +46,10 @@ STORES = ("auto", "keyring", "file")
 
 #: The longest any one timeout setting may be: a week is already longer than any call should take.
 MAX_SECONDS = 7 * 24 * 3600.0
+#: The most one generated picture may hold, decoded: a setting, not a side effect of memory (pictures stream
+#: to disk, so a bigger cap costs disk, not RAM). The ceiling keeps a typo from meaning "no cap".
+DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024
+MAX_IMAGE_BYTES_CEILING = 4 * 1024 * 1024 * 1024
 
 
 def _seconds(settings: Settings, name: str, default: float) -> float:
@@ -52,6 +57,16 @@ def _seconds(settings: Settings, name: str, default: float) -> float:
     if not value:
         raise ConfigError(f"{name} must be a positive number of seconds, at most {MAX_SECONDS:.0f} (a week).")
     return value
+
+
+def _image_bytes(settings: Settings) -> int:
+    value = bounded(settings.get("XAI_OAUTH_MAX_IMAGE_BYTES") or DEFAULT_MAX_IMAGE_BYTES, 1, MAX_IMAGE_BYTES_CEILING)
+    if value is None:
+        raise ConfigError(_IMAGE_BYTES_RULE)
+    return int(value)
+
+
+_IMAGE_BYTES_RULE = f"XAI_OAUTH_MAX_IMAGE_BYTES must be a positive number of bytes, at most {MAX_IMAGE_BYTES_CEILING}."
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,8 @@ class Config:
     api_key: str | None = field(default=None, repr=False)
     default_model: str | None = None
     read_timeout: float = 3600.0
+    #: the most one generated picture may hold, decoded (``image()``'s answer and a picture fetched by URL)
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     #: what status() should say about the settings (e.g. names a working-directory .env.xai may not set)
     notes: tuple[str, ...] = ()
 
@@ -104,6 +121,8 @@ class Config:
         ):
             if not bounded(seconds, 0.0, MAX_SECONDS):
                 raise ConfigError(f"{name} must be a positive number of seconds, at most {MAX_SECONDS:.0f} (a week).")
+        if isinstance(self.max_image_bytes, bool) or not bounded(self.max_image_bytes, 1, MAX_IMAGE_BYTES_CEILING):
+            raise ConfigError(_IMAGE_BYTES_RULE)
         if self.api_key:
             remember_secret(self.api_key)
         if self.client_version_set is None:
@@ -130,6 +149,7 @@ class Config:
             api_key=settings.get("XAI_API_KEY").strip() or None,
             default_model=settings.get("XAI_DEFAULT_MODEL").strip() or None,
             read_timeout=_seconds(settings, "XAI_OAUTH_READ_TIMEOUT", 3600.0),
+            max_image_bytes=_image_bytes(settings),
             notes=tuple(settings.notes()),
         )
 

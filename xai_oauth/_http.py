@@ -98,6 +98,7 @@ class Http:
     # Every method takes ``timeout``: seconds for the *whole* answer (a deadline, checked on every chunk read,
     # and a watchdog cuts a read still blocked when it passes), and whole answers take ``max_bytes``. A server
     # that drips one byte every few seconds, or sends 400 MB, meets a clear error, not a held lock or memory.
+    # ``body_sink`` (``_send``'s docstring) streams a 200 body instead of holding it: the images' answers.
 
     def get(
         self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float | None = None, **options: Any
@@ -178,13 +179,21 @@ class Http:
         timeout: float | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
         on_arrival: Callable[[int, bytes], None] | None = None,
+        body_sink: Callable[[bytes], object] | None = None,
         **kwargs: Any,
     ) -> Answer:
+        """``body_sink``: a 200 body goes there piece by piece as it arrives (under the same deadline and cap),
+        and the ``Answer`` has no body; any other answer is read whole, as always (errors, retries).
+        """
         request, deadline = _request(self.client, method, url, timeout, **kwargs)
         with _mapped_errors(deadline):
             response = self.client.send(request, stream=True)
         try:
-            raw = _read_body(response, deadline, max_bytes)
+            if body_sink is not None and response.status_code == 200:
+                raw = _read_body(response, deadline, max_bytes, body_sink)
+            else:  # a refusal beside a streamed answer is held to the usual cap, not to the picture's
+                limit = max_bytes if body_sink is None else min(max_bytes, MAX_ANSWER_BYTES)
+                raw = _read_body(response, deadline, limit)
         finally:
             response.close()
         if on_arrival is not None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ._b64_scan import B64Scanner
 from ._catalog import model_ids
+from ._config import DEFAULT_MAX_IMAGE_BYTES
 from ._exceptions import MalformedResponse, NotSignedIn, RequestRejected, ServerError, TierDenied
 from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOWNLOAD_TIMEOUT",
     "IMAGE_ANSWER_BYTES",
+    "IMAGE_REST_BYTES",
     "IMAGE_TIMEOUT",
     "POLL_TIMEOUT",
     "VIDEO_BYTES",
@@ -36,7 +39,11 @@ __all__ = [
 #: Seconds and sizes for images and video (the official CLI waits up to 300 s for an image: some models
 #: think before drawing, and the answer comes whole).
 IMAGE_TIMEOUT = 300.0
-IMAGE_ANSWER_BYTES = 64 * 1024 * 1024
+#: The default cap on one picture (``XAI_OAUTH_MAX_IMAGE_BYTES`` sets it), and on what an image answer holds
+#: besides its pictures (revised prompts, URLs).
+IMAGE_ANSWER_BYTES = DEFAULT_MAX_IMAGE_BYTES
+IMAGE_REST_BYTES = 4 * 1024 * 1024
+_CAP_HINT = "Set XAI_OAUTH_MAX_IMAGE_BYTES higher to accept bigger pictures (the default is 64 MiB)."
 VIDEO_START_TIMEOUT = 60.0
 POLL_TIMEOUT = 30.0
 DOWNLOAD_TIMEOUT = 120.0
@@ -56,32 +63,97 @@ def image(
     image: str | None = None,
     out_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Make ``n`` images (or edit the local file ``image``); ``Client.image`` says what comes back."""
+    """Make ``n`` images (or edit the local file ``image``); ``Client.image`` says what comes back.
+
+    The answer streams to disk: each ``b64_json`` picture is decoded a piece at a time into a temporary file
+    in the target folder (``_b64_scan``), so memory holds a chunk, not the picture (issue 22 item 5).
+    """
     from ._exceptions import XaiOAuthError
     from ._media import image_request, read_images, ready_media_dir
 
     choice = _media_choice(account, transport, model, "image")
     path, body = image_request(choice.model_id, prompt, n=n, aspect_ratio=aspect_ratio, source=image)
     folder = ready_media_dir(out_dir)
-    answer = transport.request(
-        choice.credential,
-        choice.display_id,
-        path,
-        body,
-        timeout=IMAGE_TIMEOUT,
-        media=True,
-        max_bytes=IMAGE_ANSWER_BYTES,
-    )
-    pictures = read_images(answer.body)
-    files: list[str] = []
-    try:
-        for picture in pictures:
-            files.append(_keep(account, picture.data, picture.url, folder, "image"))
-    except XaiOAuthError as error:
-        error.details["files"] = files  # the pictures already saved are not lost with the one that failed
-        raise
+    cap = account.config.max_image_bytes
+    with _Parts(folder, "image") as parts:
+        scanner = B64Scanner(parts.open, max_picture=cap, max_rest=IMAGE_REST_BYTES, cap_hint=_CAP_HINT)
+        answer = transport.request(
+            choice.credential,
+            choice.display_id,
+            path,
+            body,
+            timeout=IMAGE_TIMEOUT,
+            media=True,
+            max_bytes=_answer_bytes(cap, n),
+            body_sink=scanner.feed,
+        )
+        parts.close()
+        pictures = read_images(_rest_body(scanner) if answer.body is None else answer.body, parts.paths)
+        files: list[str] = []
+        try:
+            for picture in pictures:
+                files.append(_keep(account, picture.data, picture.url, folder, "image", picture.file))
+                parts.kept(picture.file)
+        except XaiOAuthError as error:
+            error.details["files"] = files  # the pictures already saved are not lost with the one that failed
+            raise
     revised = next((p.revised_prompt for p in pictures if p.revised_prompt), None)
     return {"files": files, "model": choice.display_id, "revised_prompt": revised}
+
+
+def _answer_bytes(cap: int, n: int) -> int:
+    """The most an image answer may hold: ``n`` pictures of ``cap`` bytes in base64 (with room for escaped
+    slashes), and the rest."""
+    return n * ((cap + 2) // 3 * 4) * 17 // 16 + IMAGE_REST_BYTES
+
+
+def _rest_body(scanner: B64Scanner) -> Any:
+    """The answer without its pictures, parsed strictly; None when it is not JSON (read_images says so)."""
+    from ._files import loads_strict
+
+    try:
+        return loads_strict(scanner.finish())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class _Parts:
+    """The temporary files an answer's pictures stream into, in the target folder; any not kept are removed."""
+
+    def __init__(self, folder: str, kind: str) -> None:
+        self._folder, self._kind = folder, kind
+        self.paths: list[str] = []
+        self._open: list[BinaryIO] = []
+
+    def open(self, number: int) -> BinaryIO:
+        import os
+        import tempfile
+
+        os.makedirs(self._folder, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self._folder, prefix=f".{self._kind}-", suffix=".part")
+        self.paths.append(temporary)
+        self._open.append(os.fdopen(fd, "wb"))
+        return self._open[-1]
+
+    def kept(self, temporary: str | None) -> None:
+        """``temporary`` was renamed to its file: not to be removed (its name may be another's by then)."""
+        if temporary in self.paths:
+            self.paths.remove(temporary)
+
+    def close(self) -> None:
+        for handle in self._open:
+            handle.close()
+
+    def __enter__(self) -> _Parts:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import os
+
+        self.close()
+        for temporary in self.paths:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def video(
@@ -245,24 +317,33 @@ def _first_media_model(account: Account, transport: Transport, credential: str, 
     return next((i for i in ids if ("video" in i) == (kind == "video")), None)
 
 
-def _keep(account: Account, data: bytes | None, url: str | None, folder: str, kind: str) -> str:
-    """Write ``data`` (or what ``url`` holds, fetched only from xAI's hosts) as a new file; its path."""
+def _keep(
+    account: Account, data: bytes | None, url: str | None, folder: str, kind: str, written: str | None = None
+) -> str:
+    """Write ``data`` (or what ``url`` holds, fetched only from xAI's hosts) as a new file; its path.
+
+    ``written``: a temporary file in ``folder`` that already holds the bytes (a streamed picture); it is named.
+    """
     import os
     import tempfile
 
     from ._media import new_media_path, sniff_extension
 
-    os.makedirs(folder, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{kind}-", suffix=".part")
+    if written is None:
+        os.makedirs(folder, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{kind}-", suffix=".part")
+    else:
+        temporary = written
     try:
-        with os.fdopen(fd, "wb") as sink:
-            if data is not None:
-                sink.write(data)
-            else:
-                assert url is not None
-                _fetch(account, url, sink.write, kind)
-        with open(temporary, "rb") as written:
-            head = written.read(16)
+        if written is None:
+            with os.fdopen(fd, "wb") as sink:
+                if data is not None:
+                    sink.write(data)
+                else:
+                    assert url is not None
+                    _fetch(account, url, sink.write, kind)
+        with open(temporary, "rb") as done:
+            head = done.read(16)
         extension = sniff_extension(head) or ("mp4" if kind == "video" else "jpg")
         path, claimed = new_media_path(folder, kind, extension, account.now())
         os.close(claimed)
@@ -280,7 +361,7 @@ def _fetch(account: Account, url: str, sink: Callable[[bytes], object], kind: st
 
     from ._media import require_media_host
 
-    limit = VIDEO_BYTES if kind == "video" else IMAGE_ANSWER_BYTES
+    limit = VIDEO_BYTES if kind == "video" else account.config.max_image_bytes
     for _ in range(4):
         answer = account.http.download(require_media_host(url), sink, timeout=DOWNLOAD_TIMEOUT, max_bytes=limit)
         if answer.status == 200:

@@ -19,9 +19,11 @@ import base64
 import binascii
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._b64_scan import MARKER
 from ._exceptions import ContentRefused, GenerationFailed, MalformedResponse, RequestRejected
 from ._numbers import bounded
 from ._routes import SUBSCRIPTION_DOMAINS, is_loopback_host, split_url
@@ -176,15 +178,20 @@ def video_request(
 
 @dataclass(frozen=True)
 class Picture:
-    """One generated image: its bytes, or where to fetch them."""
+    """One generated image: its bytes, the file they were streamed to (``_b64_scan``), or where to fetch them."""
 
     data: bytes | None
     url: str | None
     revised_prompt: str | None
+    file: str | None = None
 
 
-def read_images(body: Any) -> list[Picture]:
-    """The images of an ``/images/*`` answer; ``bad_response`` when it has none or they do not decode."""
+def read_images(body: Any, streamed: Sequence[str] = ()) -> list[Picture]:
+    """The images of an ``/images/*`` answer; ``bad_response`` when it has none or they do not decode.
+
+    ``streamed``: the files ``B64Scanner`` decoded the answer's pictures into; its markers (``"#<n>"``, which
+    no base64 string can be) stand for them in ``body``.
+    """
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         raise MalformedResponse("The image answer holds no images.")
@@ -195,7 +202,10 @@ def read_images(body: Any) -> list[Picture]:
         revised = item.get("revised_prompt")
         revised = revised if isinstance(revised, str) and revised.strip() else None
         encoded, url = item.get("b64_json"), item.get("url")
-        if isinstance(encoded, str) and encoded:
+        taken = _streamed_file(encoded, streamed)
+        if taken is not None:
+            pictures.append(Picture(None, None, revised, taken))
+        elif isinstance(encoded, str) and encoded:
             try:
                 data = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError):
@@ -206,6 +216,15 @@ def read_images(body: Any) -> list[Picture]:
         else:
             raise MalformedResponse("An image in the answer has neither data nor a URL.")
     return pictures
+
+
+def _streamed_file(encoded: object, streamed: Sequence[str]) -> str | None:
+    if not isinstance(encoded, str) or not encoded.startswith(MARKER):
+        return None
+    if not encoded[1:].isascii() or not encoded[1:].isdigit():
+        return None
+    number = int(encoded[1:])
+    return streamed[number] if number < len(streamed) else None
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class Studio:
         data = []
         for number in range(n):
             picture = png(f"{model}:{prompt}:{number}")
+            picture += bytes(max(0, settings.image_bytes - len(picture)))
             if body.get("response_format") == "b64_json" and not settings.image_as_url:
                 data.append({"b64_json": base64.b64encode(picture).decode(), "revised_prompt": revised})
             else:

@@ -82,6 +82,8 @@ class Settings:
     #: how many reads a video job stays pending (202), and its Retry-After (None: no header); how the
     #: job ends (done, failed, expired, moderated); refuse every media prompt as moderation would
     image_as_url: bool = False
+    #: every picture made this many bytes at least (a real PNG, zero bytes after its end): a big picture
+    image_bytes: int = 0
     video_pending_reads: int = 2
     video_retry_after: float | None = None
     video_outcome: str = "done"
