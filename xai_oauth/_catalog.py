@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, XaiOAuthError
-from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default
+from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default, sendable
 from ._numbers import bounded
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _proxy_default_model(transport: Transport) -> str | None:
     except XaiOAuthError:
         return None  # a default is a nicety: the listing stands without it
     value = answer.body.get("default_model") if isinstance(answer.body, dict) else None
-    return value if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and value.strip() and sendable(value) else None
 
 
 def get(transport: Transport, credential: str, path: str, what: str) -> Answer:
@@ -180,12 +180,13 @@ def get(transport: Transport, credential: str, path: str, what: str) -> Answer:
 
 
 def model_ids(transport: Transport, credential: str) -> list[str]:
-    """The bare model ids one credential's ``/models`` lists."""
+    """The bare model ids one credential's ``/models`` lists; an id no request could carry (``sendable``) is
+    skipped, so a garbled listing never offers, caches or defaults to it."""
     answer = get(transport, credential, "models", "models")
     data = answer.body.get("data") if isinstance(answer.body, dict) else None
     if not isinstance(data, list):
         raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
-    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return [m["id"] for m in data if isinstance(m, dict) and sendable(m.get("id"))]
 
 
 #: The credits config's money fields (USD cents, as ``{"val": n}``; proto3 leaves out a zero: ``{}``) and ours.
