@@ -127,7 +127,7 @@ def default_model(account: Account) -> str:
     if config.api_key and not account.signed_in():
         return API_KEY_PREFIX + DEFAULT_MODEL_ID.removeprefix(SUBSCRIPTION_PREFIX)
     cached = (account.cached_models() or {}).get("default_model_id")
-    return cached if sendable(cached) else DEFAULT_MODEL_ID  # a listing cached by an older version may hold any id
+    return str(cached) if sendable(cached) else DEFAULT_MODEL_ID  # a listing cached by an older version may hold any id
 
 
 def _prepare(
