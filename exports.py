@@ -92,20 +92,38 @@ def poll(wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
 
 
 def _with_models(client: Client, result: dict[str, Any]) -> dict[str, Any]:
-    """A fresh connection lists its models once (best effort), so status() shows them and the person can switch."""
+    """A fresh connection lists its models once (best effort), so status() shows them and the person can switch.
+
+    No default is claimed that the subscription did not list: when its
+    listing fails or is empty, ``default_model_id`` is None and a note says
+    why (an API key's models may still be listed beside it).
+    """
+    from xai_oauth._exceptions import XaiOAuthError
+
     if result.get("status") != "connected":
         return result
+    notes = list(result.get("notes") or [])
     try:
         listing = client.models()
-    except Exception:  # noqa: BLE001 - a listing is a nicety: the sign-in stands without it
-        return result
+    except Exception as exc:  # noqa: BLE001 - a listing is a nicety: the sign-in stands without it
+        said = f"{exc.message} ({exc.code})" if isinstance(exc, XaiOAuthError) else type(exc).__name__
+        notes = [n for n in notes if not n.startswith("No default model")]
+        said = f"No default model: the subscription's models could not be listed: {said}"
+        return {**result, "default_model_id": None, "notes": [*notes, said]}
     ids = [m["id"] for m in listing["models"]]
+    notes += listing.get("notes", [])
     default = listing.get("default_model_id") or result.get("default_model_id")
+    if not any(m.get("credential") == "subscription" for m in listing["models"]):
+        default = default if default and default == client.config.default_model else None
+        if not any(n.startswith("No default model") for n in notes):
+            notes.append("No default model: the subscription listed no chat models (see models()).")
+    example = default or (ids[0] if ids else "xai-grok/<id>")
     return {
         **result,
         "default_model_id": default,
         "models": ids,
-        "switch_hint": f"Switch models with chat(model=...), e.g. chat(model={default!r}); the ids are in models.",
+        "switch_hint": f"Switch models with chat(model=...), e.g. chat(model={example!r}); the ids are in models.",
+        **({"notes": notes} if notes else {}),
     }
 
 

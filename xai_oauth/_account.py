@@ -28,6 +28,7 @@ from ._vault import Vault, read_state_or_empty
 
 if TYPE_CHECKING:
     from ._discovery import Endpoints
+    from ._exceptions import XaiOAuthError
 
 __all__ = ["Account"]
 
@@ -151,15 +152,37 @@ class Account:
             return None
         return {"image_models": [], "video_models": [], "default_model_id": None, "fetched_at": 0, **cache}
 
-    def remember_models(self, listing: dict[str, Any], preferred: str | None = None) -> None:
+    def remember_models(self, listing: dict[str, Any], preferred: str | None = None, origin: str | None = None) -> None:
         """Cache the subscription's listing in the state file, for status() and offline models().
 
-        ``preferred`` is the chat proxy's own default model, taken when listed.
+        ``preferred`` is the chat proxy's own default model, taken when listed;
+        ``origin`` the API that listed it (so it has accepted this sign-in: ``served_by``).
         """
         from ._models import pick_default
 
         ids = [m["id"] for m in listing["models"]]
-        self._remember("models", {**listing, "default_model_id": pick_default(ids, preferred)})
+        record = {**listing, "default_model_id": pick_default(ids, preferred)}
+        self._remember("models", {**record, "origin": origin} if origin else record)
+
+    def remember_listing_failure(self, error: XaiOAuthError | None) -> None:
+        """Keep why the subscription's listing was refused (``None``: it worked, so forget it); status() says it."""
+        with self._session.locked():
+            state = read_state_or_empty(self.paths)
+            if error is None:
+                if state.pop("models_failed", None) is not None:
+                    write_state(self.paths, state)
+                return
+            state["models_failed"] = {"code": error.code, "message": error.message, "fetched_at": self.now()}
+            write_state(self.paths, state)
+
+    def served_by(self, origin: str) -> bool:
+        """Whether the API at ``origin`` has listed models for this sign-in, so accepts its tokens.
+
+        A listing cached by an older version names no origin: it counts, as
+        nothing says otherwise.
+        """
+        cache = self.cached_models()
+        return cache is not None and cache.get("origin", origin) == origin
 
     def remember_usage(self, reading: dict[str, Any]) -> None:
         """Cache the last usage reading, so status() can show it offline with its age."""

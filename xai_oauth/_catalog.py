@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, XaiOAuthError
-from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default
+from ._exceptions import MalformedResponse, NetworkError, NotSignedIn, ServerError, XaiOAuthError
+from ._models import API_KEY_PREFIX, SUBSCRIPTION_PREFIX, lane_for, pick_default, sendable
 from ._numbers import bounded
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def models(account: Account, transport: Transport, *, refresh: bool = False) -> 
             listed = _listing(account, transport, credential, refresh=refresh)
         except XaiOAuthError as exc:
             failures.append(exc)
+            if credential == "subscription" and not isinstance(exc, (NetworkError, ServerError)):
+                account.remember_listing_failure(exc)  # a refusal, not a hiccup: status() names no default
             continue
         result["models"] += listed["models"]
         result["image_models"] += listed["image_models"]
@@ -102,7 +104,7 @@ def _listing(account: Account, transport: Transport, credential: str, *, refresh
     if credential == "subscription":
         proxy_default = _proxy_default_model(transport)
         preferred = proxy_default and SUBSCRIPTION_PREFIX + proxy_default
-        _remember(account, listed, preferred)
+        _remember(account, listed, preferred, transport.config.subscription_text_url)
         return {**listed, "proxy_default": preferred}
     return listed
 
@@ -119,18 +121,18 @@ def _checked_at(account: Account, cache: dict[str, Any]) -> float:
     return max((float(t) for t in stamps if isinstance(t, (int, float)) and not isinstance(t, bool)), default=0.0)
 
 
-def _remember(account: Account, listed: dict[str, Any], preferred: str | None) -> None:
-    """Rewrite the cached listing only when it changed; note the check apart either way."""
+def _remember(account: Account, listed: dict[str, Any], preferred: str | None, origin: str) -> None:
+    """Rewrite the cached listing only when it (or the API that listed it) changed; note the check apart either way."""
     from ._files import write_json
     from ._models import pick_default
 
     cache = account.cached_models()
     default = pick_default([m["id"] for m in listed["models"]], preferred)
-    same = cache is not None and {**listed, "default_model_id": default} == {
-        k: cache.get(k) for k in (*listed, "default_model_id")
-    }
+    fresh = {**listed, "default_model_id": default, "origin": origin}
+    same = cache is not None and fresh == {k: cache.get(k) for k in fresh}
     if not same:
-        account.remember_models(listed, preferred=preferred)
+        account.remember_models(listed, preferred=preferred, origin=origin)
+    account.remember_listing_failure(None)
     write_json(account.paths.models_checked, {"at": account.now()})
 
 
@@ -171,7 +173,7 @@ def _proxy_default_model(transport: Transport) -> str | None:
     except XaiOAuthError:
         return None  # a default is a nicety: the listing stands without it
     value = answer.body.get("default_model") if isinstance(answer.body, dict) else None
-    return value if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and value.strip() and sendable(value) else None
 
 
 def get(transport: Transport, credential: str, path: str, what: str) -> Answer:
@@ -180,12 +182,13 @@ def get(transport: Transport, credential: str, path: str, what: str) -> Answer:
 
 
 def model_ids(transport: Transport, credential: str) -> list[str]:
-    """The bare model ids one credential's ``/models`` lists."""
+    """The bare model ids one credential's ``/models`` lists; an id no request could carry (``sendable``) is
+    skipped, so a garbled listing never offers, caches or defaults to it."""
     answer = get(transport, credential, "models", "models")
     data = answer.body.get("data") if isinstance(answer.body, dict) else None
     if not isinstance(data, list):
         raise MalformedResponse("The models endpoint answered without a model list.", http_status=answer.status)
-    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return [m["id"] for m in data if isinstance(m, dict) and sendable(m.get("id"))]
 
 
 #: The credits config's money fields (USD cents, as ``{"val": n}``; proto3 leaves out a zero: ``{}``) and ours.

@@ -32,7 +32,7 @@ def status(args: argparse.Namespace) -> int:
             who = f" as {r['account']}" if r.get("account") else ""
             print(f"Signed in{who}: {r['tier_name']} (tier {r['tier']}){about}")
             print(f"Token expires in {duration(r['expires_in'])}, {r.get('storage_note') or 'kept in the keyring'}")
-            print(f"Default model: {r['default_model_id']}")
+            print(f"Default model: {r['default_model_id'] or 'none (see the notes)'}")
             if isinstance(r.get("usage"), dict) and r["usage"].get("credit_usage_percent") is not None:
                 age = duration(r["usage"]["age_seconds"])
                 print(f"Usage: {r['usage']['credit_usage_percent']:g}% of this period (read {age} ago)")

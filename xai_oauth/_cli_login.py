@@ -47,8 +47,8 @@ def login(args: argparse.Namespace) -> int:
         lambda r: print(
             f"Signed in{' as ' + r['account'] if r.get('account') else ''}: {r['tier_name']} (tier {r['tier']}); "
             f"token good for {duration(r['expires_in'])}, kept in {r['storage']}.\n"
-            f"Default model: {r['default_model_id']} (another: xai-oauth chat -m xai-grok/<id>; "
-            "list them with xai-oauth models)"
+            f"Default model: {r['default_model_id'] or 'none (xai-oauth status says why)'} "
+            "(another: xai-oauth chat -m xai-grok/<id>; list them with xai-oauth models)"
         ),
         one_line=True,
     )

@@ -10,7 +10,7 @@ stay as light as the standard library's ``os`` and ``json`` (no
 ``dataclasses``, no ``typing``).
 """
 
-from ._exceptions import UnsupportedParameter
+from ._exceptions import ModelNotFound, UnsupportedParameter
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -23,6 +23,7 @@ __all__ = [
     "lane_for",
     "parse_model",
     "pick_default",
+    "sendable",
 ]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
@@ -33,8 +34,25 @@ RESPONSES = "responses"
 PATHS = {CHAT_COMPLETIONS: "/chat/completions", RESPONSES: "/responses"}
 
 
+def sendable(model_id: object) -> bool:
+    """True when ``model_id`` can travel as an HTTP header value: printable ASCII, no control characters.
+
+    The chat proxy routes on the ``x-grok-model-override`` header, and a
+    header cannot carry ``模型`` or ``grök-4`` (nor a newline). xAI's ids are
+    all plain ASCII, so anything else is a typo or a garbled listing, and is
+    refused (``parse_model``) or skipped (listings, the cached default)
+    rather than failing inside the HTTP client.
+    """
+    return isinstance(model_id, str) and model_id.isascii() and model_id.isprintable()
+
+
 def pick_default(chat_ids: "list[str]", preferred: "str | None" = None) -> "str | None":
-    """``preferred`` if listed, else ``xai-grok/grok-4.3`` if listed, else the first chat model."""
+    """``preferred`` if listed, else ``xai-grok/grok-4.3`` if listed, else the first chat model.
+
+    An id that could not be sent (see ``sendable``) is never the default: a
+    bad listing must not poison every later call that names no model.
+    """
+    chat_ids = [i for i in chat_ids if sendable(i)]
     for candidate in (preferred, DEFAULT_MODEL_ID):
         if candidate and candidate in chat_ids:
             return candidate
@@ -95,6 +113,10 @@ class ModelChoice:
 def parse_model(model: str, *, signed_in: bool, lane: "str | None" = None) -> ModelChoice:
     """Read the prefix: ``xai-grok/`` subscription, ``xai/`` API key, bare: subscription if signed in.
 
+    An id that cannot be a header value (``sendable``) is ``ModelNotFound``
+    here, before anything is sent: no such model exists, and the README's
+    action for it (list models()) is the one that helps.
+
     ``lane="responses"`` sends any model to the Responses API (server-side
     search lives there); multi-agent models have no other lane.
     """
@@ -107,6 +129,11 @@ def parse_model(model: str, *, signed_in: bool, lane: "str | None" = None) -> Mo
         credential, model_id = "api_key", model[len(API_KEY_PREFIX) :]
     else:
         credential, model_id = ("subscription" if signed_in else "api_key"), model
+    if not sendable(model_id):
+        raise ModelNotFound(
+            f"{model!r} is not a model id xAI serves: its ids are printable ASCII, with no accents, other scripts "
+            "or control characters."
+        )
     natural = lane_for(model_id)
     if lane not in (None, natural, RESPONSES):
         raise UnsupportedParameter(

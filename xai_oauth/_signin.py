@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import LoginExpired, MalformedResponse, NoPendingLogin, OAuthError, StoreCorrupt, XaiOAuthError
 from ._files import read_json, remove, write_json
 from ._grants import TOKEN_ANSWER_BYTES, TOKEN_DEADLINE, adopt_journal, grant_in_flight, sign_in
-from ._models import DEFAULT_MODEL_ID
 from ._session import Session
 from ._state import storage_note
+from ._status import listed_default
 from ._vault import Vault
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ def _connected(session: Session, state: dict[str, Any]) -> dict[str, Any]:
     """poll()'s answer for a finished sign-in, from the state file: the same whichever poll finished it."""
     meta = state["credential"]
     now = session.now()
+    default, no_default = listed_default(state)
     expires_at = float(meta.get("expires_at") or now)
     result: dict[str, Any] = {
         "status": "connected",
@@ -151,8 +152,10 @@ def _connected(session: Session, state: dict[str, Any]) -> dict[str, Any]:
         "expires_at": int(expires_at),
         "expires_in": max(0, int(expires_at - now)),
         "storage": meta.get("storage"),
-        "default_model_id": DEFAULT_MODEL_ID,
+        "default_model_id": default,
     }
+    if no_default:
+        result["notes"] = [no_default]
     if meta.get("storage") == "file":
         result["storage_note"] = storage_note(session.paths, meta)
     return result

@@ -3,7 +3,12 @@
     {"credential": {"storage", "issuer", "client_id", "tier", "tier_name",
                     "expires_at", "lifetime", "reauth_required", "reauth_reason"},
      "keyring_unusable": "<why we fell back to the file>",
-     "models": {"fetched_at", "models", "image_models", "video_models", "default_model_id"}}
+     "models": {"fetched_at", "models", "image_models", "video_models", "default_model_id", "origin"},
+     "models_failed": {"fetched_at", "code", "message"}}
+
+``models_failed`` says why the subscription's last listing was refused
+(cleared by the next one that works): status() then names no default model
+it cannot vouch for.
 
 Tokens never go here; this file exists so that status() needs neither the
 keyring nor any heavy import.
@@ -24,6 +29,7 @@ _SHAPES: "dict[str, object]" = {
     "credential": dict,
     "keyring_unusable": str,
     "models": dict,
+    "models_failed": dict,
     "usage": dict,
     "recovered": dict,
 }
@@ -46,6 +52,7 @@ _CREDENTIAL_SHAPES: "dict[str, object]" = {
     "unconfirmed": dict,
 }
 _STAMPED: "dict[str, object]" = {"fetched_at": _NUMBER}
+_FAILED_SHAPES: "dict[str, object]" = {"fetched_at": _NUMBER, "code": str, "message": str}
 _RECOVERED_SHAPES: "dict[str, object]" = {"at": _NUMBER, "received_at": _NUMBER, "grant": str}
 
 
@@ -64,13 +71,16 @@ def _fits(record: "dict[str, object]", shapes: "dict[str, object]") -> bool:
 def read_state(paths: Paths) -> "dict[str, object]":
     """The state, ``{}`` when there is none; ``StoreCorrupt`` (file set aside) when damaged or mis-shaped."""
     state = read_json(paths.state, what="state file") or {}
-    credential, models, usage, recovered = (state.get(k) for k in ("credential", "models", "usage", "recovered"))
+    credential, models, usage, recovered, failed = (
+        state.get(k) for k in ("credential", "models", "usage", "recovered", "models_failed")
+    )
     if (
         not _fits(state, _SHAPES)
         or (isinstance(recovered, dict) and not _fits(recovered, _RECOVERED_SHAPES))
         or (isinstance(credential, dict) and not _fits(credential, _CREDENTIAL_SHAPES))
         or (isinstance(models, dict) and not (_valid_listing(models) and _fits(models, _STAMPED)))
         or (isinstance(usage, dict) and not _fits(usage, _STAMPED))
+        or (isinstance(failed, dict) and not _fits(failed, _FAILED_SHAPES))
     ):
         raise corrupt(paths.state, "state file", "did not have the expected shape")
     return state

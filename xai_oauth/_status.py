@@ -10,11 +10,11 @@ import time
 
 from ._exceptions import StoreCorrupt
 from ._files import check_private, read_json
-from ._models import DEFAULT_MODEL_ID
+from ._models import DEFAULT_MODEL_ID, pick_default, sendable
 from ._paths import Paths
 from ._state import RECOVER_LOCK_TIMEOUT, credential_state, read_state, storage_note
 
-__all__ = ["current_status", "read_status"]
+__all__ = ["current_status", "listed_default", "read_status"]
 
 _ACTIONS = {
     "expired": "The access token has expired; call refresh() (any API call does this for you).",
@@ -79,6 +79,7 @@ def read_status(
     cred = cred if isinstance(cred, dict) else None
     models = state.get("models")
     models = models if isinstance(models, dict) else {}
+    default_model, no_default = listed_default(state) if cred else (None, None)
 
     try:
         pending = read_json(paths.pending, what="pending sign-in")
@@ -102,7 +103,7 @@ def read_status(
         "expires_at": int(expires_at) if isinstance(expires_at, (int, float)) else None,
         "expires_in": max(0, int(expires_at - t)) if isinstance(expires_at, (int, float)) else None,
         "storage": cred.get("storage") if cred else None,
-        "default_model_id": models.get("default_model_id") or (DEFAULT_MODEL_ID if cred else None),
+        "default_model_id": default_model,
         "api_key": api_key,
     }
     if cred and cred.get("account"):
@@ -136,6 +137,8 @@ def read_status(
             "verification_url_with_code": pending.get("verification_url_with_code"),
             "expires_at": int(pending_expires),  # type: ignore[call-overload]
         }
+    if no_default:
+        notes = [*(notes or []), no_default]
     if renew_on_next_call:
         result["refresh_due"] = True
         notes = [*(notes or []), "The access token has expired; the next call renews it with the refresh token."]
@@ -151,3 +154,27 @@ def read_status(
     if notes:
         result["notes"] = notes
     return result
+
+
+def listed_default(state: "dict[str, object]") -> "tuple[str | None, str | None]":
+    """The default model a signed-in status() and poll() name, and, when none, why (a note).
+
+    Only what the subscription's listing can vouch for: none when its last
+    listing was refused or had no chat models (a default it does not serve
+    would only send the person to a second failure); xAI's usual default
+    when it was never listed; never an id no request could carry.
+    """
+    failed = state.get("models_failed")
+    if isinstance(failed, dict):
+        said = failed.get("message") or "refused"
+        return None, f"No default model: the subscription's models could not be listed ({failed.get('code')}): {said}"
+    models = state.get("models")
+    listed = models.get("models") if isinstance(models, dict) else None
+    if not isinstance(models, dict) or not isinstance(listed, list):
+        return DEFAULT_MODEL_ID, None
+    default = models.get("default_model_id")
+    if not sendable(default):
+        default = pick_default([m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)])
+    if default is None:
+        return None, "No default model: the subscription's last listing had no chat models (see models())."
+    return str(default), None

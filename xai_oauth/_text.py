@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from ._conversation import HEADLESS
 from ._exceptions import MalformedResponse
-from ._models import API_KEY_PREFIX, DEFAULT_MODEL_ID, RESPONSES, SUBSCRIPTION_PREFIX, ModelChoice, parse_model
+from ._models import (
+    API_KEY_PREFIX,
+    DEFAULT_MODEL_ID,
+    RESPONSES,
+    SUBSCRIPTION_PREFIX,
+    ModelChoice,
+    parse_model,
+    sendable,
+)
 from .wire._answers import read_answer
 from .wire._requests import build_request
 from .wire._streams import new_stream
@@ -108,7 +116,7 @@ def stream(
 
 
 def default_model(account: Account) -> str:
-    """``XAI_DEFAULT_MODEL``, else the last listing's default, else ``xai-grok/grok-4.3``.
+    """``XAI_DEFAULT_MODEL``, else the last listing's default (if it could be sent), else ``xai-grok/grok-4.3``.
 
     With an API key and no sign-in, the key's own ``xai/grok-4.3``: a key
     alone must work without naming a model.
@@ -118,8 +126,8 @@ def default_model(account: Account) -> str:
         return config.default_model
     if config.api_key and not account.signed_in():
         return API_KEY_PREFIX + DEFAULT_MODEL_ID.removeprefix(SUBSCRIPTION_PREFIX)
-    cache = account.cached_models()
-    return (cache or {}).get("default_model_id") or DEFAULT_MODEL_ID
+    cached = (account.cached_models() or {}).get("default_model_id")
+    return str(cached) if sendable(cached) else DEFAULT_MODEL_ID  # a listing cached by an older version may hold any id
 
 
 def _prepare(

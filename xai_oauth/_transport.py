@@ -152,7 +152,7 @@ class Transport:
             now = self._recover(aim, opened, now)
 
     def _recover(self, aim: Target, answer: Answer, now: Try) -> Try:
-        move = move_for(self.config, self.policy, aim, answer, now)
+        move = move_for(self.config, self.policy, aim, answer, now, served=getattr(self.keeper, "served_by", None))
         if isinstance(move, Fail):
             raise move.error
         if isinstance(move, Refresh):
@@ -267,7 +267,7 @@ class AsyncTransport:
     async def _recover(self, aim: Target, answer: Answer, now: Try) -> Try:
         import asyncio
 
-        move = move_for(self.config, self.policy, aim, answer, now)
+        move = move_for(self.config, self.policy, aim, answer, now, served=getattr(self.keeper, "served_by", None))
         if isinstance(move, Fail):
             raise move.error
         if isinstance(move, Refresh):

@@ -10,19 +10,23 @@ plain ``Answer`` values:
   plus a request's extra ones (the conversation's ``x-grok-*``);
 - ``next_move``: what a refused answer means (refresh once, send once more
   with the Grok CLI version a 426 names, wait and send again under a
-  ``RetryPolicy``, or fail with the README table's exception).
+  ``RetryPolicy``, or fail with the README table's exception);
+- ``settings_disagree``: a token the issuer has just issued, refused too,
+  means the issuer and the API are not one service, not that the sign-in
+  is over (signing in again would get another token the API refuses).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._answer import Answer, parse_retry_after
 from ._api_errors import api_error, is_auth_failure
-from ._exceptions import NotSignedIn, XaiOAuthError
+from ._exceptions import ConfigError, NotSignedIn, XaiOAuthError
 from ._retry import API_RETRIES, RetryPolicy, should_retry
-from ._settings import KEY_PREFIX
+from ._settings import DEFAULT_ISSUER, KEY_PREFIX
 
 if TYPE_CHECKING:
     from ._config import Config
@@ -40,12 +44,17 @@ __all__ = [
     "move_for",
     "next_move",
     "refusal",
+    "settings_disagree",
     "target",
 ]
 
 
 class TokenKeeper(Protocol):
-    """The subscription's access tokens (``Account`` today): sync, file-locked, single flight across processes."""
+    """The subscription's access tokens (``Account`` today): sync, file-locked, single flight across processes.
+
+    A keeper may also answer ``served_by(origin) -> bool`` (whether that API has ever accepted this
+    sign-in's tokens): the transports ask it, when present, before blaming a refusal on the settings.
+    """
 
     def access_token(self) -> str: ...
 
@@ -211,10 +220,22 @@ class Try:
 
 
 def move_for(
-    config: Config, policy: RetryPolicy, aim: Target, answer: Answer, now: Try
+    config: Config,
+    policy: RetryPolicy,
+    aim: Target,
+    answer: Answer,
+    now: Try,
+    *,
+    served: Callable[[str], bool] | None = None,
 ) -> Refresh | Upgrade | Wait | Fail:
-    """``next_move`` for the try ``now``, under ``config``'s API key and ``policy``."""
-    return next_move(
+    """``next_move`` for the try ``now``, under ``config``'s API key and ``policy``.
+
+    After the one refresh (``now.renewed``: the token in hand is one the
+    issuer has just issued) an auth refusal from an API that has never
+    served this sign-in (``served(origin)``, the keeper's record; unknown
+    without one) is ``settings_disagree``'s error.
+    """
+    move = next_move(
         aim,
         answer,
         renewed=now.renewed,
@@ -222,4 +243,40 @@ def move_for(
         policy=policy,
         api_key=config.api_key,
         heal_from=now.version if now.may_heal else None,
+    )
+    if (
+        isinstance(move, Fail)
+        and now.renewed
+        and move.error.code == "reauth_required"
+        and aim.origin == config.subscription_text_url
+        and served is not None
+        and not served(aim.origin)
+    ):
+        return Fail(settings_disagree(config, aim, move.error))
+    return move
+
+
+def settings_disagree(config: Config, aim: Target, refused: XaiOAuthError) -> XaiOAuthError:
+    """The error for an API that refuses a token the issuer has just issued, and has never served this sign-in.
+
+    With xAI's own issuer and hosts this stays ``refused`` (``reauth_required``).
+    With any of them set elsewhere (one emulator's issuer, another's base
+    URLs; a staging host), the likely cause is that the settings name two
+    services, and signing in again cannot help: ``config_invalid``, naming
+    the settings in force.
+    """
+    from ._routes import DEFAULT_API_URL, DEFAULT_PROXY_URL
+
+    if config.issuer == DEFAULT_ISSUER and aim.origin in (DEFAULT_PROXY_URL, DEFAULT_API_URL):
+        return refused
+    sent_to = "XAI_OAUTH_BASE_URL" if aim.route == "proxy" else "XAI_BASE_URL"
+    status = refused.http_status
+    return ConfigError(
+        f"The API at {aim.origin} refused a token that {config.issuer} had just issued"
+        f"{f' (HTTP {status})' if status else ''}, and it has never accepted this sign-in: XAI_OAUTH_ISSUER and "
+        f"{sent_to} do not point at the same service.",
+        action=f"Point them at the same service (XAI_OAUTH_ISSUER is {config.issuer}, XAI_OAUTH_BASE_URL is "
+        f"{config.oauth_base_url}, XAI_BASE_URL is {config.base_url}), or unset all three for xAI's own; "
+        "an emulator prints its three. Signing in again will not help.",
+        http_status=status,
     )
