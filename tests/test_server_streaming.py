@@ -14,7 +14,7 @@ import pytest
 from xai_oauth import Account, Config
 from xai_oauth._http import AsyncHttp
 from xai_oauth.server import _streaming, _upstream
-from xai_oauth.server._streaming import BURST, paced, paced_batches
+from xai_oauth.server._streaming import BURST, paced_batches
 from xai_oauth.server._upstream import Upstream
 from xai_oauth.wire._events import Event
 
@@ -43,7 +43,8 @@ def test_silence_is_filled_with_keepalives_and_events_keep_their_order() -> None
             await asyncio.sleep(0.12)
             yield i
 
-    items = asyncio.run(collect(paced(slow(), every=0.03)))
+    batches = asyncio.run(collect(paced_batches(slow(), every=0.03)))
+    items = [item for batch in batches for item in (batch if batch is not None else [None])]
     assert [item for item in items if item is not None] == [0, 1, 2]
     assert items.count(None) >= 3
     assert items[-1] == 2  # no keep-alive after the end
@@ -58,8 +59,8 @@ def test_a_failure_arrives_after_the_events_before_it() -> None:
     seen: list[Any] = []
 
     async def run() -> None:
-        async for item in paced(failing(), every=60):
-            seen.append(item)
+        async for batch in paced_batches(failing(), every=60):
+            seen.extend(batch or [])
 
     with pytest.raises(ValueError, match="upstream broke"):
         asyncio.run(run())

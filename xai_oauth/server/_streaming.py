@@ -2,14 +2,14 @@
 
 An endpoint pulls the first event itself (``first_event``), so a refusal
 that comes before any answer is still an HTTP error with its status; once
-the first event is in hand the response starts, and each later event is
-written as it arrives, never buffered. While the upstream is silent (a long
-reasoning), ``paced`` yields ``None`` every ``every`` seconds, which the
+the first event is in hand the response starts, and later events are
+written as they arrive, never buffered. ``paced_batches`` hands over, at
+once, every event that arrived while the last was being written, so a burst
+costs one write to the client, not one each; while the upstream is silent (a
+long reasoning) it yields ``None`` every ``every`` seconds, which the
 endpoint writes as its format's keep-alive (a comment, or Anthropic's
 ``ping``), so proxies and clients with idle timeouts do not cut the answer.
-``paced_batches`` hands over, at once, every event that arrived while the
-last was being written, so a burst costs one write to the client, not one
-each: bench/bench_serve.py found the write, a syscall per event, the largest
+The batching matters: bench/bench_serve.py found the write, a syscall per event, the largest
 cost the server added to a stream.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..wire._events import Event
 
-__all__ = ["BURST", "KEEPALIVE", "READ_AHEAD", "data_line", "event_line", "first_event", "paced", "paced_batches"]
+__all__ = ["BURST", "KEEPALIVE", "READ_AHEAD", "data_line", "event_line", "first_event", "paced_batches"]
 
 #: A comment line: every SSE reader skips it.
 KEEPALIVE = b": keep-alive\n\n"
@@ -135,16 +135,6 @@ async def _counted(events: AsyncIterator[Event]) -> AsyncIterator[tuple[int, Eve
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-async def paced(events: AsyncIterator[Event], every: float) -> AsyncIterator[Event | None]:
-    """``paced_batches`` one event at a time, for an endpoint that writes each event on its own."""
-    async for batch in paced_batches(events, every):
-        if batch is None:
-            yield None
-            continue
-        for event in batch:
-            yield event
 
 
 def data_line(payload: dict[str, Any] | str) -> bytes:
