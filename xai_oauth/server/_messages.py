@@ -23,10 +23,10 @@ from .._exceptions import ModelNotFound, RequestRejected, XaiOAuthError
 from ..wire._anthropic import count_tokens, messages_to_chat
 from ..wire._anthropic_models import model_for
 from ..wire._anthropic_stream import MessagesStreamWriter, answer_to_message, error_body, sse
-from ..wire._events import Answer, Event
+from ..wire._events import Event
 from ..wire._requests import FieldPolicy
 from ._errors import problem_for
-from ._openai import _frames, _prepend, _sse, read_body, state_of
+from ._openai import _fold, _frames, _sse, read_body, state_of
 from ._pool import explicit_key
 from ._streaming import first_event
 
@@ -65,7 +65,7 @@ async def messages(request: Request) -> Response:
     except XaiOAuthError as error:
         return anthropic_error(error)
     if not body.get("stream"):
-        answer = Answer.fold([event async for event in _prepend(first, events)])
+        answer = await _fold(first, events)
         if answer.failure is not None:
             status = answer.failure.status or 502
             return JSONResponse(error_body(status, answer.failure.message), status_code=status)
