@@ -58,6 +58,29 @@ class TestLeeway:
         assert cred.expires_at == clock() + 900
         assert not cred.refresh_due(clock() + 600)
 
+    def test_fresh_token_says_when_the_token_falls_due_and_the_mark_moves_with_a_refresh(
+        self, server: FakeAuthServer, clock: FakeClock
+    ) -> None:
+        """What the server holds a token by: its due time (the leeway rule) and a mark of its files."""
+        acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
+        from .support.fake_server import device_code_answer
+
+        server.queue("/oauth2/device/code", device_code_answer())
+        server.queue(TOKEN, (200, jwt_answer(clock(), 900, refresh="CANARY-REFRESH-1")))
+        acct.start()
+        acct.poll()
+        mark = acct.on_record()
+        token, due = acct.fresh_token()
+        assert token == acct.access_token() and due == clock() + 900 - 225
+        assert acct.on_record() == mark  # reading changes nothing on disk
+        clock.t += 60
+        server.queue(TOKEN, (200, jwt_answer(clock(), 900)))
+        acct.refresh(force=True)
+        assert acct.on_record() != mark
+        assert acct.fresh_token()[0] != token
+        acct.logout()
+        assert acct.on_record() != mark
+
     def test_a_fifteen_minute_token_is_not_refreshed_on_every_call(
         self, server: FakeAuthServer, clock: FakeClock
     ) -> None:

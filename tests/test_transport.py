@@ -205,6 +205,64 @@ def test_async_sends_the_bearer_and_proxy_headers_to_the_proxy_and_the_key_to_th
     assert threading.get_ident() not in keeper.threads  # the keeper ran in a worker thread, not on the loop
 
 
+class HoldingKeeper(Keeper):
+    """A keeper that says when its token falls due and marks its files (a counter the test moves)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due = 1_000.0
+        self.mark = 0
+        self.reads = 0
+
+    def fresh_token(self) -> tuple[str, float]:
+        self.reads += 1
+        return self.access_token(), self.due
+
+    def on_record(self) -> tuple[object, ...]:
+        return (self.mark,)
+
+
+def test_async_holds_a_fresh_token_until_it_falls_due_or_its_files_change() -> None:
+    clock = [100.0]
+    upstream = Upstream(*(httpx2.Response(200, json={"n": n}) for n in range(5)))
+    keeper = HoldingKeeper()
+    transport = AsyncTransport(Config(), keeper, AsyncHttp(httpx2.MockTransport(upstream)), now=lambda: clock[0])
+
+    async def ask() -> None:
+        await transport.request("subscription", "xai-grok/m", "/models", timeout=5)
+
+    async def run() -> list[int]:
+        reads = []
+        for step in ("first", "held", "files changed", "held again", "due"):
+            if step == "files changed":
+                keeper.mark, keeper.token = 1, "access-9"  # another process refreshed
+            if step == "due":
+                clock[0] = keeper.due
+            await ask()
+            reads.append(keeper.reads)
+        await transport.http.aclose()
+        return reads
+
+    assert asyncio.run(run()) == [1, 1, 2, 2, 3]
+    bearers = [r.headers["authorization"] for r in upstream.seen]
+    assert bearers == ["Bearer access-1", "Bearer access-1", "Bearer access-9", "Bearer access-9", "Bearer access-9"]
+    assert threading.get_ident() not in keeper.threads
+
+
+def test_async_asks_a_keeper_that_cannot_say_when_its_token_falls_due_every_time() -> None:
+    upstream = Upstream(httpx2.Response(200, json={}), httpx2.Response(200, json={}))
+    transport, keeper = async_transport(upstream)
+
+    async def run() -> None:
+        for token in ("access-1", "access-7"):
+            keeper.token = token
+            await transport.request("subscription", "xai-grok/m", "/models", timeout=5)
+        await transport.http.aclose()
+
+    asyncio.run(run())
+    assert [r.headers["authorization"] for r in upstream.seen] == ["Bearer access-1", "Bearer access-7"]
+
+
 def test_async_never_sends_the_subscription_bearer_to_a_gateway() -> None:
     upstream = Upstream()
     transport, _ = async_transport(upstream, GATEWAY)

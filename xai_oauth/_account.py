@@ -133,6 +133,14 @@ class Account:
         """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it."""
         return _keeper.access_token(self._session, self._vault)
 
+    def fresh_token(self) -> tuple[str, float]:
+        """``access_token`` and when it falls due, for a caller that holds it; see ``_keeper.fresh_token``."""
+        return _keeper.fresh_token(self._session, self._vault)
+
+    def on_record(self) -> tuple[object, ...]:
+        """A cheap mark of the files the token comes from: while it is unchanged, so is the token on record."""
+        return _keeper.on_record(self.paths)
+
     def signed_in(self) -> bool:
         """True when a credential is on record (it may still need a refresh or a new sign-in)."""
         return isinstance(read_state_or_empty(self.paths).get("credential"), dict)

@@ -28,13 +28,14 @@ from ._exceptions import (
 )
 from ._retry import UNKNOWN_OUTCOME, retry_delay
 from ._session import LOCK_TIMEOUT, Session
-from ._tokens import Credential, credential_from_token_response
+from ._tokens import Credential, credential_from_token_response, refresh_leeway
 from ._vault import Vault, read_state_or_empty
 
 if TYPE_CHECKING:
     from ._journal import GrantJournal
+    from ._paths import Paths
 
-__all__ = ["access_token", "recover", "refresh"]
+__all__ = ["access_token", "fresh_token", "on_record", "recover", "refresh"]
 
 
 def access_token(session: Session, vault: Vault) -> str:
@@ -43,12 +44,22 @@ def access_token(session: Session, vault: Vault) -> str:
     With the keyring as the store, a fresh token comes from the access
     token cache and the keyring is not opened (see ``AccessTokenCache``).
     """
+    return fresh_token(session, vault)[0]
+
+
+def fresh_token(session: Session, vault: Vault) -> tuple[str, float]:
+    """``access_token``, and when it falls due (the session's clock): until then a long-lived caller may hold it.
+
+    The local server keeps the token in memory until that time, or until a
+    file it was read from changes (``on_record``): another process's refresh
+    or sign-out is seen on the next request, with no read of the store.
+    """
     recover(session, vault)  # a grant was interrupted: settle it first
     state = read_state_or_empty(session.paths)
     meta: dict[str, Any] = state["credential"] if isinstance(state.get("credential"), dict) else {}
     cached = vault.access.token(meta, session.now()) if session.config.store == "auto" else None
     if cached is not None:
-        return cached
+        return cached, _due(meta)
     credential, store = vault.load(state)
     if credential is None:
         raise NotSignedIn("Nobody is signed in.")
@@ -61,7 +72,35 @@ def access_token(session: Session, vault: Vault) -> str:
         # none was cached (signed in by 0.1, or lost): cache it for the next call; or, with
         # XAI_OAUTH_STORE=keyring set since, remove the copy an earlier setting left
         vault.cache_access_token(credential, store)
-    return credential.access_token
+    return credential.access_token, credential.expires_at - refresh_leeway(credential.lifetime)
+
+
+def _due(meta: dict[str, Any]) -> float:
+    """When the credential the state file describes falls due; at once when the record says too little."""
+    expires_at, lifetime = meta.get("expires_at"), meta.get("lifetime")
+    if not isinstance(expires_at, (int, float)) or not isinstance(lifetime, (int, float)):
+        return 0.0
+    return float(expires_at) - refresh_leeway(float(lifetime))
+
+
+def on_record(paths: Paths) -> tuple[object, ...]:
+    """A cheap mark of every file a token is read from (``os.stat``): equal marks, nothing changed on disk.
+
+    The state file (every save, refresh and sign-out rewrites it), the
+    stores beside it, the grant journal, and the home's remembered Grok
+    CLI version. Size, inode and modification time in nanoseconds: a
+    rewrite is a new file (``write_json`` renames one in), so it has a
+    new inode even within one clock tick.
+    """
+    marks: list[object] = []
+    for path in (paths.state, paths.credentials, paths.access_token, paths.journal, paths.client_version):
+        try:
+            found = os.stat(path)
+        except OSError:
+            marks.append(None)
+        else:
+            marks.append((found.st_ino, found.st_size, found.st_mtime_ns))
+    return tuple(marks)
 
 
 def recover(session: Session, vault: Vault, timeout: float = LOCK_TIMEOUT) -> None:

@@ -54,6 +54,8 @@ class TokenKeeper(Protocol):
 
     A keeper may also answer ``served_by(origin) -> bool`` (whether that API has ever accepted this
     sign-in's tokens): the transports ask it, when present, before blaming a refusal on the settings.
+    And ``fresh_token() -> (token, due)`` with ``on_record() -> mark``: then ``AsyncTransport`` holds
+    the token in memory until it falls due or its files change.
     """
 
     def access_token(self) -> str: ...

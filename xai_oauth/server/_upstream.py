@@ -75,6 +75,13 @@ class _SingleFlightKeeper:
         with self._lock:
             return self._account.access_token()
 
+    def fresh_token(self) -> tuple[str, float]:
+        with self._lock:
+            return self._account.fresh_token()
+
+    def on_record(self) -> tuple[object, ...]:
+        return self._account.on_record()
+
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> Any:
         with self._lock:
             return self._account.refresh(force, replacing=replacing)
