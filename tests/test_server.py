@@ -14,7 +14,7 @@ import httpx2
 import openai
 import pytest
 
-from xai_oauth.emulator import Emulator
+from xai_oauth.emulator import Emulator, Fault
 
 from .support.served import Served, serve, sign_in
 
@@ -134,6 +134,25 @@ def test_a_client_that_leaves_mid_stream_cancels_the_upstream(served: Served, em
                 break  # the client leaves after the first bytes
     ok = sdk(served).chat.completions.create(model="grok-4.3", messages=[{"role": "user", "content": "still"}])
     assert ok.choices[0].message.content.startswith("You said: still")
+
+
+def test_an_upstream_that_falls_silent_is_cut_at_the_read_deadline(env: dict[str, str], emulator: Emulator) -> None:
+    """The server reads upstream on uvloop, where the deadline is a loop timer that shuts the socket.
+
+    A comment at once, the next at 0.9 x the deadline, then silence: checked only per chunk, the stream would
+    end at the comment after that (1.8 x); only the cut ends it at the deadline itself.
+    """
+    with serve({**env, "XAI_OAUTH_READ_TIMEOUT": "4"}) as running:
+        emulator.inject(Fault("/v1/chat/completions", keep_alive=3.6))
+        started = time.monotonic()
+        with httpx2.Client(timeout=60) as http:
+            answer = http.post(
+                running.base_url + "/chat/completions",
+                headers={"authorization": f"Bearer {running.key}"},
+                json={"model": "grok-4.3", "messages": [{"role": "user", "content": "hello?"}], "stream": True},
+            )
+        assert time.monotonic() - started < 4 * 1.45
+        assert answer.status_code >= 500 and "within 4 s" in answer.text
 
 
 def test_a_body_over_the_cap_and_a_slow_body_are_refused(served: Served) -> None:

@@ -85,11 +85,7 @@ class Watchdog:
         return self
 
     def _fire(self) -> None:
-        self._deadline.cut = True
-        try:
-            self._cut()
-        except (OSError, AttributeError, ValueError):
-            pass
+        _cut_now(self._deadline, self._cut)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -136,7 +132,10 @@ def socket_cutter(response: Any) -> Callable[[], None]:
     """What the watchdog calls at the deadline: shut the response's socket, which wakes a blocked ``recv``.
 
     ``socket.socket.shutdown`` itself, not ``SSLSocket.shutdown`` (which also drops the TLS state under the
-    reader's feet). No socket (a mock transport): nothing to cut, the per-chunk clock check still holds.
+    reader's feet). On an event loop the socket comes wrapped by the loop's transport (asyncio's
+    ``TransportSocket``; uvloop's ``PseudoSocket``, which refuses ``shutdown``), with TLS done in memory above
+    it: a duplicate of its descriptor is shut instead, which shuts the one connection both name.
+    No socket (a mock transport): nothing to cut, the per-chunk clock check still holds.
     """
 
     def cut() -> None:
@@ -144,12 +143,52 @@ def socket_cutter(response: Any) -> Callable[[], None]:
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        elif sock is not None and hasattr(sock, "fileno"):
+            with socket.fromfd(sock.fileno(), sock.family, sock.type) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
 
     return cut
 
 
-async def timed(chunks: AsyncIterator[Any], deadline: Deadline) -> AsyncIterator[Any]:
-    """Each item of ``chunks`` awaited for at most the time left (anyio: asyncio and trio alike)."""
+async def timed(
+    chunks: AsyncIterator[Any], deadline: Deadline, cut: Callable[[], None] | None = None
+) -> AsyncIterator[Any]:
+    """Each item of ``chunks`` awaited for at most the time left (anyio: asyncio and trio alike).
+
+    With ``cut`` on asyncio, one timer on the loop cuts the connection at
+    the deadline instead (``Watchdog``'s rule, without a thread), and each
+    chunk costs only a clock check: a cancel scope per chunk was the
+    largest cost of reading a stream of small events (bench/bench_serve.py).
+    """
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio): a cancel scope around each read
+        loop = None
+    if cut is None or loop is None:
+        async for chunk in _each_within(chunks, deadline):
+            yield chunk
+        return
+    timer = loop.call_later(deadline.left(), _cut_now, deadline, cut)
+    try:
+        async for chunk in chunks:
+            yield chunk
+            deadline.check()
+    finally:
+        timer.cancel()
+    deadline.check_cut()
+
+
+def _cut_now(deadline: Deadline, cut: Callable[[], None]) -> None:
+    deadline.cut = True
+    try:
+        cut()
+    except (OSError, AttributeError, ValueError):
+        pass  # the socket is already gone: the read has ended anyway
+
+
+async def _each_within(chunks: AsyncIterator[Any], deadline: Deadline) -> AsyncIterator[Any]:
     import anyio  # httpx2's own dependency: loaded with it, never on the status path
 
     iterator = chunks.__aiter__()
@@ -183,4 +222,4 @@ class Clocked:
         self._deadline.check_cut()
 
     def aiter_text(self) -> AsyncIterator[str]:
-        return timed(self._response.aiter_text(), self._deadline)
+        return timed(self._response.aiter_text(), self._deadline, socket_cutter(self._response))
