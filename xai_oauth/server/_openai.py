@@ -175,15 +175,8 @@ def _model(body: dict[str, Any]) -> str:
     return model
 
 
-async def _prepend(first: Event | None, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    if first is not None:
-        yield first
-    async for event in rest:
-        yield event
-
-
 async def _fold(first: Event | None, rest: AsyncIterator[Event]) -> Answer:
-    return Answer.fold([event async for event in _prepend(first, rest)])
+    return Answer.fold([*([first] if first is not None else []), *[event async for event in rest]])
 
 
 def _failed(answer: Answer) -> JSONResponse:
@@ -202,7 +195,7 @@ async def _frames(
     keepalive: bytes = KEEPALIVE,
 ) -> AsyncIterator[bytes]:
     """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps."""
-    async for batch in paced_batches(_prepend(first, rest), every):
+    async for batch in paced_batches(rest, every, first):
         out = keepalive if batch is None else b"".join(line for event in batch for line in write(event))
         if out:
             yield out

@@ -43,7 +43,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +111,30 @@ class Member:
     upstream: Upstream
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """One client request as the pool hands it to an account (the same request id on every account tried)."""
+
+    choice: ModelChoice
+    body: dict[str, Any]
+    ready: bool
+    shown_model: str | None
+    request_id: str
+    conversation: str | None
+
+    def of(self, member: Member) -> AsyncGenerator[Event, None]:
+        """This request's events from ``member``'s account, noted on the ledger as they pass."""
+        send = member.upstream.events_for_body if self.ready else member.upstream.events
+        events = send(
+            self.choice,
+            self.body,
+            shown_model=self.shown_model,
+            request_id=self.request_id,
+            conversation=self.conversation,
+        )
+        return counted(events, member.profile, self.choice.model_id)
+
+
 class Pool:
     """The accounts behind the server, in the order the operator gave them."""
 
@@ -152,7 +176,7 @@ class Pool:
         if kept:
             self.members = kept
 
-    async def events(
+    def events(
         self,
         choice: ModelChoice,
         chat_body: dict[str, Any],
@@ -160,31 +184,37 @@ class Pool:
         shown_model: str | None = None,
         conversation: str | None = None,
         ready: bool = False,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The answer as neutral events from the account that takes it; see the module docstring.
 
         ``chat_body`` is the chat-completions pivot, or with ``ready`` a
-        /responses body sent as it is (``Upstream.events_for_body``).
+        /responses body sent as it is (``Upstream.events_for_body``). With
+        one account (or the API key) its events come straight from it, with
+        no generator of the pool's in between; a request refused before it
+        leaves raises here, at the call.
         """
-        request_id = uuid.uuid4().hex
-        asked = {"shown_model": shown_model, "request_id": request_id, "conversation": conversation}
-
-        def ask(member: Member) -> AsyncGenerator[Event, None]:
-            send = member.upstream.events_for_body if ready else member.upstream.events
-            return counted(send(choice, chat_body, **asked), member.profile, choice.model_id)
-
+        asked = _Asked(choice, chat_body, ready, shown_model, uuid.uuid4().hex, conversation)
         if len(self.members) == 1 or choice.credential != "subscription":
-            async for event in ask(self.members[0]):
-                yield event
-            return
-        messages = chat_body.get("input" if ready else "messages")
+            return asked.of(self.members[0])
+        return self._failover(asked)
+
+    async def _failover(self, asked: _Asked) -> AsyncGenerator[Event, None]:
+        """The accounts in turn (``_order``) until one takes the request; refusals before the first event move on."""
+        choice = asked.choice
+        messages = asked.body.get("input" if asked.ready else "messages")
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
         messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
-        key = conversation_id(self._secret, messages, conversation) if messages or conversation else None
+        key = conversation_id(self._secret, messages, asked.conversation) if messages or asked.conversation else None
         refused: list[XaiOAuthError] = []
         for member in self._order(key, choice.model_id):
-            events = ask(member)
+            try:
+                events = asked.of(member)
+            except XaiOAuthError as error:  # refused before it left: the request's own fault, never the account's
+                if not await self._account_fault(member, error, choice.model_id):
+                    raise
+                refused.append(error)
+                continue
             async with contextlib.aclosing(events):
                 try:
                     first = await first_event(events)

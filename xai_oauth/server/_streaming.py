@@ -52,8 +52,11 @@ class _Raised:
 _END = object()
 
 
-async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIterator[list[Event] | None]:
-    """``events`` in batches of what has arrived since the last one, ``None`` after ``every`` s of silence.
+async def paced_batches(
+    events: AsyncIterator[Event], every: float, first: Event | None = None
+) -> AsyncIterator[list[Event] | None]:
+    """``first`` (the event already pulled, if any) then ``events``, in batches of what has arrived since the
+    last one, ``None`` after ``every`` s of silence.
 
     One task reads the upstream while the endpoint writes: a batch holds
     every event that arrived while the last one was being written, so the
@@ -77,8 +80,10 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
 
     async def read() -> None:
         nonlocal room
+        count = 0
         try:
-            async for count, event in _counted(events):
+            async for event in events:
+                count += 1
                 arrive(event)
                 if count == 1 or count % BURST == 0:
                     await asyncio.sleep(0)  # let the writer send the first event now, and a long burst in parts
@@ -92,6 +97,8 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
 
     reader = loop.create_task(read())
     try:
+        if first is not None:
+            yield [first]
         while True:
             if not arrived:
                 wake = loop.create_future()
@@ -123,13 +130,6 @@ async def paced_batches(events: AsyncIterator[Event], every: float) -> AsyncIter
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-async def _counted(events: AsyncIterator[Event]) -> AsyncIterator[tuple[int, Event]]:
-    count = 0
-    async for event in events:
-        count += 1
-        yield count, event
 
 
 def _settle(future: asyncio.Future[None]) -> None:

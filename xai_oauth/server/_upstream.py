@@ -25,7 +25,6 @@ endpoint can answer with a status; after it, the failure becomes a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 import uuid
@@ -102,7 +101,7 @@ class Upstream:
         """The credential and lane for a client's model id (bare ids are the subscription's when signed in)."""
         return parse_model(model, signed_in=self.account.signed_in())
 
-    async def events(
+    def events(
         self,
         choice: ModelChoice,
         chat_body: dict[str, Any],
@@ -131,12 +130,9 @@ class Upstream:
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
         if kept is not None:
             sent = place_reasoning(sent, body["messages"], kept)
-        asked = self._answer(choice, sent, shown_model, request_id, body.get("messages"), conversation)
-        async with contextlib.aclosing(asked) as events:
-            async for event in events:
-                yield event
+        return self._answer(choice, sent, shown_model, request_id, body.get("messages"), conversation)
 
-    async def events_for_body(
+    def events_for_body(
         self,
         choice: ModelChoice,
         body: dict[str, Any],
@@ -159,10 +155,7 @@ class Upstream:
         said = [{"role": "user", "content": said}] if isinstance(said, str) else said
         if isinstance(body.get("instructions"), str) and isinstance(said, list):
             said = [{"role": "system", "content": body["instructions"]}, *said]
-        asked = self._answer(choice, sent, shown_model, request_id, said, conversation)
-        async with contextlib.aclosing(asked) as events:
-            async for event in events:
-                yield event
+        return self._answer(choice, sent, shown_model, request_id, said, conversation)
 
     def _proxy(self, choice: ModelChoice) -> bool:
         """Whether ``choice`` goes to the subscription's chat proxy (streams only, nothing stored)."""
@@ -178,6 +171,8 @@ class Upstream:
         conversation: str | None,
     ) -> AsyncGenerator[Event, None]:
         """``sent`` upstream as a stream, read into events (the rest of both entry points)."""
+        from .._http import AsyncEventStream
+
         extra = self._conversation_headers(choice, messages, sent, request_id or uuid.uuid4().hex, conversation)
         began = False
         try:
@@ -190,11 +185,26 @@ class Upstream:
                 model_id=choice.model_id,
                 extra_headers=extra,
             ) as opened:
-                async for event in self._read(choice, opened):
-                    if isinstance(event, Begin) and shown_model:
-                        event = dataclasses.replace(event, model=shown_model)
-                    began = True
+                if not isinstance(opened, AsyncEventStream):  # a gateway that ignored stream=True: answered whole
+                    for event in _whole_answer_events(choice, opened.body):
+                        yield _shown(event, shown_model) if not began else event
+                        began = True
+                    return
+                # read here, not in a generator of its own: each layer of generators costs every event a hop
+                reader = ResponsesEventReader() if choice.lane == RESPONSES else ChatChunkReader()
+                stream = opened.__aiter__()
+                async for _name, data in stream:
+                    if data.strip() == "[DONE]":
+                        break
+                    for event in reader.feed(read_event(data)):
+                        yield _shown(event, shown_model) if not began else event
+                        began = True
+                    if reader.finished:
+                        break
+                for event in reader.end():
                     yield event
+                    began = True
+                await _read_to_end(stream)
         except XaiOAuthError as error:
             if not began:
                 raise
@@ -225,28 +235,15 @@ class Upstream:
         headers = grok_headers(conv, f"xai-oauth-{request_id}", turn_index(messages), conv, HEADLESS)
         return {**headers, REQUEST_ID_HEADER: request_id}
 
-    async def _read(self, choice: ModelChoice, opened: Any) -> AsyncIterator[Event]:
-        from .._http import AsyncEventStream
 
-        if not isinstance(opened, AsyncEventStream):  # a gateway that ignored stream=True and answered whole
-            whole = opened.body if isinstance(opened.body, dict) else {}
-            for event in chat_body_events(whole) if choice.lane != RESPONSES else response_body_events(whole):
-                yield event
-            return
-        reader: ChatChunkReader | ResponsesEventReader = (
-            ResponsesEventReader() if choice.lane == RESPONSES else ChatChunkReader()
-        )
-        stream = opened.__aiter__()
-        async for _name, data in stream:
-            if data.strip() == "[DONE]":
-                break
-            for event in reader.feed(read_event(data)):
-                yield event
-            if reader.finished:
-                break
-        for event in reader.end():
-            yield event
-        await _read_to_end(stream)
+def _shown(event: Event, shown_model: str | None) -> Event:
+    """The first event, naming the model as the client asked for it (``grok-4.3``, ``claude-sonnet-4-5``)."""
+    return dataclasses.replace(event, model=shown_model) if isinstance(event, Begin) and shown_model else event
+
+
+def _whole_answer_events(choice: ModelChoice, body: Any) -> list[Event]:
+    whole = body if isinstance(body, dict) else {}
+    return list(chat_body_events(whole) if choice.lane != RESPONSES else response_body_events(whole))
 
 
 async def _read_to_end(stream: AsyncIterator[tuple[str, str]]) -> None:
