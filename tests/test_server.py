@@ -54,6 +54,28 @@ def test_chat_completions_whole_and_streamed(served: Served, emulator: Emulator)
     assert all(r["credential"] == "subscription" for r in emulator.api_requests)
 
 
+def test_the_api_key_answers_a_whole_request_whole_and_a_streamed_one_streamed(
+    emulator: Emulator, isolated_home: Path
+) -> None:
+    """api.x.ai serves whole answers: a whole request is not streamed upstream (an event each costs the server)."""
+    emulator.settings.api_key = "xai-" + "w" * 40
+    env = {**os.environ, **emulator.environ()}
+    sign_in(emulator, env)
+    with serve(env) as running:
+        client = sdk(running)
+        whole = client.chat.completions.create(model="xai/grok-4.3", messages=[{"role": "user", "content": "hi"}])
+        assert whole.choices[0].message.content == "You said: hi" and whole.model == "xai/grok-4.3"
+        assert whole.usage is not None and whole.usage.completion_tokens > 0
+        sent_whole = emulator.api_requests[-1]
+        stream = client.chat.completions.create(
+            model="xai/grok-4.3", messages=[{"role": "user", "content": "again"}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "You said: again"
+        sent_streamed = emulator.api_requests[-1]
+    assert sent_whole["credential"] == sent_streamed["credential"] == "api_key"
+    assert not sent_whole["body"].get("stream") and sent_streamed["body"]["stream"] is True
+
+
 def test_responses_whole_and_streamed_for_both_lanes(served: Served) -> None:
     client = sdk(served)
     response = client.responses.create(model="grok-4.3", input="hi there")

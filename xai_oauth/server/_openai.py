@@ -124,7 +124,7 @@ async def media(request: Request) -> Response:
     path = request.url.path.removeprefix("/v1")
     try:
         if request.method == "GET":  # a video job's status
-            credential = "subscription" if state.upstream.account.signed_in() else "api_key"
+            credential = "subscription" if state.upstream.signed_in() else "api_key"
             answer = await state.upstream.transport.request(
                 credential, "video job", path, timeout=MEDIA_TIMEOUT, media=True, accept=(200, 202)
             )

@@ -14,8 +14,12 @@ headers, sends the subscription's bearer only to xAI, refreshes once on an
 auth failure (in a worker thread, single flight across processes) and maps
 refusals to the package's exceptions.
 
-The upstream is always asked for a stream: the chat proxy serves most models
-only that way, and a whole answer is the same events folded.
+The chat proxy is always asked for a stream (it serves most models only
+that way; a whole answer is the same events folded). The API key's
+api.x.ai answers a whole chat request whole when the client asked for one:
+a stream costs the server an event each, which bench/bench_serve.py found
+was most of what it added to a whole answer. A Responses request is always
+streamed.
 
 Errors: before the first event, the package's exception is raised, so the
 endpoint can answer with a status; after it, the failure becomes a
@@ -95,11 +99,19 @@ class Upstream:
         self.account = account
         self.timeout = timeout or account.config.read_timeout
         self._secret: bytes | None = None
+        self._signed_in: tuple[object, bool] = (None, False)
         self.transport: AsyncTransport = AsyncTransport(account.config, _SingleFlightKeeper(account), http)
 
     def choose(self, model: str) -> ModelChoice:
         """The credential and lane for a client's model id (bare ids are the subscription's when signed in)."""
-        return parse_model(model, signed_in=self.account.signed_in())
+        return parse_model(model, signed_in=self.signed_in())
+
+    def signed_in(self) -> bool:
+        """``Account.signed_in``, read again only when the account's files have changed (not per request)."""
+        mark = self.account.on_record()
+        if mark != self._signed_in[0]:
+            self._signed_in = (mark, self.account.signed_in())
+        return self._signed_in[1]
 
     def events(
         self,
@@ -125,7 +137,6 @@ class Upstream:
             body.pop(key, None)
         if search or kept is not None:
             choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
-        body["stream"] = True
         proxy = self._proxy(choice)
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
         if kept is not None:
