@@ -226,3 +226,34 @@ def _wait_ready(process: Process, url: str, seconds: float = 180) -> None:
             time.sleep(0.5)
     process.stop()
     raise RuntimeError("LiteLLM's proxy did not answer its liveliness check in time")
+
+
+@contextmanager
+def passthrough(url: str, headers: dict[str, str]) -> Iterator[tuple[Process, str]]:
+    """``passthrough_app`` on uvicorn (as ``xai-oauth serve`` runs it), handing ``url``'s bytes on untouched."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        call = Path(folder) / "call.json"
+        call.write_text(json.dumps({"url": url, "headers": headers}))
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "passthrough_app:app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        process = Process(command, {**os.environ, "PASSTHROUGH_CALL": str(call)})
+        try:
+            _wait_port(process, port)
+            yield process, f"http://127.0.0.1:{port}"
+        finally:
+            process.stop()
+
+
+def _wait_port(process: Process, port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"the pass-through exited:\n{process.output}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    process.stop()
+    raise RuntimeError("the pass-through did not start in time")

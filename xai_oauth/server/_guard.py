@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ._keys import ClientKeys, presented_key
+from ._streaming import by_loop_time
 
 if TYPE_CHECKING:
     from ._admin import AdminDoor
@@ -110,7 +111,7 @@ class Guard:
             if body_done:  # after the body, receive() only waits for a disconnect: no deadline
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                message = await by_loop_time(deadline, receive())
             except asyncio.TimeoutError:
                 raise Refusal(408, "request_timeout", _TOO_SLOW.format(self.body_timeout)) from None
             if message["type"] == "http.request":

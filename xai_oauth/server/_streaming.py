@@ -18,12 +18,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from ..wire._events import Event
 
-__all__ = ["BURST", "KEEPALIVE", "READ_AHEAD", "data_line", "event_line", "first_event", "paced_batches"]
+__all__ = [
+    "BURST",
+    "KEEPALIVE",
+    "READ_AHEAD",
+    "by_loop_time",
+    "data_line",
+    "event_line",
+    "first_event",
+    "paced_batches",
+]
+
+T = TypeVar("T")
 
 #: A comment line: every SSE reader skips it.
 KEEPALIVE = b": keep-alive\n\n"
@@ -130,6 +141,21 @@ async def paced_batches(
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def by_loop_time(deadline: float, awaitable: Awaitable[T]) -> T:
+    """``awaitable``, or ``asyncio.TimeoutError`` at the loop time ``deadline``.
+
+    A timer on the running task (``asyncio.timeout_at``, Python 3.11), not
+    the task ``asyncio.wait_for`` wraps every call in: the server awaits
+    this for each request's body and each upstream stream's end. Python
+    3.10 has only ``wait_for``.
+    """
+    timeout_at = getattr(asyncio, "timeout_at", None)
+    if timeout_at is None:
+        return await asyncio.wait_for(awaitable, max(0.0, deadline - asyncio.get_running_loop().time()))
+    async with timeout_at(deadline):
+        return await awaitable
 
 
 def _settle(future: asyncio.Future[None]) -> None:

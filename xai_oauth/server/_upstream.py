@@ -45,6 +45,7 @@ from ..wire._openai_responses import ResponsesEventReader, response_body_events
 from ..wire._requests import FieldPolicy, request_from_chat_body
 from ..wire._responses_policy import place_reasoning
 from ..wire._streams import read_event
+from ._streaming import by_loop_time
 
 if TYPE_CHECKING:
     from .._account import Account
@@ -272,6 +273,6 @@ async def _read_to_end(stream: AsyncIterator[tuple[str, str]]) -> None:
             pass
 
     try:
-        await asyncio.wait_for(rest(), END_GRACE)
+        await by_loop_time(asyncio.get_running_loop().time() + END_GRACE, rest())
     except (asyncio.TimeoutError, XaiOAuthError):
         pass
