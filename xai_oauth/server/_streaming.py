@@ -163,9 +163,13 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+#: One encoder for every event (``json.dumps`` with options builds a new one per call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def data_line(payload: dict[str, Any] | str) -> bytes:
     """``data: <json>`` (chat completions), or ``data: [DONE]``."""
-    text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    text = payload if isinstance(payload, str) else _COMPACT.encode(payload)
     return b"data: " + text.encode() + b"\n\n"
 
 

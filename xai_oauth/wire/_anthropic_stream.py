@@ -84,9 +84,13 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
+#: One encoder for every event (``json.dumps`` with options builds a new one per call).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def sse(event: str, data: dict[str, Any]) -> bytes:
     """One server-sent event as Anthropic frames it: ``event:`` and ``data:`` lines and a blank line."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    return f"event: {event}\ndata: {_COMPACT.encode(data)}\n\n".encode()
 
 
 def _message_id(raw: str) -> str:
