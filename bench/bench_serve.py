@@ -26,7 +26,9 @@ side, reading server-sent events line by line and ``json.loads``-ing each.
 Then, in a run of its own, the floor of the stack the server is built on
 (``passthrough_app.py``: Starlette and uvicorn, httpx2's ``AsyncClient``,
 the chat proxy's bytes handed on untouched) beside the server's chat
-completions, so what the server adds can be told from what its stack adds.
+completions, so what the server adds can be told from what its stack adds;
+and, when aiohttp is installed (LiteLLM brings it), the same floor with
+aiohttp as the upstream client, so what httpx2 itself costs shows too.
 
 Timings are reported, never asserted. Needs the ``bench`` extra
 (``bash scripts/setup.sh bench``: litellm[proxy]); without LiteLLM its rows say
@@ -37,13 +39,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +133,16 @@ def straight_at_proxy(env: dict[str, str]) -> Call:
 
 def _aim(call: Call) -> tuple[str, dict[str, str]]:
     return call.url, call.headers
+
+
+@contextlib.contextmanager
+def _maybe_aiohttp_floor(call: Call) -> Iterator[str | None]:
+    """The floor with aiohttp upstream instead of httpx2, when aiohttp is installed (it comes with LiteLLM)."""
+    if importlib.util.find_spec("aiohttp") is None:
+        yield None
+        return
+    with procs.passthrough(call.url, call.headers, client="aiohttp") as (_, origin):
+        yield origin
 
 
 # -- the client -----------------------------------------------------------
@@ -231,16 +245,18 @@ def measure(requests: int = 500, streams: int = 64) -> dict[str, Any]:
         with (
             procs.served(env, CLIENT_KEY) as (server, origin),
             procs.passthrough(*_aim(straight_at_proxy(env))) as (_, bare_origin),
+            _maybe_aiohttp_floor(straight_at_proxy(env)) as aio_origin,
         ):
             straight = straight_at_proxy(env)
             result["deltas"] = count_tokens(straight)
             ours = through_server(origin)
             runs = alternate({"straight": straight, **ours}, requests)
             result["overhead"] = {name: (runs[name], runs["straight"]) for name in ours}
-            bare = Call(f"{bare_origin}/v1/chat/completions", {}, straight.body, _chat_token)
-            chat = ours["/v1/chat/completions"]
-            runs = alternate({"straight": straight, "ours": chat, "bare": bare}, requests)
-            result["floor"] = {name: (runs[name], runs["straight"]) for name in ("ours", "bare")}
+            floors = {"bare": Call(f"{bare_origin}/v1/chat/completions", {}, straight.body, _chat_token)}
+            if aio_origin is not None:
+                floors["aiohttp"] = Call(f"{aio_origin}/v1/chat/completions", {}, straight.body, _chat_token)
+            runs = alternate({"straight": straight, "ours": ours["/v1/chat/completions"], **floors}, requests)
+            result["floor"] = {name: (runs[name], runs["straight"]) for name in ("ours", *floors)}
             at_once(ours["/v1/chat/completions"], streams, rounds=1)  # the emulator's small accept backlog, warmed
             result["concurrency"] = {
                 "server": at_once(ours["/v1/chat/completions"], streams),
@@ -331,7 +347,9 @@ def report(r: dict[str, Any]) -> str:
     for name, (s, b) in r["floor"].items():
         cells = [f"{s.p(w, q):.2f} ({b.p(w, q):.2f})" for w, q in _CELLS]
         added = [f"{s.p(w, q) - b.p(w, q):+.2f}" for w, q in _CELLS]
-        label = "xai-oauth serve" if name == "ours" else "the floor (bytes untouched)"
+        label = {"ours": "xai-oauth serve", "bare": "the floor (bytes untouched)"}.get(
+            name, "the floor, aiohttp upstream"
+        )
         lines.append(f"| {label} | {' | '.join(cells)} | {added[0]} / {added[2]} | {added[1]} / {added[3]} |")
     (done, total), (done_b, total_b) = r["concurrency"]["server"], r["concurrency"]["straight"]
     lines += [

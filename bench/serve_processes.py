@@ -229,7 +229,7 @@ def _wait_ready(process: Process, url: str, seconds: float = 180) -> None:
 
 
 @contextmanager
-def passthrough(url: str, headers: dict[str, str]) -> Iterator[tuple[Process, str]]:
+def passthrough(url: str, headers: dict[str, str], client: str = "httpx2") -> Iterator[tuple[Process, str]]:
     """``passthrough_app`` on uvicorn (as ``xai-oauth serve`` runs it), handing ``url``'s bytes on untouched."""
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
@@ -237,7 +237,7 @@ def passthrough(url: str, headers: dict[str, str]) -> Iterator[tuple[Process, st
         call.write_text(json.dumps({"url": url, "headers": headers}))
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "passthrough_app:app"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-        process = Process(command, {**os.environ, "PASSTHROUGH_CALL": str(call)})
+        process = Process(command, {**os.environ, "PASSTHROUGH_CALL": str(call), "PASSTHROUGH_CLIENT": client})
         try:
             _wait_port(process, port)
             yield process, f"http://127.0.0.1:{port}"
