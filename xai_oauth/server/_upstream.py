@@ -21,9 +21,11 @@ a stream costs the server an event each, which bench/bench_serve.py found
 was most of what it added to a whole answer. A Responses request is always
 streamed.
 
-Errors: before the first event, the package's exception is raised, so the
-endpoint can answer with a status; after it, the failure becomes a
-``Failure`` event, because the client has already been sent bytes.
+Errors: before the first event, the package's exception is raised (by the
+call itself for a request refused before it leaves, else by the first
+``__anext__``), so the endpoint can answer with a status; after it, the
+failure becomes a ``Failure`` event, because the client has already been
+sent bytes.
 """
 
 from __future__ import annotations
