@@ -9,14 +9,22 @@ stale token and a spending limit is ``no_credits``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import openai
+import pytest
+
+import xai_oauth
 from xai_oauth._conversation import conversation_id, grok_headers, turn_index
 from xai_oauth.emulator import Emulator, Fault
 
 from .conftest import Agent
+from .support.served import sign_in
 
 CHAT = "/v1/chat/completions"
 MODEL = "xai-grok/grok-4.3"
@@ -60,6 +68,61 @@ def test_a_426_that_names_no_version_changes_nothing(agent: Agent, emulator: Emu
     emulator.settings.min_client_version = "1.0.13"
     emulator.settings.gate_names_version = False
     assert agent(f"chat('{MODEL}', 'hi')")["error"] == "client_outdated"
+    assert not (isolated_home / "client-version.json").exists()
+
+
+def _ask_through_auth(emulator: Emulator, statuses: list[int], *, use_async: bool = False) -> str:
+    """A streamed question to the chat proxy with the openai SDK over an httpx2 client that uses ``Auth``."""
+    hooks = {"response": [lambda r: statuses.append(r.status_code)]}
+    said = [{"role": "user", "content": "hi"}]
+    proxy = f"{emulator.proxy_url}/v1"
+    if not use_async:
+        with httpx2.Client(auth=xai_oauth.Auth(), event_hooks=hooks) as http:
+            client = openai.OpenAI(base_url=proxy, api_key="-", http_client=http, max_retries=0)
+            stream = client.chat.completions.create(model="grok-4.3", messages=said, stream=True)  # type: ignore[arg-type]
+            return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    async def hooked(response: httpx2.Response) -> None:
+        statuses.append(response.status_code)
+
+    async def ask() -> str:
+        async with httpx2.AsyncClient(auth=xai_oauth.Auth(), event_hooks={"response": [hooked]}) as http:
+            client = openai.AsyncOpenAI(base_url=proxy, api_key="-", http_client=http, max_retries=0)
+            stream = await client.chat.completions.create(model="grok-4.3", messages=said, stream=True)  # type: ignore[arg-type]
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    return asyncio.run(ask())
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_auth_follows_a_426_that_names_a_version_once_and_remembers_it(
+    emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, use_async: bool
+) -> None:
+    """``xai_oauth.Auth`` heals the version gate as ``chat()`` does, so SDK users are not stuck behind a 426."""
+    for name, value in emulator.environ().items():
+        monkeypatch.setenv(name, value)
+    sign_in(emulator, dict(os.environ))
+    emulator.settings.min_client_version = "1.0.13"
+    statuses: list[int] = []
+    assert _ask_through_auth(emulator, statuses, use_async=use_async) == "You said: hi"
+    assert statuses == [426, 200]
+    assert proxy_text(emulator)[-1]["headers"]["x-grok-client-version"] == "1.0.13"
+    assert json.loads((isolated_home / "client-version.json").read_text())["version"] == "1.0.13"
+    statuses.clear()  # a new client, a new Auth: the remembered version goes first, no 426
+    assert _ask_through_auth(emulator, statuses, use_async=use_async) == "You said: hi" and statuses == [200]
+
+
+def test_auth_keeps_a_version_a_person_set_and_the_426_reaches_the_caller(
+    emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**emulator.environ(), "XAI_OAUTH_CLIENT_VERSION": "1.0.6"}.items():
+        monkeypatch.setenv(name, value)
+    sign_in(emulator, dict(os.environ))
+    emulator.settings.min_client_version = "1.0.13"
+    statuses: list[int] = []
+    with pytest.raises(openai.APIStatusError) as refused:
+        _ask_through_auth(emulator, statuses)
+    assert refused.value.status_code == 426 and statuses == [426]
     assert not (isolated_home / "client-version.json").exists()
 
 

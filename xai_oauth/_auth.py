@@ -15,18 +15,24 @@ an xAI host; a client shared with other hosts never sends it there.
 It is refreshed first when due; when the API still refuses it (401, or 403
 with an ``unauthenticated:*`` code) one forced refresh is made and the request
 is sent once more. Refreshes go through ``Account``, so they are single-flight
-across every process on the machine.
+across every process on the machine. The chat proxy is told the Grok CLI
+version ``chat()`` would tell it, and a 426 that names a newer one is
+followed as ``chat()`` follows it: sent once more, and remembered in the
+home (unless a person set the version).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncGenerator, Generator
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._account import Account
 from ._api_errors import is_auth_failure
+from ._exceptions import StoreError
 from ._http import httpx2
+from ._routes import CLIENT_VERSION_HEADER
 
 __all__ = ["Auth"]
 
@@ -68,14 +74,18 @@ class Auth(httpx2.Auth):
             yield request
             return
         request.read()
-        token = self._token()
-        response = yield self._signed(request, token)
+        token, gate = self._token(), self._gate(request)
+        response = yield self._signed(request, token, gate)
+        if gate.may_heal and response.status_code == 426:
+            response.read()
+            if self._healed(request, gate, _json_or_none(response)):
+                response = yield request
         body = None
         if response.status_code == 403:
             response.read()  # its error code is in the body; other answers (streams) stay unread
             body = _json_or_none(response)
         if is_auth_failure(response.status_code, body):  # httpx2 reads and closes the refused answer itself
-            yield self._signed(request, self._renewed(token))
+            yield self._signed(request, self._renewed(token), gate)
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         import asyncio
@@ -84,14 +94,18 @@ class Auth(httpx2.Auth):
             yield request
             return
         await request.aread()
-        token = await asyncio.to_thread(self._token)
-        response = yield self._signed(request, token)
+        token, gate = await asyncio.to_thread(lambda: (self._token(), self._gate(request)))
+        response = yield self._signed(request, token, gate)
+        if gate.may_heal and response.status_code == 426:
+            await response.aread()
+            if await asyncio.to_thread(self._healed, request, gate, _json_or_none(response)):
+                response = yield request
         body = None
         if response.status_code == 403:
             await response.aread()
             body = _json_or_none(response)
         if is_auth_failure(response.status_code, body):
-            yield self._signed(request, await asyncio.to_thread(self._renewed, token))
+            yield self._signed(request, await asyncio.to_thread(self._renewed, token), gate)
 
     # -- helpers ----------------------------------------------------------
 
@@ -123,7 +137,33 @@ class Auth(httpx2.Auth):
             same_origin(url, config.oauth_base_url) or same_origin(url, config.base_url)
         )
 
-    def _signed(self, request: httpx2.Request, token: str) -> httpx2.Request:
+    def _gate(self, request: httpx2.Request) -> _Gate:
+        """The Grok CLI version the chat proxy is told (``_version_gate.in_use``: a setting, the one a 426 last
+        asked for, or the built-in one), and whether a 426 may move it: not when a person set it, in
+        ``XAI_OAUTH_CLIENT_VERSION`` or in the request's own header, and never off the chat proxy."""
+        from ._routes import same_origin
+        from ._version_gate import in_use
+
+        config = self.account.config
+        version, why = in_use(config)
+        on_proxy = same_origin(str(request.url), config.oauth_base_url)
+        return _Gate(version, on_proxy and why != "setting" and CLIENT_VERSION_HEADER not in request.headers)
+
+    def _healed(self, request: httpx2.Request, gate: _Gate, refusal: Any) -> bool:
+        """After a 426: when it names a newer version, remember it for every later call and tell it this time."""
+        import time
+
+        from ._version_gate import newer_named, remember
+
+        wanted = newer_named(refusal, gate.version)
+        if wanted is None:
+            return False
+        with contextlib.suppress(StoreError, OSError):  # a home that cannot be written costs only the next 426
+            remember(self.account.config.paths, wanted, time.time())
+        request.headers[CLIENT_VERSION_HEADER] = wanted
+        return True
+
+    def _signed(self, request: httpx2.Request, token: str, gate: _Gate) -> httpx2.Request:
         """The request with the bearer, and on the chat proxy its headers (an explicit caller's value is kept)."""
         from ._routes import proxy_headers, same_origin
 
@@ -132,9 +172,16 @@ class Auth(httpx2.Auth):
         if same_origin(str(request.url), config.oauth_base_url):
             body = _json_or_none(request) if request.content else None
             model = body.get("model") if isinstance(body, dict) else None
-            for name, value in proxy_headers(model if isinstance(model, str) else None, config.client_version).items():
+            for name, value in proxy_headers(model if isinstance(model, str) else None, gate.version).items():
                 request.headers.setdefault(name, value)
         return request
+
+
+class _Gate(NamedTuple):
+    """The Grok CLI version one request tells the chat proxy, and whether a 426 may move it."""
+
+    version: str
+    may_heal: bool
 
 
 def _json_or_none(message: httpx2.Request | httpx2.Response) -> Any:

@@ -30,6 +30,7 @@ from ._exceptions import ConfigError
 from ._version_gate import GROK_CLI_VERSION  # the version gate owns it; re-exported for the request headers
 
 __all__ = [
+    "CLIENT_VERSION_HEADER",
     "DEFAULT_API_URL",
     "DEFAULT_PROXY_URL",
     "GROK_CLI_VERSION",
@@ -47,6 +48,8 @@ DEFAULT_API_URL = "https://api.x.ai/v1"
 DEFAULT_PROXY_URL = "https://cli-chat-proxy.grok.com/v1"
 ROUTES = ("proxy", "api")
 SUBSCRIPTION_DOMAINS = ("x.ai", "grok.com")
+#: The header the chat proxy gates on: an old (or no) Grok CLI version is refused with 426.
+CLIENT_VERSION_HEADER = "x-grok-client-version"
 #: One random id per client request of the local server, the same on each account it is tried on, so a
 #: duplicate send can be told apart from a retry (a name OpenAI's own SDKs use for the same purpose).
 REQUEST_ID_HEADER = "x-client-request-id"
@@ -134,7 +137,7 @@ def proxy_headers(model_id: str | None, client_version: str) -> dict[str, str]:
     headers = {
         "X-XAI-Token-Auth": "xai-grok-cli",
         "x-authenticateresponse": "authenticate-response",
-        "x-grok-client-version": client_version,
+        CLIENT_VERSION_HEADER: client_version,
     }
     if model_id:
         headers["x-grok-model-override"] = model_id

@@ -162,13 +162,13 @@ def next_move(
     what ``policy`` allows, unless the server said ``x-should-retry: false``;
     anything else is the table's error.
     """
-    from ._version_gate import named_version, version_tuple
+    from ._version_gate import newer_named
 
     if aim.credential == "subscription" and not renewed and is_auth_failure(answer.status, answer.body):
         return Refresh()
     if answer.status == 426 and aim.route == "proxy" and heal_from is not None:
-        wanted = named_version(answer.body)
-        if wanted and version_tuple(wanted) > version_tuple(heal_from):
+        wanted = newer_named(answer.body, heal_from)
+        if wanted:
             return Upgrade(wanted)
     retry_after = parse_retry_after(answer.headers.get("retry-after"))
     veto = should_retry(answer.headers.get("x-should-retry"))

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._paths import Paths
 
-__all__ = ["GROK_CLI_VERSION", "in_use", "named_version", "remember", "version_note", "version_tuple"]
+__all__ = [
+    "GROK_CLI_VERSION",
+    "in_use",
+    "named_version",
+    "newer_named",
+    "remember",
+    "version_note",
+    "version_tuple",
+]
 
 #: The Grok CLI release our proxy requests say they match (grok-build's xai-grok-version, 1.0.6 of 2026-08-18).
 #: The proxy gates on it (426 when absent or too old); ``XAI_OAUTH_CLIENT_VERSION`` overrides it.
@@ -54,6 +62,12 @@ def named_version(body: object) -> str | None:
             if version_tuple(word.rstrip(".")):
                 return word.rstrip(".").removeprefix("v")
     return None
+
+
+def newer_named(body: object, sent: str) -> str | None:
+    """The version a 426 ``body`` names when it is newer than ``sent`` (the version told), else None."""
+    wanted = named_version(body)
+    return wanted if wanted and version_tuple(wanted) > version_tuple(sent) else None
 
 
 def _remembered(paths: Paths) -> str | None:
