@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ import pytest
 
 from xai_oauth.emulator import Emulator, Fault
 
-from .support.served import Served, serve, sign_in
+from .support.served import CLIENT_KEY, Served, serve, sign_in
 
 
 @pytest.fixture
@@ -140,6 +141,31 @@ def test_the_anthropic_sdk_whole_streamed_and_count_tokens(served: Served) -> No
     with pytest.raises(anthropic.NotFoundError) as missing:
         client.messages.create(model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert "grok-4.3" in str(missing.value)  # it lists what there is
+
+
+def test_the_model_list_is_asked_of_xai_when_the_servers_own_cache_ends(
+    env: dict[str, str], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One cache, the server's: a listing the state file holds (fresh for a minute) is not stacked on it."""
+    from xai_oauth import Account, Config
+    from xai_oauth.emulator import _authority
+    from xai_oauth.server import _app
+    from xai_oauth.server._keys import ClientKeys
+
+    monkeypatch.setattr(_app, "MODELS_TTL", 0.0)
+    keys = ClientKeys((CLIENT_KEY,), source="test", configured=True)
+
+    async def listed(app: object) -> list[str]:
+        transport = httpx2.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            answer = await http.get("/v1/models", headers={"authorization": f"Bearer {CLIENT_KEY}"})
+        return [m["id"] for m in answer.json()["data"]]
+
+    with Account(Config.from_env(env)) as account:
+        app = _app.create_app(_app.ServeSettings(keys=keys), account)
+        assert "grok-new" not in asyncio.run(listed(app))
+        monkeypatch.setitem(_authority.MODELS_BY_TIER, 1, [*_authority.MODELS_BY_TIER[1], "grok-new"])
+        assert "grok-new" in asyncio.run(listed(app))
 
 
 def test_a_client_that_leaves_mid_stream_cancels_the_upstream(served: Served, emulator: Emulator) -> None:

@@ -95,9 +95,11 @@ class ServerState:
             return list(self._models[1])
 
     def _list(self) -> list[str]:
+        """Asked of xAI (``refresh=True``): this server's ``MODELS_TTL`` is the only cache, not stacked on the
+        state file's (then a listing could be two minutes old); unreachable, the state file's cache answers."""
         from .._client import Client
 
-        listing = Client(self.upstream.account).models()
+        listing = Client(self.upstream.account).models(refresh=True)
         ids = []
         for model in listing.get("models", []):
             model_id = str(model.get("id", ""))
