@@ -4,9 +4,11 @@ cannot help, and poll() and status() name no default model the subscription did 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 import exports
@@ -16,6 +18,8 @@ from xai_oauth._exceptions import ConfigError, ReauthRequired
 from xai_oauth._retry import API_RETRIES
 from xai_oauth._transport_rules import Fail, Try, move_for, target
 from xai_oauth.emulator import Emulator
+
+from .support.served import serve
 
 REFUSED = Answer(401, {}, {"code": "unauthenticated:bad-credentials"}, "application/json")
 
@@ -56,6 +60,24 @@ def test_a_mixed_set_up_is_named_and_claims_no_default(
         assert said in answer["message"] + answer["action"], said
     assert "logout()" not in answer["action"] and "start()" not in answer["action"]
     assert issuer.stats()["refreshes"] >= 1  # the forced refresh was made: the refused token was a fresh one
+
+
+def test_the_server_names_a_mixed_set_up_too(
+    two_emulators: tuple[Emulator, Emulator], monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    """``xai-oauth serve`` meets the same refusal: its error says the settings disagree, not "sign in again"."""
+    issuer, api = two_emulators
+    mixed_sign_in(issuer, api, monkeypatch)
+    with serve(dict(os.environ)) as running:
+        answer = httpx2.post(
+            running.base_url + "/chat/completions",
+            headers={"authorization": f"Bearer {running.key}"},
+            json={"model": "grok-4.3", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+            timeout=60,
+        )
+    error = answer.json()["error"]
+    assert error["code"] == "config_invalid", error
+    assert "XAI_OAUTH_ISSUER" in error["message"] and "xai-oauth login" not in error["message"], error
 
 
 def test_with_an_api_key_the_mixed_set_up_lists_its_models_but_claims_no_subscription_default(

@@ -88,6 +88,11 @@ class _SingleFlightKeeper:
     def on_record(self) -> tuple[object, ...]:
         return self._account.on_record()
 
+    def served_by(self, origin: str) -> bool:
+        """Whether that API has accepted this sign-in (its listing): after the one refresh, a refusal from an API
+        that never has is the settings' fault (``config_invalid``), not the sign-in's."""
+        return self._account.served_by(origin)
+
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> Any:
         with self._lock:
             return self._account.refresh(force, replacing=replacing)
