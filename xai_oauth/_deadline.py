@@ -144,8 +144,11 @@ def socket_cutter(response: Any) -> Callable[[], None]:
         if isinstance(sock, socket.socket):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
         elif sock is not None and hasattr(sock, "fileno"):
-            with socket.fromfd(sock.fileno(), sock.family, sock.type) as duplicate:
-                duplicate.shutdown(socket.SHUT_RDWR)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # asyncio's wrapper passes it on
+            except TypeError:  # uvloop's refuses it
+                with socket.fromfd(sock.fileno(), sock.family, sock.type) as duplicate:
+                    duplicate.shutdown(socket.SHUT_RDWR)
 
     return cut
 
