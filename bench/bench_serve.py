@@ -320,6 +320,21 @@ def _added(runs: dict[str, Samples], name: str, q: float = 0.5) -> float:
 _CELLS = (("whole", 0.5), ("whole", 0.99), ("first", 0.5), ("first", 0.99))
 
 
+#: The floor table's rows, by the name each side was timed under.
+_FLOOR_ROWS = {
+    "ours": "xai-oauth serve",
+    "bare": "the floor (bytes untouched)",
+    "aiohttp": "the floor, aiohttp upstream",
+}
+
+
+def _row(label: str, side: Samples, straight: Samples) -> str:
+    """One overhead table row: each cell with the straight call's in brackets, then what the side added."""
+    cells = [f"{side.p(w, q):.2f} ({straight.p(w, q):.2f})" for w, q in _CELLS]
+    added = [f"{side.p(w, q) - straight.p(w, q):+.2f}" for w, q in _CELLS]
+    return f"| {label} | {' | '.join(cells)} | {added[0]} / {added[2]} | {added[1]} / {added[3]} |"
+
+
 def report(r: dict[str, Any]) -> str:
     n = r["requests"]
     lines = [
@@ -331,10 +346,7 @@ def report(r: dict[str, Any]) -> str:
         "| added p50 (whole / first) | added p99 (whole / first) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, (s, b) in r["overhead"].items():
-        cells = [f"{s.p(w, q):.2f} ({b.p(w, q):.2f})" for w, q in _CELLS]
-        added = [f"{s.p(w, q) - b.p(w, q):+.2f}" for w, q in _CELLS]
-        lines.append(f"| {name} | {' | '.join(cells)} | {added[0]} / {added[2]} | {added[1]} / {added[3]} |")
+    lines += [_row(name, *runs) for name, runs in r["overhead"].items()]
     lines += [
         "",
         "The floor of the stack, in a run of its own (straight, ours, the floor, in turn): a Starlette app on "
@@ -344,13 +356,7 @@ def report(r: dict[str, Any]) -> str:
         "| added p50 (whole / first) | added p99 (whole / first) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, (s, b) in r["floor"].items():
-        cells = [f"{s.p(w, q):.2f} ({b.p(w, q):.2f})" for w, q in _CELLS]
-        added = [f"{s.p(w, q) - b.p(w, q):+.2f}" for w, q in _CELLS]
-        label = {"ours": "xai-oauth serve", "bare": "the floor (bytes untouched)"}.get(
-            name, "the floor, aiohttp upstream"
-        )
-        lines.append(f"| {label} | {' | '.join(cells)} | {added[0]} / {added[2]} | {added[1]} / {added[3]} |")
+    lines += [_row(_FLOOR_ROWS[name], *runs) for name, runs in r["floor"].items()]
     (done, total), (done_b, total_b) = r["concurrency"]["server"], r["concurrency"]["straight"]
     lines += [
         "",

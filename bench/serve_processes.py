@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -207,25 +207,36 @@ def litellm(api_url: str, api_key: str, master_key: str, model: str) -> Iterator
         process = Process(command, env, cwd=folder)
         origin = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, f"{origin}/health/liveliness")
+            _wait_until(process, lambda: _answers_200(f"{origin}/health/liveliness"), "LiteLLM's proxy", 180)
             yield process, origin
         finally:
             process.stop()
 
 
-def _wait_ready(process: Process, url: str, seconds: float = 180) -> None:
+def _wait_until(process: Process, ready: Callable[[], bool], what: str, seconds: float) -> None:
+    """Until ``ready()`` (an ``OSError`` counts as not yet); RuntimeError if ``process`` exits or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
-            raise RuntimeError(f"LiteLLM's proxy exited:\n{process.output}")
+            raise RuntimeError(f"{what} exited:\n{process.output}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
+            if ready():
+                return
         except OSError:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.2)
     process.stop()
-    raise RuntimeError("LiteLLM's proxy did not answer its liveliness check in time")
+    raise RuntimeError(f"{what} did not start in time")
+
+
+def _answers_200(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        return bool(answer.status == 200)
+
+
+def _listens(port: int) -> bool:
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
 
 
 @contextmanager
@@ -239,21 +250,7 @@ def passthrough(url: str, headers: dict[str, str], client: str = "httpx2") -> It
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
         process = Process(command, {**os.environ, "PASSTHROUGH_CALL": str(call), "PASSTHROUGH_CLIENT": client})
         try:
-            _wait_port(process, port)
+            _wait_until(process, lambda: _listens(port), "the pass-through", 60)
             yield process, f"http://127.0.0.1:{port}"
         finally:
             process.stop()
-
-
-def _wait_port(process: Process, port: int, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"the pass-through exited:\n{process.output}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    process.stop()
-    raise RuntimeError("the pass-through did not start in time")

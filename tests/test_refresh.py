@@ -34,6 +34,18 @@ def jwt_answer(iat: float, lifetime: float, refresh: str = "CANARY-REFRESH-2") -
     return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime), "refresh_token": refresh}
 
 
+def fifteen_minute_sign_in(server: FakeAuthServer, clock: FakeClock) -> Account:
+    """A sign-in whose access token lives 15 minutes (a JWT with ``iat`` and ``exp``)."""
+    from .support.fake_server import device_code_answer
+
+    acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
+    server.queue("/oauth2/device/code", device_code_answer())
+    server.queue(TOKEN, (200, jwt_answer(clock(), 900, refresh="CANARY-REFRESH-1")))
+    acct.start()
+    acct.poll()
+    return acct
+
+
 def stored(home: Path) -> str:
     return (home / "credentials.json").read_text()
 
@@ -62,13 +74,7 @@ class TestLeeway:
         self, server: FakeAuthServer, clock: FakeClock
     ) -> None:
         """What the server holds a token by: its due time (the leeway rule) and a mark of its files."""
-        acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
-        from .support.fake_server import device_code_answer
-
-        server.queue("/oauth2/device/code", device_code_answer())
-        server.queue(TOKEN, (200, jwt_answer(clock(), 900, refresh="CANARY-REFRESH-1")))
-        acct.start()
-        acct.poll()
+        acct = fifteen_minute_sign_in(server, clock)
         mark = acct.on_record()
         token, due = acct.fresh_token()
         assert token == acct.access_token() and due == clock() + 900 - 225
@@ -84,13 +90,7 @@ class TestLeeway:
     def test_a_fifteen_minute_token_is_not_refreshed_on_every_call(
         self, server: FakeAuthServer, clock: FakeClock
     ) -> None:
-        acct = Account(Config.from_env(), transport=server.transport(), now=clock, sleep=clock.sleep)
-        from .support.fake_server import device_code_answer
-
-        server.queue("/oauth2/device/code", device_code_answer())
-        server.queue(TOKEN, (200, jwt_answer(clock(), 900, refresh="CANARY-REFRESH-1")))
-        acct.start()
-        acct.poll()
+        acct = fifteen_minute_sign_in(server, clock)
         for _ in range(10):  # a call a minute for 10 minutes, then one at 11 min 14 s
             clock.t += 60
             acct.access_token()

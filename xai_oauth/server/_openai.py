@@ -176,7 +176,9 @@ def _model(body: dict[str, Any]) -> str:
 
 
 async def _fold(first: Event | None, rest: AsyncIterator[Event]) -> Answer:
-    return Answer.fold([*([first] if first is not None else []), *[event async for event in rest]])
+    events = [first] if first is not None else []
+    events += [event async for event in rest]
+    return Answer.fold(events)
 
 
 def _failed(answer: Answer) -> JSONResponse:

@@ -206,8 +206,8 @@ class Upstream:
             ) as opened:
                 if not isinstance(opened, AsyncEventStream):  # a gateway that ignored stream=True: answered whole
                     for event in _whole_answer_events(choice, opened.body):
-                        yield _shown(event, shown_model) if not began else event
                         began = True
+                        yield _shown(event, shown_model)
                     return
                 # read here, not in a generator of its own: each layer of generators costs every event a hop
                 reader = ResponsesEventReader() if choice.lane == RESPONSES else ChatChunkReader()
@@ -216,13 +216,13 @@ class Upstream:
                     if data.strip() == "[DONE]":
                         break
                     for event in reader.feed(read_event(data)):
-                        yield _shown(event, shown_model) if not began else event
                         began = True
+                        yield _shown(event, shown_model)
                     if reader.finished:
                         break
                 for event in reader.end():
-                    yield event
                     began = True
+                    yield event
                 await _read_to_end(stream)
         except XaiOAuthError as error:
             if not began:
@@ -256,7 +256,8 @@ class Upstream:
 
 
 def _shown(event: Event, shown_model: str | None) -> Event:
-    """The first event, naming the model as the client asked for it (``grok-4.3``, ``claude-sonnet-4-5``)."""
+    """The answer's start (``Begin``, once per answer) naming the model as the client asked for it (``grok-4.3``,
+    ``claude-sonnet-4-5``); any other event as it is."""
     return dataclasses.replace(event, model=shown_model) if isinstance(event, Begin) and shown_model else event
 
 
