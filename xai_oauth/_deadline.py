@@ -15,14 +15,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
 from ._exceptions import MalformedResponse, NetworkError
 from ._routes import split_url
 
-__all__ = ["Clocked", "Deadline", "Reading", "Watchdog", "origin", "socket_cutter", "timed", "too_large"]
+__all__ = ["Deadline", "Reading", "Watchdog", "origin", "socket_cutter", "timed", "too_large"]
 
 
 def origin(url: str) -> str:
@@ -205,24 +205,3 @@ async def _each_within(chunks: AsyncIterator[Any], deadline: Deadline) -> AsyncI
             raise deadline.late() from None
         yield chunk
         deadline.check()
-
-
-class Clocked:
-    """A response whose text chunks are each held to the deadline: what ``EventSource`` reads.
-
-    ``EventSource`` yields nothing for a comment or a blank line, so a check between events would never run
-    while a server sends only keep-alives; this one runs on every chunk, whatever it holds.
-    """
-
-    def __init__(self, response: Any, deadline: Deadline) -> None:
-        self._response, self._deadline = response, deadline
-        self.request, self.headers = response.request, response.headers
-
-    def iter_text(self) -> Iterator[str]:
-        for text in self._response.iter_text():
-            yield text
-            self._deadline.check()
-        self._deadline.check_cut()
-
-    def aiter_text(self) -> AsyncIterator[str]:
-        return timed(self._response.aiter_text(), self._deadline, socket_cutter(self._response))

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 import httpx2
 
 from . import __version__
 from ._answer import Answer, parse_retry_after
-from ._deadline import Clocked, Deadline, Reading, Watchdog, origin, socket_cutter, timed
+from ._deadline import Deadline, Reading, Watchdog, origin, socket_cutter, timed
 from ._exceptions import IncompleteStream, MalformedResponse, NetworkError
+from ._sse import EventParser, EventTooLarge
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -139,7 +140,7 @@ class Http:
     ) -> Iterator[EventStream | Answer]:
         """POST ``body`` and yield an ``EventStream`` for a 200 ``text/event-stream`` answer, else the ``Answer``.
 
-        Server-sent events are parsed by httpx2's own ``EventSource`` (comments,
+        Server-sent events are read by ``_sse.EventParser`` (comments,
         multi-line ``data:``, ``event:`` names, CR/LF variants; one event is at
         most 1 MiB). The stream as a whole must end within ``timeout`` seconds.
         """
@@ -294,22 +295,24 @@ class EventStream:
         self._response = response
         self._deadline = deadline
 
-    def _source(self) -> httpx2.EventSource:
-        return httpx2.EventSource(cast(httpx2.Response, Clocked(self._response, self._deadline)))
-
     def __iter__(self) -> Iterator[tuple[str, str]]:
+        parser = EventParser()
         with _stream_errors(self._deadline):
-            for event in self._source():
-                yield event.event, event.data
+            for chunk in self._response.iter_bytes():
+                yield from parser.feed(chunk)
+                self._deadline.check()  # on every chunk, so a server sending only keep-alives is still held to it
+            self._deadline.check_cut()
 
 
 class AsyncEventStream(EventStream):
     """``EventStream`` for an async response: ``async for event, data in stream``."""
 
     async def __aiter__(self) -> AsyncIterator[tuple[str, str]]:
+        parser = EventParser()
         with _stream_errors(self._deadline):
-            async for event in self._source():
-                yield event.event, event.data
+            async for chunk in timed(self._response.aiter_bytes(), self._deadline, socket_cutter(self._response)):
+                for event in parser.feed(chunk):
+                    yield event
 
 
 @contextlib.contextmanager
@@ -319,6 +322,8 @@ def _stream_errors(deadline: Deadline) -> Iterator[None]:
         yield
     except httpx2.HTTPError as error:
         raise _stream_error(deadline, error) from None
+    except EventTooLarge as error:
+        raise MalformedResponse(f"{origin(deadline.url)} sent a malformed event stream ({error}).") from None
 
 
 def _stream_error(deadline: Deadline, error: httpx2.HTTPError) -> Exception:
@@ -326,8 +331,6 @@ def _stream_error(deadline: Deadline, error: httpx2.HTTPError) -> Exception:
     where = origin(deadline.url)
     if deadline.passed():
         return deadline.late()
-    if isinstance(error, httpx2.SSEError):
-        return MalformedResponse(f"{where} sent a malformed event stream.")
     if isinstance(error, httpx2.RemoteProtocolError):
         return IncompleteStream(f"{where} closed the stream mid-answer.")
     if isinstance(error, httpx2.TimeoutException):
