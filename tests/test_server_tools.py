@@ -286,3 +286,48 @@ def test_a_field_the_server_cannot_carry_is_a_clear_400_in_the_clients_shape(
     body = answer.value.body
     assert isinstance(body, dict) and {"message", "type", "code"} <= set(body)
     assert len(emulator.api_requests) == before  # refused by the server, before anything went upstream
+
+
+# -- search ---------------------------------------------------------------------------------------------------
+
+
+def test_anthropic_web_search_shows_the_query_xai_ran_and_what_it_found_whole_and_streamed(
+    served: Served, emulator: Emulator
+) -> None:
+    client = served.keep(anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0))
+    asked: list[Any] = [{"role": "user", "content": "who makes grok?"}]
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    whole = client.messages.create(model="grok-4.3", max_tokens=200, messages=asked, tools=[search])
+    with client.messages.stream(model="grok-4.3", max_tokens=200, messages=asked, tools=[search]) as events:
+        streamed = events.get_final_message()
+    assert sent_to_emulator(emulator)["tools"] == [{"type": "web_search"}]  # on /responses, as xAI's search
+    for message in (whole, streamed):
+        assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
+        use, found, text = message.content
+        assert use.type == "server_tool_use" and use.input == {"query": "who makes grok?"}
+        assert found.type == "web_search_tool_result" and isinstance(found.content, list)
+        assert [(r.url, r.title) for r in found.content] == [("https://docs.x.ai/docs/overview", "xAI documentation")]
+        assert text.type == "text" and text.text == "Searched the web for: who makes grok?"
+        assert text.citations and text.citations[0].url == "https://docs.x.ai/docs/overview"
+        assert message.usage.server_tool_use and message.usage.server_tool_use.web_search_requests == 1
+    # the next turn carries the search blocks back, as Claude Code does: accepted, and the answer goes on
+    turn = [
+        *asked,
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in streamed.content]},
+        {"role": "user", "content": "thanks"},
+    ]
+    again = client.messages.create(model="grok-4.3", max_tokens=200, messages=turn, tools=[search])
+    assert again.content[-1].type == "text" and again.content[-1].text == "Searched the web for: thanks"
+
+
+def test_openai_responses_web_search_is_a_web_search_call_item_whole_and_streamed(served: Served) -> None:
+    client = sdk(served)
+    whole = client.responses.create(model="grok-4.3", input="who makes grok?", tools=[{"type": "web_search"}])
+    with client.responses.stream(model="grok-4.3", input="who makes grok?", tools=[{"type": "web_search"}]) as s:
+        streamed = s.get_final_response()
+    for response in (whole, streamed):
+        call, message = response.output
+        assert call.type == "web_search_call" and call.status == "completed"
+        assert call.action.type == "search" and call.action.query == "who makes grok?"
+        assert call.action.sources and call.action.sources[0].url == "https://docs.x.ai/docs/overview"
+        assert message.type == "message" and response.output_text == "Searched the web for: who makes grok?"

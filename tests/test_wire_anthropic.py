@@ -25,6 +25,7 @@ from xai_oauth.wire._events import (
     Finish,
     Reasoning,
     ReasoningSeal,
+    Searched,
     TextDelta,
     ToolArguments,
     ToolCallBegin,
@@ -424,6 +425,56 @@ def test_stream_through_the_sdk_accumulator_equals_the_whole_message() -> None:
     assert [b.model_dump() for b in by_type] == [b.model_dump() for b in sorted(whole.content, key=lambda b: b.type)]
     assert message.stop_reason == "tool_use" and message.usage.output_tokens == 7
     assert message.usage.cache_read_input_tokens == 20 and message.usage.input_tokens == 30
+
+
+SEARCHES: list[Event] = [
+    Begin(id="resp_s", model="grok-4.3"),
+    Searched("ws_1", "rust async runtime", (Cited("https://tokio.rs", "Tokio"), Cited("https://async.rs"))),
+    TextDelta("Use Tokio."),
+    Cited("https://tokio.rs", "Tokio"),
+    Searched("ws_2", "tokio vs smol", failed=True),
+    TextDelta(" Or not."),
+    Finish("stop", Usage(input_tokens=9, output_tokens=4)),
+]
+
+
+def test_each_search_is_its_pair_of_blocks_where_it_ran_with_its_query_and_what_it_found() -> None:
+    pairs = written(SEARCHES)
+    message = through_sdk(pairs)
+    assert [b.type for b in message.content] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    use, found, text, second, failed, _ = message.content
+    assert use.type == "server_tool_use" and use.input == {"query": "rust async runtime"}
+    assert found.type == "web_search_tool_result" and found.tool_use_id == use.id and isinstance(found.content, list)
+    assert [(r.url, r.title) for r in found.content] == [
+        ("https://tokio.rs", "Tokio"),
+        ("https://async.rs", "https://async.rs"),
+    ]
+    assert text.type == "text" and text.citations and text.citations[0].url == "https://tokio.rs"
+    assert second.type == "server_tool_use" and second.input == {"query": "tokio vs smol"}
+    assert failed.type == "web_search_tool_result" and not isinstance(failed.content, list)
+    assert failed.content.error_code == "unavailable"
+    assert message.usage.server_tool_use and message.usage.server_tool_use.web_search_requests == 1  # ran, not failed
+    # as Anthropic streams a server tool's input: an empty input at the start, then the query in one delta
+    start = next(d for n, d in pairs if n == "content_block_start" and d["content_block"]["type"] == "server_tool_use")
+    assert start["content_block"]["input"] == {}
+    deltas = [d["delta"] for n, d in pairs if n == "content_block_delta" and d["index"] == start["index"]]
+    assert deltas == [{"type": "input_json_delta", "partial_json": '{"query":"rust async runtime"}'}]
+
+
+def test_a_whole_message_puts_each_search_before_the_text() -> None:
+    body = answer_to_message(Answer.fold(SEARCHES), "claude-sonnet-4-5")
+    message = anthropic.types.Message.model_validate(body)
+    kinds = ["server_tool_use", "web_search_tool_result"]
+    assert [b.type for b in message.content] == [*kinds, *kinds, "text"]
+    assert message.content[0].type == "server_tool_use" and message.content[0].input == {"query": "rust async runtime"}
+    assert message.usage.server_tool_use and message.usage.server_tool_use.web_search_requests == 1
 
 
 def test_a_stream_without_usage_keeps_the_estimate_and_ping_is_harmless() -> None:

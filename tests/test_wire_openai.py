@@ -22,6 +22,7 @@ from xai_oauth.wire._events import (
     Finish,
     Reasoning,
     ReasoningSeal,
+    Searched,
     TextDelta,
     ToolArguments,
     ToolCallBegin,
@@ -38,7 +39,12 @@ from xai_oauth.wire._openai_chat import (
 )
 from xai_oauth.wire._openai_errors import openai_error_body
 from xai_oauth.wire._openai_requests import DROPPED, Policy, responses_to_chat
-from xai_oauth.wire._openai_responses import ResponsesEventReader, read_responses_stream, response_body_events
+from xai_oauth.wire._openai_responses import (
+    ResponsesEventReader,
+    read_responses_stream,
+    response_body_events,
+    searched,
+)
 from xai_oauth.wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 
 STREAM_EVENT = pydantic.TypeAdapter(ResponseStreamEvent)
@@ -170,11 +176,23 @@ def test_openai_error_body_types_follow_the_status() -> None:
 
 
 SEALED = [BEGIN, ReasoningSeal("opaque-blob", "rs_up_0"), Reasoning("plan"), TextDelta("done"), Finish("stop", USAGE)]
+#: Stories only the Responses API can tell: the searches xAI ran (chat completions has no item for them).
+SEARCHES: dict[str, list[Event]] = {
+    "searched": [
+        BEGIN,
+        Searched("ws_1", "grok news", (Cited("https://x.ai/a", "A"), Cited("https://x.ai/b"))),
+        TextDelta("See"),
+        Cited("https://x.ai/a", "A"),
+        Finish("stop", USAGE),
+    ],
+    "search failed": [BEGIN, Searched("ws_2", "grok news", failed=True), TextDelta("Nothing."), Finish("stop", USAGE)],
+}
+RESPONSES_STORIES = {**STORIES, "sealed": SEALED, **SEARCHES}
 
 
-@pytest.mark.parametrize("story", sorted(STORIES) + ["sealed"])
+@pytest.mark.parametrize("story", sorted(RESPONSES_STORIES))
 def test_responses_stream_round_trips(story: str) -> None:
-    events = SEALED if story == "sealed" else STORIES[story]
+    events = RESPONSES_STORIES[story]
     assert list(read_responses_stream(responses_events(events))) == events
 
 
@@ -202,9 +220,9 @@ def test_seal_after_reasoning_text_seals_the_open_item() -> None:
     assert read[:2] + read[3:] == events[:2] + events[3:]
 
 
-@pytest.mark.parametrize("story", sorted(STORIES) + ["sealed"])
+@pytest.mark.parametrize("story", sorted(RESPONSES_STORIES))
 def test_responses_events_are_the_sdk_shape_in_order(story: str) -> None:
-    events = SEALED if story == "sealed" else STORIES[story]
+    events = RESPONSES_STORIES[story]
     written = responses_events(events, request={"tools": [], "tool_choice": "auto"})
     parsed = [STREAM_EVENT.validate_python(event) for event in written]
     assert [p.sequence_number for p in parsed] == list(range(len(parsed)))
@@ -235,12 +253,47 @@ def test_a_message_item_has_the_event_sequence_codex_reads() -> None:
     ]
 
 
-@pytest.mark.parametrize("story", sorted(set(STORIES) - {"failure"}) + ["sealed"])
+@pytest.mark.parametrize("story", sorted(set(RESPONSES_STORIES) - {"failure"}))
 def test_whole_response_round_trips_and_is_the_sdk_shape(story: str) -> None:
-    answer = Answer.fold(SEALED if story == "sealed" else STORIES[story])
+    answer = Answer.fold(RESPONSES_STORIES[story])
     body = answer_to_response(answer)
     Response.model_validate(body)
     assert Answer.fold(response_body_events(body)) == answer
+
+
+def test_a_search_is_a_web_search_call_item_as_xais_grok_cli_reads_one() -> None:
+    written = responses_events(SEARCHES["searched"])
+    kinds = [e["type"] for e in written]
+    assert kinds[2:7] == [
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    item = written[6]["item"]
+    assert (item["type"], item["id"], item["status"]) == ("web_search_call", "ws_1", "completed")
+    assert item["action"]["query"] == "grok news" and item["action"]["sources"][1] == {
+        "type": "url",
+        "url": "https://x.ai/b",
+    }
+    failed = responses_events(SEARCHES["search failed"])
+    assert [e["item"]["status"] for e in failed if e["type"] == "response.output_item.done"][0] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"id": "ws", "status": "completed", "action": {"type": "open_page", "url": "https://x.ai"}}, None),
+        ({"id": "ws", "status": "completed", "query": "flat", "sources": [{"url": "https://a"}, {"title": "no url"}]},
+         Searched("ws", "flat", (Cited("https://a"),))),
+        ({"id": "ws", "status": "failed"}, Searched("ws", "", failed=True)),
+    ],
+)  # fmt: skip
+def test_a_web_search_call_that_is_no_search_is_nothing_and_a_flat_one_is_read(
+    item: dict[str, Any], expected: Searched | None
+) -> None:
+    assert searched({**item, "type": "web_search_call"}) == expected
 
 
 def test_failed_whole_response() -> None:

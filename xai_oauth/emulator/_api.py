@@ -24,6 +24,14 @@ Reasoning (``_reasoning`` says how): a Responses request whose ``include``
 asks for ``reasoning.encrypted_content`` gets a sealed reasoning item first,
 and a sealed reasoning item sent back in ``input`` shows in the answer's
 text as `` (continuing reasoning about: <what the earlier turn was about>)``.
+
+Search: a Responses request with the ``web_search`` tool first streams a
+``web_search_call`` item, as xAI's Grok CLI reads one (added in progress;
+``response.web_search_call.in_progress``, ``.searching``, ``.completed``;
+done with ``action``: ``type: search``, the last user message as its
+``query``, and the fixed ``SOURCES`` as its ``sources``), then the text,
+citing the sources (``url_citation`` annotations and ``citations``).
+``x_search`` gives an ``x_search_call`` item in the whole body only.
 """
 
 from __future__ import annotations
@@ -259,7 +267,7 @@ def responses(body: dict[str, Any], allowed: list[str], *, repeat: int = 1, cach
         "model": model,
         "reasoning": {"effort": effort},
     }
-    output, middle, citations = _calls_output(calls) if calls else _text_output("".join(pieces), pieces, searched)
+    output, middle, citations = _calls_output(calls) if calls else _text_output("".join(pieces), pieces, searched, said)
     if sealing_asked(body):
         reasoning, sealing = reasoning_output(said)
         output, middle = [reasoning, *output], [*sealing, *shifted(middle, 1)]
@@ -289,7 +297,7 @@ def _calls_output(calls: list[ToolCall]) -> _Output:
     return items, middle, []
 
 
-def _text_output(text: str, pieces: list[str], searched: list[str]) -> _Output:
+def _text_output(text: str, pieces: list[str], searched: list[str], query: str) -> _Output:
     item_id = "msg_" + uuid.uuid4().hex[:12]
     annotations: list[dict[str, Any]] = [
         {"type": "url_citation", "url": url, "title": title, "start_index": 0, "end_index": len(text)}
@@ -304,12 +312,13 @@ def _text_output(text: str, pieces: list[str], searched: list[str]) -> _Output:
         "content": [{"type": "output_text", "text": text, "annotations": annotations}],
     }
     calls = [
-        {"id": f"{kind}_{item_id}", "type": f"{kind}_call", "status": "completed"}
-        for kind in ("web_search", "x_search")
-        if SEARCH_NAMES[kind] in searched
+        _search_call(kind, item_id, query) for kind in ("web_search", "x_search") if SEARCH_NAMES[kind] in searched
+    ]
+    middle = [
+        event for at, call in enumerate(calls) if call["type"] == "web_search_call" for event in _searching(at, call)
     ]
     where = {"item_id": item_id, "output_index": len(calls), "content_index": 0}
-    middle: list[tuple[str, dict[str, Any]]] = [
+    middle += [
         (
             "response.output_item.added",
             {"output_index": len(calls), "item": {**message, "status": "in_progress", "content": []}},
@@ -325,3 +334,23 @@ def _text_output(text: str, pieces: list[str], searched: list[str]) -> _Output:
         ("response.output_item.done", {"output_index": len(calls), "item": message}),
     ]
     return [*calls, message], middle, [a["url"] for a in annotations]
+
+
+def _search_call(kind: str, item_id: str, query: str) -> dict[str, Any]:
+    call: dict[str, Any] = {"id": f"{kind}_{item_id}", "type": f"{kind}_call", "status": "completed"}
+    if kind == "web_search":
+        sources = [{"type": "url", "url": url, "title": title} for url, title in SOURCES[SEARCH_NAMES[kind]]]
+        call["action"] = {"type": "search", "query": query, "sources": sources}
+    return call
+
+
+def _searching(at: int, call: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A web search's stream events: its item added, its three stages, its item done with the action."""
+    ref = {"item_id": call["id"], "output_index": at}
+    added = {"id": call["id"], "type": call["type"], "status": "in_progress", "action": {"type": "search"}}
+    stages = [(f"response.web_search_call.{stage}", ref) for stage in ("in_progress", "searching", "completed")]
+    return [
+        ("response.output_item.added", {"output_index": at, "item": added}),
+        *stages,
+        ("response.output_item.done", {"output_index": at, "item": call}),
+    ]

@@ -13,14 +13,19 @@ Mappings kept here:
   input minus ``cached_tokens``, which become ``cache_read_input_tokens``.
 - reasoning: a thinking block whose ``signature`` is the ``ReasoningSeal``
   (xAI's ``encrypted_content``), given back verbatim on the next turn.
-- search: citations become a ``server_tool_use`` (name ``web_search``) and a
-  ``web_search_tool_result`` block listing the sources, and
-  ``web_search_result_location`` citations on the text. xAI tells us
-  neither the query nor the cited passage, so ``query`` and ``cited_text``
-  are empty, and the encrypted fields (Anthropic's, for its own re-use)
-  are empty too: what a client sends back of them is dropped on the way in.
-  In a stream the search blocks come last (the citations arrive at the end
-  of xAI's answer), in a whole message before the text, as Anthropic's do.
+- search: each search xAI ran (``Searched``: its query and the sources it
+  found) becomes a ``server_tool_use`` (name ``web_search``, ``input.query``)
+  and a ``web_search_tool_result`` listing the sources, where it ran, as
+  Anthropic's API and xAI's own Grok CLI lay them out (a streamed
+  ``server_tool_use`` gets its input as one ``input_json_delta``); a failed
+  search's result is a ``web_search_tool_result_error`` (``unavailable``).
+  The sources the text cites (``Cited``) are ``web_search_result_location``
+  citations on the text. xAI gives neither the cited passage nor Anthropic's
+  encrypted fields, so ``cited_text`` and those are empty: what a client
+  sends back of them is dropped on the way in. A lane with citations but no
+  search items (chat completions) gets one search pair made from the
+  citations, with an empty query: last in a stream, before the text in a
+  whole message.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ._events import (
     Finish,
     Reasoning,
     ReasoningSeal,
+    Searched,
     TextDelta,
     ToolArguments,
     ToolCallBegin,
@@ -127,17 +133,38 @@ def _citation(cited: Cited) -> dict[str, Any]:
     }
 
 
-def _search_blocks(citations: list[Cited], message_id: str) -> list[dict[str, Any]]:
-    """The search xAI ran, as Anthropic's pair of blocks (see the module doc for what is left empty)."""
-    call_id = f"srvtoolu_{message_id.removeprefix('msg_')}"
+#: What a failed search gives an Anthropic client: the error its web search tool reports when it cannot search.
+_SEARCH_FAILED = {"type": "web_search_tool_result_error", "error_code": "unavailable"}
+
+
+def _search_blocks(search: Searched) -> list[dict[str, Any]]:
+    """One search as Anthropic's pair of blocks (see the module doc for what is left empty)."""
+    call_id = f"srvtoolu_{search.call_id}"
     results = [
         {"type": "web_search_result", "url": c.url, "title": c.title or c.url, "encrypted_content": ""}
-        for c in citations
+        for c in search.sources
     ]
     return [
-        {"type": "server_tool_use", "id": call_id, "name": "web_search", "input": {"query": ""}},
-        {"type": "web_search_tool_result", "tool_use_id": call_id, "content": results},
+        {"type": "server_tool_use", "id": call_id, "name": "web_search", "input": {"query": search.query}},
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": call_id,
+            "content": dict(_SEARCH_FAILED) if search.failed else results,
+        },
     ]
+
+
+def _from_citations(citations: list[Cited], message_id: str) -> Searched:
+    """The one search a lane without search items stands for: the sources its answer cites, its query unknown."""
+    return Searched(message_id.removeprefix("msg_"), "", tuple(citations))
+
+
+def _searches_counted(searches: list[Searched], citations: list[Cited]) -> int:
+    """``web_search_requests``: the searches that ran (not a failed one, as xAI's Grok CLI counts), else one for
+    an answer that only cites."""
+    if searches:
+        return sum(not s.failed for s in searches)
+    return 1 if citations else 0
 
 
 def _tool_input(arguments: str) -> dict[str, Any]:
@@ -161,8 +188,8 @@ def answer_to_message(answer: Answer, model: str) -> dict[str, Any]:
     if answer.reasoning or seals:
         content.append({"type": "thinking", "thinking": answer.reasoning, "signature": seals[0] if seals else ""})
         content += [{"type": "thinking", "thinking": "", "signature": s} for s in seals[1:]]
-    if answer.citations:
-        content += _search_blocks(answer.citations, message_id)
+    for search in answer.searches or ([_from_citations(answer.citations, message_id)] if answer.citations else []):
+        content += _search_blocks(search)
     if answer.text or not answer.tool_calls:
         text: dict[str, Any] = {"type": "text", "text": answer.text}
         if answer.citations:
@@ -180,7 +207,9 @@ def answer_to_message(answer: Answer, model: str) -> dict[str, Any]:
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": _usage(answer.finish.usage if answer.finish else None, 1 if answer.citations else 0),
+        "usage": _usage(
+            answer.finish.usage if answer.finish else None, _searches_counted(answer.searches, answer.citations)
+        ),
     }
 
 
@@ -206,6 +235,7 @@ class MessagesStreamWriter:
         self._tools: dict[int, int] = {}  # tool call index -> block index
         self._called = False
         self._citations: list[Cited] = []
+        self._searches: list[Searched] = []
 
     def ping(self) -> SSE:
         """A keep-alive Anthropic clients ignore, for the waits before and between events."""
@@ -237,6 +267,9 @@ class MessagesStreamWriter:
             out.append(("content_block_stop", {"type": "content_block_stop", "index": self._tools.pop(event.index)}))
         elif isinstance(event, Cited):
             out += self._cited(event)
+        elif isinstance(event, Searched):
+            self._searches.append(event)
+            out += self._searched(event)
         elif isinstance(event, Finish):
             out += self._finish(event)
         return out
@@ -284,6 +317,20 @@ class MessagesStreamWriter:
         self._tools[event.index] = index
         return [*out, start]
 
+    def _searched(self, search: Searched) -> list[SSE]:
+        """The pair of blocks, whole: the query as the ``server_tool_use``'s one ``input_json_delta``."""
+        out = self._close()
+        for block in _search_blocks(search):
+            if block["type"] == "server_tool_use":
+                index, start = self._start({**block, "input": {}})
+                query = {"type": "input_json_delta", "partial_json": _COMPACT.encode(block["input"])}
+                out += [start, _block_delta(index, query)]
+            else:
+                index, start = self._start(block)
+                out.append(start)
+            out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        return out
+
     def _cited(self, event: Cited) -> list[SSE]:
         if any(c.url == event.url for c in self._citations):
             return []
@@ -297,13 +344,13 @@ class MessagesStreamWriter:
         out = self._close()
         out += [("content_block_stop", {"type": "content_block_stop", "index": i}) for i in self._tools.values()]
         self._tools.clear()
-        if self._citations:
-            for block in _search_blocks(self._citations, self._id):
-                index, start = self._start(block)
-                out += [start, ("content_block_stop", {"type": "content_block_stop", "index": index})]
+        if self._citations and not self._searches:
+            out += self._searched(_from_citations(self._citations, self._id))
         stop_reason, stop_sequence = _stop(finish, self._called)
         delta = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
-        usage = _usage(finish.usage or Usage(input_tokens=self._input_tokens), 1 if self._citations else 0)
+        usage = _usage(
+            finish.usage or Usage(input_tokens=self._input_tokens), _searches_counted(self._searches, self._citations)
+        )
         out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
         out.append(("message_stop", {"type": "message_stop"}))
         return out

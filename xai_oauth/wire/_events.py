@@ -13,6 +13,9 @@ Rules every reader keeps:
 - ``Begin`` comes first; ``Finish`` (or ``Failure``) comes last, once.
 - A tool call is ``ToolCallBegin``, zero or more ``ToolArguments``, then
   ``ToolCallEnd``; ``index`` tells parallel calls apart.
+- ``Searched`` is a search xAI ran for the answer (its query and what it
+  found), where it ran; ``Cited`` is a source the text cites, however the
+  upstream says so (a lane without search items gives only these).
 - ``Reasoning`` text is shown to a person only where the client asked for it;
   ``ReasoningSeal`` carries what the provider needs to continue its reasoning
   on the next turn (xAI's ``encrypted_content``), opaque to us.
@@ -35,6 +38,7 @@ __all__ = [
     "Finish",
     "Reasoning",
     "ReasoningSeal",
+    "Searched",
     "TextDelta",
     "ToolArguments",
     "ToolCall",
@@ -113,6 +117,20 @@ class Cited:
 
 
 @dataclass(frozen=True, slots=True)
+class Searched:
+    """A search xAI ran on the way to the answer (a ``web_search_call``): what it asked, what it found.
+
+    ``failed``: it ran and came back with nothing to use (xAI's ``failed``
+    status), which Anthropic clients see as a search error, not a result.
+    """
+
+    call_id: str
+    query: str
+    sources: tuple[Cited, ...] = ()
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """The answer is whole. ``reason`` is one of ``STOP_REASONS``; ``stop_sequence`` names the one that matched."""
 
@@ -139,6 +157,7 @@ Event: TypeAlias = (
     | ToolArguments
     | ToolCallEnd
     | Cited
+    | Searched
     | Finish
     | Failure
 )
@@ -163,6 +182,7 @@ class Answer:
     seals: list[ReasoningSeal] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     citations: list[Cited] = field(default_factory=list)
+    searches: list[Searched] = field(default_factory=list)
     finish: Finish | None = None
     failure: Failure | None = None
 
@@ -190,6 +210,8 @@ class Answer:
             elif isinstance(event, Cited):
                 if all(c.url != event.url for c in answer.citations):
                     answer.citations.append(event)
+            elif isinstance(event, Searched):
+                answer.searches.append(event)
             elif isinstance(event, Finish):
                 answer.finish = event
             elif isinstance(event, Failure):

@@ -16,11 +16,13 @@ from typing import Any
 
 from ._events import (
     Begin,
+    Cited,
     Event,
     Failure,
     Finish,
     Reasoning,
     ReasoningSeal,
+    Searched,
     TextDelta,
     ToolArguments,
     ToolCallBegin,
@@ -37,6 +39,7 @@ __all__ = [
     "read_responses_stream",
     "response_body_events",
     "response_usage",
+    "searched",
     "usage_from_response",
 ]
 
@@ -54,6 +57,26 @@ def usage_from_response(raw: Any) -> Usage | None:
         cached_tokens=as_int(as_dict(raw.get("input_tokens_details")).get("cached_tokens")),
         reasoning_tokens=as_int(as_dict(raw.get("output_tokens_details")).get("reasoning_tokens")),
     )
+
+
+def searched(item: dict[str, Any]) -> Searched | None:
+    """A ``web_search_call`` item as ``Searched``, None when it is no search (xAI opening a page, say).
+
+    The query and the sources sit under ``action``, or flat on the item: xAI's
+    Grok CLI reads both. A failed search is one, found or not.
+    """
+    action = as_dict(item.get("action"))
+    query = as_str(action.get("query")) or as_str(item.get("query"))
+    listed = action.get("sources") if "sources" in action else item.get("sources")
+    sources = tuple(
+        Cited(url, as_str(source.get("title")) or None)
+        for source in map(as_dict, as_list(listed))
+        if (url := as_str(source.get("url")))
+    )
+    failed = item.get("status") == "failed"
+    if not (failed or query or sources):
+        return None
+    return Searched(as_str(item.get("id")), query, sources, failed)
 
 
 def response_usage(usage: Usage) -> dict[str, Any]:
@@ -134,6 +157,8 @@ class ResponsesEventReader:
         elif kind == "message" and done:
             for part in as_list(item.get("content")):
                 events += cited_once(as_dict(part).get("annotations"), self.cited)
+        elif kind == "web_search_call" and done and (search := searched(item)):
+            events.append(search)
         return events
 
     def _last(self, kind: str, event: dict[str, Any]) -> list[Event]:
@@ -184,6 +209,8 @@ def response_body_events(body: dict[str, Any]) -> list[Event]:
             events += [ToolArguments(calls, as_str(item.get("arguments")))] if as_str(item.get("arguments")) else []
             events.append(ToolCallEnd(calls))
             calls += 1
+        elif item.get("type") == "web_search_call" and (search := searched(item)):
+            events.append(search)
     if body.get("status") == "failed":
         return [*events, read_failure(body.get("error"))]
     return [*events, *cited_once(body.get("citations"), cited), _finish(body, calls > 0)]

@@ -3,7 +3,8 @@
 The sequence is the one Codex CLI reads: ``response.created``,
 ``response.in_progress``, then per output item ``output_item.added`` ...
 ``output_item.done`` (messages with their content part and text deltas,
-reasoning with its summary text, function calls with their argument deltas),
+reasoning with its summary text, function calls with their argument deltas,
+a web search xAI ran as its ``web_search_call`` item with its three stages),
 then ``response.completed`` (or ``response.incomplete``) with the whole
 ``response``; every event carries its ``sequence_number``. A ``Failure``
 becomes an ``error`` event and ``response.failed``. Shapes follow the openai
@@ -26,6 +27,7 @@ from ._events import (
     Finish,
     Reasoning,
     ReasoningSeal,
+    Searched,
     TextDelta,
     ToolArguments,
     ToolCallBegin,
@@ -92,6 +94,8 @@ class ResponsesEventWriter:
             return [self._emit("response.function_call_arguments.delta", **ref, delta=event.delta)]
         if isinstance(event, ToolCallEnd) and event.index in self.calls:
             return self._close_call(event.index)
+        if isinstance(event, Searched):
+            return self._searched(event)
         if isinstance(event, Cited):
             self.pending.append(event)
             return self._annotate() if self.message is not None else []
@@ -199,6 +203,21 @@ class ResponsesEventWriter:
         self.reasoning = None
         return [*out, self._done(at)]
 
+    def _searched(self, search: Searched) -> list[dict[str, Any]]:
+        """A ``web_search_call`` item, added, searching and done at once (it ran upstream before we heard of it)."""
+        out = [*self._close_message(), *self._close_reasoning()]
+        at = len(self.output)
+        sources = [{"type": "url", "url": c.url, **({"title": c.title} if c.title else {})} for c in search.sources]
+        action = {"type": "search", "query": search.query, "sources": sources}
+        item_id = search.call_id or self._item_id("ws")
+        out.append(self._add({"id": item_id, "type": "web_search_call", "status": "in_progress", "action": action}))
+        ref = {"item_id": item_id, "output_index": at}
+        out += [self._emit(f"response.web_search_call.{stage}", **ref) for stage in ("in_progress", "searching")]
+        if search.failed:
+            self.output[at]["status"] = "failed"
+            return [*out, self._emit("response.output_item.done", output_index=at, item=_copy(self.output[at]))]
+        return [*out, self._emit("response.web_search_call.completed", **ref), self._done(at)]
+
     def _close_call(self, index: int) -> list[dict[str, Any]]:
         at = self.calls.pop(index)
         item = self.output[at]
@@ -276,6 +295,7 @@ def _answer_events(answer: Answer) -> Iterator[Event]:
     yield from answer.seals  # first, so the reasoning item keeps the seal's id
     if answer.reasoning:
         yield Reasoning(answer.reasoning)
+    yield from answer.searches
     if answer.text:
         yield TextDelta(answer.text)
     yield from answer.citations
