@@ -201,6 +201,43 @@ def test_one_profile_behaves_as_before(env: dict[str, str], emulator: Emulator) 
     assert not (Path(os.environ["XAI_OAUTH_HOME"]) / "pool").exists()
 
 
+IMAGES, VIDEOS = "/v1/images/generations", "/v1/videos/generations"
+
+
+def call(served: Served, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """One JSON request to the local server: status and the parsed answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        sent = json.dumps(body) if body is not None else None
+        conn.request(method, path, body=sent, headers={"Authorization": f"Bearer {served.key}", "Content-Type": JSON})
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_pictures_and_video_jobs_fail_over_and_a_job_is_read_from_its_own_account(
+    env: dict[str, str], emulator: Emulator
+) -> None:
+    ann, cat = sub_of(emulator, "ann"), sub_of(emulator, "cat")  # both SuperGrok: both may use Imagine
+    made_by = lambda path: [r["account"] for r in emulator.api_requests if r["path"] == path]  # noqa: E731
+    with serve(env, "--profile", "ann", "--profile", "cat") as running:
+        emulator.inject(Fault(IMAGES, status=429, account=ann, retry_after=30, body="{}", content_type=JSON))
+        status, picture = call(running, "POST", IMAGES, {"prompt": "a cat", "response_format": "b64_json"})
+        assert status == 200 and picture["data"][0]["b64_json"]
+        assert made_by(IMAGES) == [cat]  # ann's 429 moved the picture on, and ann now cools
+        status, job = call(running, "POST", VIDEOS, {"prompt": "a cat", "duration": 2})
+        assert status == 200 and made_by(VIDEOS) == [cat]
+        status, state = call(running, "GET", f"/v1/videos/{job['request_id']}")
+        assert status == 202 and state["status"] == "pending"  # asked of cat, whose job it is
+    with serve(env, "--profile", "ann", "--profile", "cat") as again:  # a new server does not know whose it is
+        status, state = call(again, "GET", f"/v1/videos/{job['request_id']}")
+        assert status in (200, 202) and state["status"] in ("pending", "done")  # ann: unknown to her; then cat
+        status, unknown = call(again, "GET", "/v1/videos/no-such-job")
+        assert status == 404 and unknown["error"]["code"] == "invalid_request"
+        assert "No video job 'no-such-job' is known" in unknown["error"]["message"]
+
+
 #: The issue's load: requests from 8 concurrent clients, 10 turns per conversation.
 LOAD_REQUESTS = int(os.environ.get("XAI_OAUTH_POOL_LOAD", "1000"))
 CLIENTS, TURNS, CUTS = 8, 10, 5

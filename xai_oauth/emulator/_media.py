@@ -62,6 +62,8 @@ class Job:
     model: str
     prompt: str
     duration: int
+    #: who started it (the subscription's ``sub``, or ``api_key``): only they can read it, as an account's own
+    owner: str = ""
     reads: int = 0
 
 
@@ -109,7 +111,9 @@ class Studio:
                 )
         return {"data": data}
 
-    def start_video(self, body: dict[str, Any], allowed: list[str], tier: object, settings: Any) -> dict[str, Any]:
+    def start_video(
+        self, body: dict[str, Any], allowed: list[str], tier: object, settings: Any, owner: str = ""
+    ) -> dict[str, Any]:
         model = _media_model(body, allowed, tier, "video")
         prompt = _prompt(body, settings)
         duration = body.get("duration", 6)
@@ -121,13 +125,14 @@ class Studio:
             raise ApiRefusal(400, INVALID_ARGUMENT, f"unsupported resolution {body['resolution']!r}")
         request_id = str(uuid.uuid4())
         with self.lock:
-            self.jobs[request_id] = Job(model, prompt, duration)
+            self.jobs[request_id] = Job(model, prompt, duration, owner)
         return {"request_id": request_id}
 
-    def read_video(self, request_id: str, settings: Any, base: str) -> tuple[int, dict[str, Any]]:
+    def read_video(self, request_id: str, settings: Any, base: str, reader: str = "") -> tuple[int, dict[str, Any]]:
+        """The job's state; another account's job is as unknown as one that never was."""
         with self.lock:
             job = self.jobs.get(request_id)
-            if job is None:
+            if job is None or job.owner != reader:
                 return 404, {"code": "not-found", "error": f"no video request {request_id}"}
             job.reads += 1
             if job.reads <= settings.video_pending_reads:

@@ -28,7 +28,7 @@ def generate(ex: Exchange, path: str) -> None:
         if path.startswith("/v1/images/"):
             answer = emulator.studio.image(path, body, allowed, claims.get("tier"), settings, emulator.url)
         else:
-            answer = emulator.studio.start_video(body, allowed, claims.get("tier"), settings)
+            answer = emulator.studio.start_video(body, allowed, claims.get("tier"), settings, _owner(ex))
     except ApiRefusal as refused:
         ex.json(refused.status, refused.body)
         return
@@ -41,9 +41,16 @@ def video_status(ex: Exchange, path: str) -> None:
     if ex.claims() is None:
         return
     settings = ex.emulator.authority.settings
-    status, answer = ex.emulator.studio.read_video(path.removeprefix("/v1/videos/"), settings, ex.emulator.url)
+    status, answer = ex.emulator.studio.read_video(
+        path.removeprefix("/v1/videos/"), settings, ex.emulator.url, _owner(ex)
+    )
     retry = settings.video_retry_after
     ex.json(status, answer, {"Retry-After": f"{retry:g}"} if status == 202 and retry is not None else None)
+
+
+def _owner(ex: Exchange) -> str:
+    """Whose a video job is: the account's ``sub``, or the API key's (one key, one owner)."""
+    return ex.subject if ex.credential == "subscription" else "api_key"
 
 
 def media_file(ex: Exchange, path: str) -> None:

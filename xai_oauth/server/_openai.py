@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .._answer import Answer as HttpAnswer
 from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
 from ..wire._events import Answer, Event
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
@@ -37,6 +38,7 @@ from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_bat
 
 if TYPE_CHECKING:
     from ._app import ServerState
+    from ._upstream import Upstream
 
 __all__ = ["chat_completions", "list_models", "media", "openai_error", "passthrough", "read_body", "responses"]
 
@@ -119,27 +121,50 @@ async def list_models(request: Request) -> Response:
 
 
 async def media(request: Request) -> Response:
-    """Images and video: api.x.ai with the credential the model id names (bare ids: the subscription's)."""
+    """Images and video: api.x.ai with the credential the model id names (bare ids: the subscription's), from the
+    pool's account that takes the request; a video job's state from the account that started it."""
     state = state_of(request)
     path = request.url.path.removeprefix("/v1")
     try:
-        if request.method == "GET":  # a video job's status
-            credential = "subscription" if state.upstream.signed_in() else "api_key"
-            answer = await state.upstream.transport.request(
-                credential, "video job", path, timeout=MEDIA_TIMEOUT, media=True, accept=(200, 202)
-            )
+        if request.method == "GET":  # a video job's state
+
+            async def read(upstream: Upstream, credential: str) -> HttpAnswer:
+                return await upstream.transport.request(
+                    credential, "video job", path, timeout=MEDIA_TIMEOUT, media=True, accept=(200, 202, 404)
+                )
+
+            job_id = path.removeprefix("/videos/")
+            answer = await state.pool.job(job_id, read)
+            if answer.status == 404:
+                return _unknown_job(job_id)
         else:
             body = await read_body(request)
             default = "grok-imagine-video" if path.startswith("/videos") else "grok-imagine-image"
-            choice = state.upstream.choose(body.get("model") or default)
+            choice = state.pool.choose(body.get("model") or default)
             sent = {**body, "model": choice.model_id}
             timeout = IMAGE_TIMEOUT if path.startswith("/images") else MEDIA_TIMEOUT
-            answer = await state.upstream.transport.request(
-                choice.credential, choice.display_id, path, sent, timeout=timeout, media=True, max_bytes=256 << 20
-            )
+
+            async def make(upstream: Upstream, credential: str) -> HttpAnswer:
+                return await upstream.transport.request(
+                    credential, choice.display_id, path, sent, timeout=timeout, media=True, max_bytes=256 << 20
+                )
+
+            answer = await state.pool.send(choice, make)
     except XaiOAuthError as error:
         return openai_error(error)
     return JSONResponse(answer.body, status_code=answer.status)
+
+
+def _unknown_job(job_id: str) -> JSONResponse:
+    """xAI's 404 for a video job no account here knows, in OpenAI's shape with our code and words."""
+    problem = problem_for(
+        RequestRejected(
+            f"No video job {job_id[:80]!r} is known to xAI's video API for this server's accounts "
+            "(expired, never started, or started with another account).",
+            action="Pass the request_id that POST /v1/videos/generations returned, or start a new video.",
+        )
+    )
+    return JSONResponse(openai_error_body(404, problem.message, problem.code), status_code=404)
 
 
 async def passthrough(request: Request) -> Response:

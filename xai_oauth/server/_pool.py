@@ -23,6 +23,12 @@ serves it:
   refused, unknown model) is the request's error and never the account's.
   Once the first event is out, nothing is retried: a failure is an error
   event in the client's format (``Upstream`` makes it).
+* **Pictures and video jobs** (``send``) go the same way, one request each:
+  the accounts in turn, the same failover and cooldowns. A video job is its
+  account's own: its id is remembered with that account (or the API key),
+  and its state (``job``) is asked of that one first, then of the others
+  (a job this server does not know: started before a restart, or by
+  another server); an account to which it is unknown hands on.
 * **All out**: a 429 with ``Retry-After`` set to the earliest end, naming each
   account's reason; or, when no cooldown ends by itself, the error that says
   what to do (sign in again).
@@ -43,7 +49,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +63,7 @@ from ._streaming import first_event
 
 if TYPE_CHECKING:
     from .._account import Account
+    from .._answer import Answer
     from .._http import AsyncHttp
     from .._models import ModelChoice
     from ..wire._events import Event
@@ -84,6 +91,12 @@ MAX_PERIOD_WAIT = 8 * 86400.0
 TIER_WAIT = 3600.0
 #: Conversations remembered (the oldest are forgotten first; a forgotten one is placed again by the strategy).
 AFFINITY_SIZE = 20_000
+#: Video jobs remembered with their account (a forgotten one is looked for on each account in turn).
+JOBS_SIZE = 4096
+#: Whose a video job is when the API key started it.
+API_KEY = "api_key"
+#: What a pool member is asked for one request: its way upstream and the credential to use.
+Send = Callable[["Upstream", str], Awaitable["Answer"]]
 
 
 def explicit_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
@@ -154,12 +167,13 @@ class Pool:
         self.members, self.cooldowns, self.strategy, self.now = members, cooldowns, strategy, now
         self._secret = secret or secrets.token_bytes(32)
         self._affinity: OrderedDict[str, str] = OrderedDict()
+        self._jobs: OrderedDict[str, str] = OrderedDict()
         self._turn = 0
         self.headroom = Headroom(now)
 
     @property
     def primary(self) -> Upstream:
-        """The first account: media, listings and the API key's passthrough go there."""
+        """The first account: model listings and the API key's passthrough go there."""
         return self.members[0].upstream
 
     def choose(self, model: str) -> ModelChoice:
@@ -231,6 +245,69 @@ class Pool:
                     yield event
                 return
         raise self._all_out(choice.model_id, refused)
+
+    async def send(self, choice: ModelChoice, send: Send) -> Answer:
+        """One request that is no answer stream (a picture, a video job) from the account that takes it.
+
+        The accounts in turn, as for text (``_order``, ``_account_fault``); the
+        request's own fault is final. A video job's id is remembered with the
+        account that started it, for ``job``.
+        """
+        if len(self.members) == 1 or choice.credential != "subscription":
+            answer = await send(self.members[0].upstream, choice.credential)
+            self._own_job(answer, self.members[0].profile if choice.credential == "subscription" else API_KEY)
+            return answer
+        refused: list[XaiOAuthError] = []
+        for member in self._order(None, choice.model_id):
+            try:
+                answer = await send(member.upstream, choice.credential)
+            except XaiOAuthError as error:
+                if not await self._account_fault(member, error, choice.model_id):
+                    raise
+                refused.append(error)
+                continue
+            self._own_job(answer, member.profile)
+            return answer
+        raise self._all_out(choice.model_id, refused)
+
+    async def job(self, job_id: str, read: Send) -> Answer:
+        """A video job's state, asked of the account that started it first, then of the others.
+
+        ``read`` takes a 404 as an answer: a job unknown to an account (not
+        its own, or gone) hands on to the next, as does an account that is
+        out; the API key is asked last, when there is one. With none left
+        that knows it, the last 404; when one could not be asked at all and
+        none knew the job, that refusal.
+        """
+        askable = [(m.upstream, "subscription", m.profile) for m in self.members if m.upstream.signed_in()]
+        if self.primary.account.config.api_key:
+            askable.append((self.primary, "api_key", API_KEY))
+        owner = self._jobs.get(job_id)
+        askable.sort(key=lambda asked: asked[2] != owner)
+        unknown: Answer | None = None
+        refused: list[XaiOAuthError] = []
+        for upstream, credential, _whose in askable or [(self.primary, "api_key", API_KEY)]:
+            try:
+                answer = await read(upstream, credential)
+            except XaiOAuthError as error:
+                if error.code not in ACCOUNT_CODES | PASSING_CODES:
+                    raise
+                refused.append(error)
+                continue
+            if answer.status != 404:
+                return answer
+            unknown = answer
+        if refused:
+            raise refused[0]
+        assert unknown is not None
+        return unknown
+
+    def _own_job(self, answer: Answer, whose: str) -> None:
+        job_id = answer.body.get("request_id") if isinstance(answer.body, dict) else None
+        if isinstance(job_id, str) and job_id:
+            self._jobs[job_id] = whose
+            while len(self._jobs) > JOBS_SIZE:
+                self._jobs.popitem(last=False)
 
     # -- choosing ---------------------------------------------------------
 
