@@ -331,3 +331,21 @@ def test_openai_responses_web_search_is_a_web_search_call_item_whole_and_streame
         assert call.action.type == "search" and call.action.query == "who makes grok?"
         assert call.action.sources and call.action.sources[0].url == "https://docs.x.ai/docs/overview"
         assert message.type == "message" and response.output_text == "Searched the web for: who makes grok?"
+
+
+def test_a_forced_tool_reaches_the_responses_lane_in_that_lane_s_shape(served: Served, emulator: Emulator) -> None:
+    # Claude Code with thinking goes to /responses, where a forced function is {"type": "function", "name"}
+    # (as xAI's Grok CLI sends it), not chat completions' {"type": "function", "function": {"name"}}
+    client = served.keep(anthropic.Anthropic(base_url=served.origin, api_key=served.key, max_retries=0))
+    tools = [{"name": "get_weather", "description": "weather", "input_schema": WEATHER["function"]["parameters"]}]
+    message = client.messages.create(
+        model="grok-4.3",
+        max_tokens=4000,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        tools=tools,
+        tool_choice={"type": "tool", "name": "get_weather"},
+        messages=[{"role": "user", "content": '[[call get_weather {"city": "Lima"}]]'}],
+    )
+    assert message.stop_reason == "tool_use"
+    assert emulator.api_requests[-1]["path"].endswith("/responses")
+    assert sent_to_emulator(emulator)["tool_choice"] == {"type": "function", "name": "get_weather"}

@@ -30,6 +30,20 @@ def _build(choice: ModelChoice, params: dict[str, Any], policy: FieldPolicy = Fi
     return build_request(choice, ASK, stream=False, thinking=None, params=params, policy=policy)
 
 
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ({"type": "function", "function": {"name": "f"}}, {"type": "function", "name": "f"}),
+        ({"type": "function", "name": "f"}, {"type": "function", "name": "f"}),
+        ("required", "required"),
+    ],
+)
+def test_a_forced_function_goes_to_the_responses_lane_in_its_shape(given: Any, sent: Any) -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    assert _build(MULTI, {"tools": tools, "tool_choice": given})["tool_choice"] == sent
+    assert _build(CHAT, {"tools": tools, "tool_choice": given})["tool_choice"] == given  # chat: as it is
+
+
 class TestFieldPolicy:
     @pytest.mark.parametrize(
         ("choice", "field"),

@@ -40,6 +40,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,18 +160,24 @@ class ToolCall:
 
 
 def check_chat(body: dict[str, Any]) -> None:
-    """Refuse what xAI's /chat/completions refuses: unknown fields, tool types and content part types."""
+    """Refuse what xAI's /chat/completions refuses: unknown fields, tool types, a tool choice in another shape and
+    content part types."""
     _fields(body, CHAT_FIELDS, "/v1/chat/completions")
     _tool_types(body.get("tools"), CHAT_TOOL_TYPES)
+    _tool_choice(body, lambda c: isinstance(c.get("function"), dict) and isinstance(c["function"].get("name"), str))
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
         _part_types(content, CHAT_PART_TYPES)
 
 
 def check_responses(body: dict[str, Any]) -> None:
-    """Refuse what xAI's /responses refuses: unknown fields, tool types, input item types and part types."""
+    """Refuse what xAI's /responses refuses: unknown fields, tool types, a tool choice in another shape, input item
+    types and part types."""
     _fields(body, RESPONSES_FIELDS, "/v1/responses")
     _tool_types(body.get("tools"), RESPONSES_TOOL_TYPES)
+    _tool_choice(
+        body, lambda c: isinstance(c.get("name"), str) and "function" not in c, RESPONSES_TOOL_TYPES - {"function"}
+    )
     items = body.get("input")
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
@@ -195,6 +202,22 @@ def _tool_types(tools: Any, allowed: frozenset[str]) -> None:
             raise Refused("each tool must be an object with a type")
         if kind not in allowed:
             raise Refused(f"unknown tool type {kind!r} (this endpoint takes {', '.join(sorted(allowed))})")
+
+
+def _tool_choice(
+    body: dict[str, Any], names_a_function: Callable[[dict[str, Any]], bool], hosted: frozenset[str] = frozenset()
+) -> None:
+    """A mode (``auto``, ``none``, ``required``), one function in the endpoint's own shape (chat completions'
+    ``{"type": "function", "function": {"name"}}``, Responses' ``{"type": "function", "name"}``, as xAI's Grok
+    CLI sends it there), or on Responses one of its server-side tools (``{"type": "web_search"}``)."""
+    choice = body.get("tool_choice")
+    if choice is None or choice in ("auto", "none", "required"):
+        return
+    if isinstance(choice, dict) and choice.get("type") == "function" and names_a_function(choice):
+        return
+    if isinstance(choice, dict) and choice.get("type") in hosted:
+        return
+    raise Refused(f"tool_choice {json.dumps(choice)[:100]} is not in this endpoint's shape")
 
 
 def _part_types(content: Any, allowed: frozenset[str]) -> None:

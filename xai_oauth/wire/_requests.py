@@ -236,9 +236,20 @@ def _responses_body(
         body["text"] = {"format": _text_format(response_format)}
     if "tools" in body:
         body["tools"] = [_responses_tool(t) for t in body["tools"]]
+    if "tool_choice" in body:
+        body["tool_choice"] = _responses_tool_choice(body["tool_choice"])
     if search:
         body["tools"] = [*body.get("tools", []), *search_tools(search)]
     return body
+
+
+def _responses_tool_choice(choice: Any) -> Any:
+    """A forced function in the Responses shape, ``{"type": "function", "name"}`` (xAI's Grok CLI sends it so
+    there), from chat completions' ``{"type": "function", "function": {"name"}}``; anything else as it is."""
+    function = choice.get("function") if isinstance(choice, dict) and choice.get("type") == "function" else None
+    if isinstance(function, dict):
+        return {"type": "function", "name": function.get("name")}
+    return choice
 
 
 #: One body builder per lane; a further wire format adds its own here.
