@@ -3,8 +3,9 @@
 A cooldown is one account's (one sign-in slot's) reason to be skipped: a
 429 for as long as its ``Retry-After``, spent usage until the period ends,
 a grant that needs a new sign-in until there is one, or one model its tier
-does not include. The reasons are kept, never reduced to "unavailable", so
-an operator can see why each account is out.
+does not include (``earned`` turns a refusal into one). The reasons are
+kept, never reduced to "unavailable", so an operator can see why each
+account is out.
 
 The file is ``<home>/pool/cooldowns.json`` (0600, replaced atomically),
 written under a lock of its own (``cooldowns.lock``): a slot's lock can be
@@ -28,10 +29,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._exceptions import StoreError
+from .._exceptions import StoreError, XaiOAuthError
 from .._files import ensure_private_dir, read_json, write_json
+from .._redact import scrub
 
-__all__ = ["Cooldown", "Cooldowns"]
+__all__ = ["Cooldown", "Cooldowns", "earned"]
+
+#: Seconds out for a 429 that does not say how long.
+RATE_WAIT = 60.0
+#: Seconds out for spent usage when /billing does not say when the period ends, and the longest we believe.
+PERIOD_WAIT = 3600.0
+MAX_PERIOD_WAIT = 8 * 86400.0
+#: Seconds an account skips a model its tier does not include (an upgrade shows within the hour).
+TIER_WAIT = 3600.0
 
 #: Seconds between looks at the file (a ``stat``); the table is read again only when it changed.
 RECHECK = 0.5
@@ -79,6 +89,23 @@ class Cooldown:
             message,
             numbers["since"] or 0.0,
         )
+
+
+def earned(slot: str, error: XaiOAuthError, model: str, now: float, period_end: Callable[[], float | None]) -> Cooldown:
+    """The cooldown ``error`` earns the account in ``slot``; ``period_end`` may read /billing (a worker thread)."""
+    message = scrub(error.message)
+    spent = str(error.details.get("server_code") or "").startswith("subscription:")
+    if error.code == "tier_denied":
+        return Cooldown(slot, "tier_denied", now + TIER_WAIT, model, message, now)
+    if error.code in ("reauth_required", "not_signed_in"):
+        return Cooldown(slot, error.code, None, None, message, now)
+    if error.code == "no_credits" or spent:
+        end = period_end()
+        until = min(end, now + MAX_PERIOD_WAIT) if end is not None and end > now else now + PERIOD_WAIT
+        return Cooldown(slot, "usage_exhausted" if spent else "no_credits", until, None, message, now)
+    wait = error.details.get("retry_after")
+    wait = float(wait) if isinstance(wait, (int, float)) and wait > 0 else RATE_WAIT
+    return Cooldown(slot, "rate_limited", now + wait, None, message, now)
 
 
 class Cooldowns:

@@ -49,14 +49,13 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._conversation import conversation_id
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
-from .._redact import scrub
-from ._cooldowns import Cooldown, Cooldowns
+from ._cooldowns import Cooldown, Cooldowns, earned
 from ._headroom import Headroom
 from ._ledger import counted
 from ._streaming import first_event
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
     from .._models import ModelChoice
     from ..wire._events import Event
 from ._upstream import Upstream
+from ._video_jobs import API_KEY, Ask, VideoJobs
 
 __all__ = ["STRATEGIES", "Member", "Pool", "build_pool", "explicit_key", "member_for", "saved_at"]
 
@@ -82,21 +82,8 @@ ACCOUNT_CODES = frozenset({"rate_limited", "no_credits", "reauth_required", "not
 PASSING_CODES = frozenset(
     {"network", "upstream_error", "bad_response", "refresh_unconfirmed", "store_busy", "keyring_unavailable"}
 )
-#: Seconds out for a 429 that does not say how long.
-RATE_WAIT = 60.0
-#: Seconds out for spent usage when /billing does not say when the period ends, and the longest we believe.
-PERIOD_WAIT = 3600.0
-MAX_PERIOD_WAIT = 8 * 86400.0
-#: Seconds an account skips a model its tier does not include (an upgrade shows within the hour).
-TIER_WAIT = 3600.0
 #: Conversations remembered (the oldest are forgotten first; a forgotten one is placed again by the strategy).
 AFFINITY_SIZE = 20_000
-#: Video jobs remembered with their account (a forgotten one is looked for on each account in turn).
-JOBS_SIZE = 4096
-#: Whose a video job is when the API key started it.
-API_KEY = "api_key"
-#: What a pool member is asked for one request: its way upstream and the credential to use.
-Send = Callable[["Upstream", str], Awaitable["Answer"]]
 
 
 def explicit_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
@@ -167,7 +154,7 @@ class Pool:
         self.members, self.cooldowns, self.strategy, self.now = members, cooldowns, strategy, now
         self._secret = secret or secrets.token_bytes(32)
         self._affinity: OrderedDict[str, str] = OrderedDict()
-        self._jobs: OrderedDict[str, str] = OrderedDict()
+        self.jobs = VideoJobs()
         self._turn = 0
         self.headroom = Headroom(now)
 
@@ -246,16 +233,16 @@ class Pool:
                 return
         raise self._all_out(choice.model_id, refused)
 
-    async def send(self, choice: ModelChoice, send: Send) -> Answer:
+    async def send(self, choice: ModelChoice, send: Ask) -> Answer:
         """One request that is no answer stream (a picture, a video job) from the account that takes it.
 
         The accounts in turn, as for text (``_order``, ``_account_fault``); the
         request's own fault is final. A video job's id is remembered with the
-        account that started it, for ``job``.
+        account that started it (``_video_jobs``).
         """
         if len(self.members) == 1 or choice.credential != "subscription":
             answer = await send(self.members[0].upstream, choice.credential)
-            self._own_job(answer, self.members[0].profile if choice.credential == "subscription" else API_KEY)
+            self.jobs.started(answer, self.members[0].profile if choice.credential == "subscription" else API_KEY)
             return answer
         refused: list[XaiOAuthError] = []
         for member in self._order(None, choice.model_id):
@@ -266,48 +253,16 @@ class Pool:
                     raise
                 refused.append(error)
                 continue
-            self._own_job(answer, member.profile)
+            self.jobs.started(answer, member.profile)
             return answer
         raise self._all_out(choice.model_id, refused)
 
-    async def job(self, job_id: str, read: Send) -> Answer:
-        """A video job's state, asked of the account that started it first, then of the others.
-
-        ``read`` takes a 404 as an answer: a job unknown to an account (not
-        its own, or gone) hands on to the next, as does an account that is
-        out; the API key is asked last, when there is one. With none left
-        that knows it, the last 404; when one could not be asked at all and
-        none knew the job, that refusal.
-        """
+    async def job(self, job_id: str, read: Ask) -> Answer:
+        """A video job's state (``_video_jobs``): asked of each signed-in account, the API key last."""
         askable = [(m.upstream, "subscription", m.profile) for m in self.members if m.upstream.signed_in()]
-        if self.primary.account.config.api_key:
+        if self.primary.account.config.api_key or not askable:
             askable.append((self.primary, "api_key", API_KEY))
-        owner = self._jobs.get(job_id)
-        askable.sort(key=lambda asked: asked[2] != owner)
-        unknown: Answer | None = None
-        refused: list[XaiOAuthError] = []
-        for upstream, credential, _whose in askable or [(self.primary, "api_key", API_KEY)]:
-            try:
-                answer = await read(upstream, credential)
-            except XaiOAuthError as error:
-                if error.code not in ACCOUNT_CODES | PASSING_CODES:
-                    raise
-                refused.append(error)
-                continue
-            if answer.status != 404:
-                return answer
-            unknown = answer
-        if refused:
-            raise refused[0]
-        assert unknown is not None
-        return unknown
-
-    def _own_job(self, answer: Answer, whose: str) -> None:
-        job_id = answer.body.get("request_id") if isinstance(answer.body, dict) else None
-        if isinstance(job_id, str) and job_id:
-            self._jobs[job_id] = whose
-            while len(self._jobs) > JOBS_SIZE:
-                self._jobs.popitem(last=False)
+        return await self.jobs.state(job_id, askable, read, lambda error: error.code in ACCOUNT_CODES | PASSING_CODES)
 
     # -- choosing ---------------------------------------------------------
 
@@ -342,30 +297,15 @@ class Pool:
         if error.code not in ACCOUNT_CODES:
             return False
         if self.cooldowns.blocking(member.slot, model) is None:  # not already recorded by a request alongside
-            cooldown = await asyncio.to_thread(self._cooldown_for, member, error, model)
+            cooldown = await asyncio.to_thread(
+                earned, member.slot, error, model, self.now(), lambda: _period_end(member.upstream)
+            )
             _log.warning("pool: %s is out (%s) until %s", member.profile, cooldown.reason, _when(cooldown.until))
             try:
                 await asyncio.to_thread(self.cooldowns.record, cooldown)
             except StoreError as problem:  # in force here all the same; only other servers will not know
                 _log.warning("pool: the cooldown could not be kept in the home: %s", problem.message)
         return True
-
-    def _cooldown_for(self, member: Member, error: XaiOAuthError, model: str) -> Cooldown:
-        """The cooldown ``error`` earns ``member`` (runs in a worker thread: it may read /billing)."""
-        now = self.now()
-        message = scrub(error.message)
-        spent = str(error.details.get("server_code") or "").startswith("subscription:")
-        if error.code == "tier_denied":
-            return Cooldown(member.slot, "tier_denied", now + TIER_WAIT, model, message, now)
-        if error.code in ("reauth_required", "not_signed_in"):
-            return Cooldown(member.slot, error.code, None, None, message, now)
-        if error.code == "no_credits" or spent:
-            end = _period_end(member.upstream)
-            until = min(end, now + MAX_PERIOD_WAIT) if end is not None and end > now else now + PERIOD_WAIT
-            return Cooldown(member.slot, "usage_exhausted" if spent else "no_credits", until, None, message, now)
-        wait = error.details.get("retry_after")
-        wait = float(wait) if isinstance(wait, (int, float)) and wait > 0 else RATE_WAIT
-        return Cooldown(member.slot, "rate_limited", now + wait, None, message, now)
 
     def _all_out(self, model: str, refused: list[XaiOAuthError]) -> XaiOAuthError:
         """The error for a request no account could take: 429 until the earliest end, or what to do."""
