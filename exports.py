@@ -177,7 +177,8 @@ def chat(
     for one user message. ``thinking={"effort": "low"|"medium"|"high"}``.
     Other parameters (temperature, max_tokens, tools, ...) pass through where
     the lane takes them. ``search=["web", "x"]`` lets any model search the web
-    and X on xAI's side, and the answer lists its ``citations`` (``[{url, title}]``);
+    and X on xAI's side, and the answer lists its ``citations`` (``[{url, title}]``)
+    and what the web search asked (``searched``, a list of queries);
     ``lane="responses"`` sends any model to the Responses API. With
     ``stream=True`` the text is printed to stdout as it arrives (then a
     newline), and the same final dict is returned:

@@ -374,8 +374,9 @@ def test_images_video_and_search_from_the_command(terminal: Terminal, emulator: 
     assert carried["status"] == "done" and Path(carried["file"]).parent == tmp_path / "media"
     assert terminal("video").returncode == 64
     searched = terminal("chat", "--search", "web,x", "what is new?")
-    assert searched.returncode == 0 and "Sources:\n  [1] xAI documentation - https://docs.x.ai/docs/overview" in (
-        searched.stdout
+    assert searched.returncode == 0 and (
+        "\nSearched: what is new?\nSources:\n  [1] xAI documentation - https://docs.x.ai/docs/overview"
+        in searched.stdout
     )
     for output in terminal.outputs:
         for secret in emulator.authority.secrets():

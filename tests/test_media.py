@@ -220,6 +220,7 @@ class TestSearch:
         streamed = agent(f"chat({model!r}, 'what is new?', search='web,x', stream=True)")
         for answer in (whole, streamed):
             assert answer["lane"] == "responses" and answer["content"].startswith("Searched the web and X")
+            assert answer["searched"] == ["what is new?"]  # the web search's query (X search gives none)
             assert answer["citations"] == [
                 {"url": "https://docs.x.ai/docs/overview", "title": "xAI documentation"},
                 {"url": "https://x.com/xai/status/1", "title": "xAI on X"},

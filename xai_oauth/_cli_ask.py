@@ -59,8 +59,10 @@ def chat(args: argparse.Namespace) -> int:
     def human(r: dict[str, Any]) -> None:
         if not stream:
             print(r["content"])
+        if r.get("searched"):
+            print("\nSearched: " + "; ".join(r["searched"]))
         if r.get("citations"):
-            print("\nSources:")
+            print("Sources:" if r.get("searched") else "\nSources:")
             for number, cited in enumerate(r["citations"], 1):
                 print(f"  [{number}] {cited['title'] + ' - ' if cited.get('title') else ''}{cited['url']}")
         if r.get("note"):

@@ -76,12 +76,17 @@ def from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
         raise MalformedResponse("The response has no output list.")
     if body.get("status") == "failed":
         raise ServerError(f"The model failed: {error_text(body.get('error'))}")
+    from ._openai_responses import searched
+
     text: list[str] = []
     calls: list[dict[str, Any]] = []
     annotations: list[Any] = []
+    queries: list[str] = []
     for item in output:
         item = as_object(item, "output item")
-        if item.get("type") == "message":
+        if item.get("type") == "web_search_call" and (search := searched(item)) and search.query:
+            queries.append(mend_text(search.query))
+        elif item.get("type") == "message":
             for part in as_array(item.get("content"), "message content"):
                 part = as_object(part, "content part")
                 if part.get("type") == "output_text":
@@ -106,7 +111,10 @@ def from_response(choice: ModelChoice, body: dict[str, Any]) -> dict[str, Any]:
     )
     finish = "tool_calls" if calls else ("length" if incomplete == "max_output_tokens" else "stop")
     found = citations(annotations, body.get("citations"))
-    return shape(choice, mend_text("".join(text)), finish, read_usage(body.get("usage")), calls, found)
+    answer = shape(choice, mend_text("".join(text)), finish, read_usage(body.get("usage")), calls, found)
+    if queries:
+        answer["searched"] = queries
+    return answer
 
 
 def shape(
@@ -119,7 +127,8 @@ def shape(
 ) -> dict[str, Any]:
     """The one answer shape; ``tool_calls`` is always there (``[]`` without calls), so callers need no ``get``.
 
-    ``citations`` (``[{"url", "title"}]``) is there when the server cited sources (search).
+    ``citations`` (``[{"url", "title"}]``) is there when the server cited sources (search); a Responses
+    answer adds ``searched``, the queries xAI's web search ran (``from_response``).
     """
     answer = {
         "model": choice.display_id,
