@@ -230,6 +230,7 @@ class TestSearch:
             {"type": "web_search"},
             {"type": "x_search"},
         ]
+        assert sent["body"]["include"] == ["no_inline_citations"]  # as xAI's Grok CLI asks on xAI's own routes
         assert sent["origin"] == ("proxy" if model.startswith("xai-grok/") else "api")
 
     def test_lane_choice_and_no_citations_without_search(self, agent: Agent, studio: Path) -> None:

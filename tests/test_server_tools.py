@@ -300,7 +300,9 @@ def test_anthropic_web_search_shows_the_query_xai_ran_and_what_it_found_whole_an
     whole = client.messages.create(model="grok-4.3", max_tokens=200, messages=asked, tools=[search])
     with client.messages.stream(model="grok-4.3", max_tokens=200, messages=asked, tools=[search]) as events:
         streamed = events.get_final_message()
-    assert sent_to_emulator(emulator)["tools"] == [{"type": "web_search"}]  # on /responses, as xAI's search
+    sent = sent_to_emulator(emulator)
+    assert sent["tools"] == [{"type": "web_search"}]  # on /responses, as xAI's search
+    assert sent["include"] == ["no_inline_citations"]  # the text without inline citation marks, as the Grok CLI asks
     for message in (whole, streamed):
         assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
         use, found, text = message.content
@@ -320,7 +322,9 @@ def test_anthropic_web_search_shows_the_query_xai_ran_and_what_it_found_whole_an
     assert again.content[-1].type == "text" and again.content[-1].text == "Searched the web for: thanks"
 
 
-def test_openai_responses_web_search_is_a_web_search_call_item_whole_and_streamed(served: Served) -> None:
+def test_openai_responses_web_search_is_a_web_search_call_item_whole_and_streamed(
+    served: Served, emulator: Emulator
+) -> None:
     client = sdk(served)
     whole = client.responses.create(model="grok-4.3", input="who makes grok?", tools=[{"type": "web_search"}])
     with client.responses.stream(model="grok-4.3", input="who makes grok?", tools=[{"type": "web_search"}]) as s:
@@ -331,6 +335,7 @@ def test_openai_responses_web_search_is_a_web_search_call_item_whole_and_streame
         assert call.action.type == "search" and call.action.query == "who makes grok?"
         assert call.action.sources and call.action.sources[0].url == "https://docs.x.ai/docs/overview"
         assert message.type == "message" and response.output_text == "Searched the web for: who makes grok?"
+    assert sent_to_emulator(emulator)["include"] == ["no_inline_citations"]
 
 
 def test_a_forced_tool_reaches_the_responses_lane_in_that_lane_s_shape(served: Served, emulator: Emulator) -> None:

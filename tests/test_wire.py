@@ -16,9 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xai_oauth import MalformedResponse, UnsupportedParameter
+from xai_oauth._config import Config
 from xai_oauth._models import ModelChoice, parse_model
 from xai_oauth.wire._answers import mend_text
-from xai_oauth.wire._requests import FieldPolicy, build_request, request_from_chat_body
+from xai_oauth.wire._requests import (
+    NO_INLINE_CITATIONS,
+    FieldPolicy,
+    build_request,
+    request_from_chat_body,
+    without_inline_citations,
+)
 from xai_oauth.wire._streams import ChatCompletionsStream, ResponsesStream, new_stream, read_event
 
 CHAT = parse_model("xai/grok-4.3", signed_in=False)
@@ -42,6 +49,30 @@ def test_a_forced_function_goes_to_the_responses_lane_in_its_shape(given: Any, s
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     assert _build(MULTI, {"tools": tools, "tool_choice": given})["tool_choice"] == sent
     assert _build(CHAT, {"tools": tools, "tool_choice": given})["tool_choice"] == given  # chat: as it is
+
+
+class TestXaisOwnExtensions:
+    def test_a_searching_responses_body_asks_for_no_inline_citations_once(self) -> None:
+        body = {"input": "q", "tools": [{"type": "web_search"}], "include": ["reasoning.encrypted_content"]}
+        asked = without_inline_citations(without_inline_citations(body))
+        assert asked["include"] == ["reasoning.encrypted_content", NO_INLINE_CITATIONS]
+        assert body["include"] == ["reasoning.encrypted_content"]  # the caller's body is left as it was
+        plain = {"input": "q", "tools": [{"type": "function", "name": "f"}]}
+        assert without_inline_citations(plain) is plain
+
+    @pytest.mark.parametrize(
+        ("base_url", "issuer", "api_key_reaches_xai"),
+        [
+            ("https://api.x.ai/v1", "https://auth.x.ai", True),
+            ("https://openrouter.ai/api/v1", "https://auth.x.ai", False),  # a third-party gateway
+            ("http://127.0.0.1:9/v1", "http://127.0.0.1:8/", True),  # the emulator's own API
+            ("http://127.0.0.1:9/v1", "https://auth.x.ai", False),  # a local gateway beside a real sign-in
+        ],
+    )
+    def test_only_xai_itself_gets_them(self, base_url: str, issuer: str, api_key_reaches_xai: bool) -> None:
+        config = Config.from_env({"XAI_BASE_URL": base_url, "XAI_OAUTH_ISSUER": issuer})
+        assert config.reaches_xai("api_key") is api_key_reaches_xai
+        assert config.reaches_xai("subscription")  # its bearer goes to xAI's hosts only
 
 
 class TestFieldPolicy:

@@ -168,6 +168,12 @@ class Config:
     def on_proxy(self) -> bool:
         return self.route == "proxy"
 
+    def reaches_xai(self, credential: str) -> bool:
+        """Whether ``credential``'s requests go to xAI itself: the subscription's always do (its bearer goes
+        nowhere else); the API key's when ``base_url`` is xAI's, not a third-party gateway. Only there do
+        xAI's own request extensions go, as xAI's Grok CLI sends them only to its trusted routes."""
+        return credential == "subscription" or is_subscription_url(self.base_url, issuer=self.issuer)
+
     @property
     def subscription_api_url(self) -> str:
         """``base_url`` for the subscription's own calls there (media; text on route api), if its bearer may go."""

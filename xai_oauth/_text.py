@@ -29,7 +29,7 @@ from ._models import (
     sendable,
 )
 from .wire._answers import read_answer
-from .wire._requests import build_request
+from .wire._requests import build_request, without_inline_citations
 from .wire._streams import new_stream
 
 if TYPE_CHECKING:
@@ -147,9 +147,8 @@ def _prepare(
     lane = RESPONSES if search else lane
     choice = parse_model(model or default_model(account), signed_in=account.signed_in(), lane=lane)
     proxy = choice.credential == "subscription" and account.config.on_proxy
-    return choice, build_request(
-        choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search
-    )
+    body = build_request(choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search)
+    return choice, without_inline_citations(body) if account.config.reaches_xai(choice.credential) else body
 
 
 def _conversation_headers(

@@ -32,6 +32,8 @@ done with ``action``: ``type: search``, the last user message as its
 ``query``, and the fixed ``SOURCES`` as its ``sources``), then the text,
 citing the sources (``url_citation`` annotations and ``citations``).
 ``x_search`` gives an ``x_search_call`` item in the whole body only.
+``include: ["no_inline_citations"]`` (xAI's own, as its Grok CLI sends it)
+is taken; the emulator's text has no inline citation marks either way.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from .._routes import REQUEST_ID_HEADER
 from ..wire._events import Begin, Event, Failure
 from ..wire._openai_chat import ChatChunkReader, chat_body_events
 from ..wire._openai_responses import ResponsesEventReader, response_body_events
-from ..wire._requests import FieldPolicy, request_from_chat_body
+from ..wire._requests import FieldPolicy, request_from_chat_body, without_inline_citations
 from ..wire._responses_policy import place_reasoning
 from ..wire._streams import read_event
 from ._streaming import by_loop_time
@@ -149,7 +149,9 @@ class Upstream:
         sent = request_from_chat_body(choice, body, proxy=proxy, policy=FieldPolicy.LENIENT, search=search)
         if kept is not None:
             sent = place_reasoning(sent, body["messages"], kept)
-        return self._answer(choice, sent, shown_model, request_id, body.get("messages"), conversation)
+        return self._answer(
+            choice, self._for_route(choice, sent), shown_model, request_id, body.get("messages"), conversation
+        )
 
     def events_for_body(
         self,
@@ -164,10 +166,11 @@ class Upstream:
 
         xAI serves every model on /responses, so nothing is translated: the
         reasoning items in ``input`` reach it whole. Only the model id (ours
-        to xAI's) and, for the chat proxy, ``store: false`` are set here.
+        to xAI's), for the chat proxy ``store: false``, and xAI's own
+        ``include`` extension (``_for_route``) are set here.
         """
         choice = ModelChoice(choice.model_id, choice.credential, RESPONSES)
-        sent = {**body, "model": choice.model_id, "stream": True}
+        sent = self._for_route(choice, {**body, "model": choice.model_id, "stream": True})
         if self._proxy(choice):
             sent["store"] = False
         said = body.get("input")
@@ -175,6 +178,11 @@ class Upstream:
         if isinstance(body.get("instructions"), str) and isinstance(said, list):
             said = [{"role": "system", "content": body["instructions"]}, *said]
         return self._answer(choice, sent, shown_model, request_id, said, conversation)
+
+    def _for_route(self, choice: ModelChoice, sent: dict[str, Any]) -> dict[str, Any]:
+        """``sent`` with xAI's own extensions where it goes to xAI (``Config.reaches_xai``): no inline citation
+        marks when it searches, as xAI's Grok CLI asks."""
+        return without_inline_citations(sent) if self.account.config.reaches_xai(choice.credential) else sent
 
     def _proxy(self, choice: ModelChoice) -> bool:
         """Whether ``choice`` goes to the subscription's chat proxy (streams only, nothing stored)."""

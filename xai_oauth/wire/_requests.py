@@ -28,6 +28,7 @@ from .._models import CHAT_COMPLETIONS, RESPONSES, ModelChoice
 __all__ = [
     "CHAT_PARAMS",
     "EFFORTS",
+    "NO_INLINE_CITATIONS",
     "NO_MEANING_FOR_XAI",
     "RESPONSES_PARAMS",
     "RESPONSES_RENAMES",
@@ -36,6 +37,7 @@ __all__ = [
     "build_request",
     "request_from_chat_body",
     "search_tools",
+    "without_inline_citations",
 ]
 
 EFFORTS = ("low", "medium", "high")
@@ -93,6 +95,10 @@ NO_MEANING_FOR_XAI = frozenset(
 
 #: ``search=`` names and the Responses API's server-side tools they turn on.
 SEARCH_TOOLS = {"web": "web_search", "x": "x_search"}
+#: What xAI's Grok CLI adds to ``include`` when its model searches on xAI's own route: the text without inline
+#: citation marks (the sources come as annotations, which every client of ours is given). Other Responses
+#: providers refuse it, so it goes only where ``Config.reaches_xai`` says.
+NO_INLINE_CITATIONS = "no_inline_citations"
 
 _log = logging.getLogger("xai_oauth")
 
@@ -104,6 +110,15 @@ class FieldPolicy(enum.Enum):
     STRICT = "strict"
     #: Drop it (debug log) when it has no meaning for xAI (``NO_MEANING_FOR_XAI``); refuse the rest.
     LENIENT = "lenient"
+
+
+def without_inline_citations(body: dict[str, Any]) -> dict[str, Any]:
+    """A /responses ``body`` that searches, asking xAI for its text without inline citation marks; else as it is."""
+    tools: list[Any] = body["tools"] if isinstance(body.get("tools"), list) else []
+    if not any(isinstance(tool, dict) and tool.get("type") in SEARCH_TOOLS.values() for tool in tools):
+        return body
+    include: list[Any] = body["include"] if isinstance(body.get("include"), list) else []
+    return {**body, "include": list(dict.fromkeys([*include, NO_INLINE_CITATIONS]))}
 
 
 def search_tools(search: Any) -> list[dict[str, str]]:
