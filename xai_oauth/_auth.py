@@ -23,14 +23,12 @@ home (unless a person set the version).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import AsyncGenerator, Generator
 from typing import Any, NamedTuple
 
 from ._account import Account
 from ._api_errors import is_auth_failure
-from ._exceptions import StoreError
 from ._http import httpx2
 from ._routes import CLIENT_VERSION_HEADER
 
@@ -158,8 +156,7 @@ class Auth(httpx2.Auth):
         wanted = newer_named(refusal, gate.version)
         if wanted is None:
             return False
-        with contextlib.suppress(StoreError, OSError):  # a home that cannot be written costs only the next 426
-            remember(self.account.config.paths, wanted, time.time())
+        remember(self.account.config.paths, wanted, time.time())
         request.headers[CLIENT_VERSION_HEADER] = wanted
         return True
 

@@ -166,14 +166,12 @@ class Transport:
 
 
 def _remember_version(config: Config, move: Upgrade, now: Callable[[], float] | None) -> None:
-    """Keep the version a 426 named for later calls; a home that cannot be written only costs the next 426."""
+    """Keep the version a 426 named for later calls (``_version_gate.remember``)."""
     import time
 
-    from ._exceptions import StoreError
     from ._version_gate import remember
 
-    with contextlib.suppress(StoreError, OSError):
-        remember(config.paths, move.version, (now or time.time)())
+    remember(config.paths, move.version, (now or time.time)())
 
 
 class AsyncTransport:

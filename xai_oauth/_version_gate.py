@@ -95,8 +95,17 @@ def choose(setting: str | None, paths: Paths) -> tuple[str, str]:
 
 
 def remember(paths: Paths, version: str, now: float) -> None:
-    """Keep the version a 426 asked for, for every later call from this home."""
-    write_json(paths.client_version, {"version": version, "learned_at": now})
+    """Keep the version a 426 asked for, for every later call from this home.
+
+    A home that cannot be written costs only the next 426, so a failed write is no error (``chat()``, the
+    server and ``Auth`` all follow the 426 either way).
+    """
+    from ._exceptions import StoreError
+
+    try:
+        write_json(paths.client_version, {"version": version, "learned_at": now})
+    except (StoreError, OSError):
+        pass
 
 
 def version_note(setting: str | None, paths: Paths) -> str:

@@ -9,8 +9,8 @@ costs one write to the client, not one each; while the upstream is silent (a
 long reasoning) it yields ``None`` every ``every`` seconds, which the
 endpoint writes as its format's keep-alive (a comment, or Anthropic's
 ``ping``), so proxies and clients with idle timeouts do not cut the answer.
-The batching matters: bench/bench_serve.py found the write, a syscall per event, the largest
-cost the server added to a stream.
+The batching matters: bench/bench_serve.py found the write, a syscall per
+event, the largest cost the server added to a stream.
 """
 
 from __future__ import annotations
