@@ -38,8 +38,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._exceptions import ConfigError, XaiOAuthError
+from .._exceptions import ConfigError, RequestRejected, XaiOAuthError
 from ..wire._openai_errors import openai_error_body
+from ._bodies import read_json
 from ._errors import problem_for
 from ._guard import Refusal, Scope
 from ._keys import ClientKeys, checked_keys, home_key, presented_key
@@ -200,10 +201,10 @@ async def add_account(request: Request) -> Response:
 
     admin = _admin(request)
     try:
-        body = await request.json()
-        profile = check_profile(body.get("profile") if isinstance(body, dict) else None)  # type: ignore[arg-type]
-    except ValueError:
-        return _error(400, "invalid_request", 'Send {"profile": "NAME"} as JSON.')
+        body = await read_json(request)
+        profile = check_profile(body.get("profile"))  # type: ignore[arg-type]
+    except RequestRejected as error:
+        return _error(400, "invalid_request", f'{error.message} Send {{"profile": "NAME"}} as JSON.')
     except ConfigError as error:
         return _error(400, "invalid_request", error.message)
     if admin.member(profile) is not None:

@@ -25,8 +25,9 @@ from ..wire._anthropic_models import model_for
 from ..wire._anthropic_stream import MessagesStreamWriter, answer_to_message, error_body, sse
 from ..wire._events import Event
 from ..wire._requests import FieldPolicy
+from ._bodies import read_json
 from ._errors import problem_for
-from ._openai import _fold, _frames, _sse, read_body, state_of
+from ._openai import _fold, _frames, _sse, state_of
 from ._pool import explicit_key
 from ._streaming import first_event
 
@@ -46,7 +47,7 @@ def anthropic_error(error: XaiOAuthError) -> JSONResponse:
 async def messages(request: Request) -> Response:
     state = state_of(request)
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         asked = body.get("model")
         if not isinstance(asked, str) or not asked.strip():
             raise RequestRejected(
@@ -82,7 +83,7 @@ async def messages(request: Request) -> Response:
 async def count_message_tokens(request: Request) -> Response:
     """An estimate (``wire._anthropic.count_tokens`` says how it is made): xAI has no counting endpoint here."""
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         messages_to_chat(body, policy=FieldPolicy.LENIENT)  # the same refusals as a real request
     except XaiOAuthError as error:
         return anthropic_error(error)
