@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._exceptions import ModelNotFound, RequestRejected, XaiOAuthError
+from .._models import shown_id
 from ..wire._anthropic import count_tokens, messages_to_chat
 from ..wire._anthropic_models import model_for
 from ..wire._anthropic_stream import MessagesStreamWriter, answer_to_message, error_body, sse
@@ -97,8 +98,8 @@ async def _grok_model(state: ServerState, asked: str) -> str:
     chosen = model_for(asked, plain or available, state.settings.model_map)
     if chosen is None:
         raise ModelNotFound(
-            f"{asked} is not a model this server knows. Available: {', '.join(available) or 'none'}; claude-* names "
-            "are mapped to Grok models by family (opus, sonnet, haiku).",
+            f"{shown_id(asked)} is not a model this server knows. Available: {', '.join(available) or 'none'}; "
+            "claude-* names are mapped to Grok models by family (opus, sonnet, haiku).",
             action="Ask for one of the listed ids, or map claude-* names with `xai-oauth serve --model-map`.",
         )
     return chosen
