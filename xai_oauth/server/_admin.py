@@ -6,8 +6,9 @@ code, then a poll), signs one out, ends a cooldown, and reads usage per
 client key and per account.
 
 Who may call (``AdminDoor``, checked by the front door before any route):
-* **only callers on loopback**, read from the connection's peer address,
-  even when the server binds another address; ``--admin-from-anywhere``
+* **only callers on loopback**, read from the connection's peer address
+  (behind proxies the operator names with ``--forwarded-allow-ips``, the
+  client they name), even when the server binds another address; ``--admin-from-anywhere``
   lifts this for an operator who puts the server behind their own network
   controls;
 * **with the admin key**, which is apart from the client keys: a client
