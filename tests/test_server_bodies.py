@@ -1,5 +1,6 @@
-"""What a request body may hold: the one parser every route reads through, and a property over every endpoint's
-body (chat completions, Responses, Messages, count_tokens, images, videos, /admin) that no input is a 5xx."""
+"""What a request body may hold: the one parser every route reads through, a property over every endpoint's body
+(chat completions, Responses, Messages, count_tokens, images, videos, /admin) that no input is a 5xx, and the same
+rules for what the library itself sends (a refusal naming the field, never ``internal``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from xai_oauth._exceptions import RequestRejected
+from xai_oauth._json_text import json_bytes
 from xai_oauth.emulator import Emulator
 from xai_oauth.server._bodies import MAX_DEPTH, parse_json_body
 
@@ -82,6 +84,41 @@ def test_pairs_of_surrogates_and_real_text_pass() -> None:
 )
 def test_what_is_not_a_json_object_is_refused(raw: bytes, said: str) -> None:
     assert said in refused(raw)
+
+
+def test_json_bytes_writes_what_httpx2_would_and_names_what_nobody_could() -> None:
+    body = {"model": "grok-4.3", "messages": [{"role": "user", "content": "grök \U0001f600"}], "n": 1.5}
+    assert json_bytes(body) == httpx2.Request("POST", "http://x", json=body).content
+    with pytest.raises(RequestRejected) as nan:
+        json_bytes({"temperature": float("nan")})
+    assert "temperature is not a finite number" in nan.value.message
+    with pytest.raises(RequestRejected) as surrogate:
+        json_bytes({"input": [{"content": [{"text": "\udc00"}]}]})
+    assert "input[0].content[0].text is not text" in surrogate.value.message
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        ({"messages": "a\udc00"}, "messages[0].content is not text"),
+        ({"messages": "hi", "temperature": float("nan")}, "temperature is not a finite number"),
+        ({"messages": "hi", "top_p": float("inf")}, "top_p is not a finite number"),
+    ],
+)
+def test_chat_refuses_what_no_encoder_could_write_by_name_before_sending(
+    emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, call: dict[str, Any], named: str
+) -> None:
+    import exports
+
+    for name, value in emulator.environ().items():
+        monkeypatch.setenv(name, value)
+    sign_in(emulator, dict(os.environ))
+    result = exports.chat(**call)
+    assert result["ok"] is False and result["error"] == "invalid_request", result
+    assert named in result["message"]
+    assert emulator.api_requests == []
+    image = exports.image("a cat \udc00")
+    assert image["error"] == "invalid_request" and "prompt is not text" in image["message"], image
 
 
 # -- every endpoint's body, through the app, against the emulator ----------------------------------------------
