@@ -43,8 +43,6 @@ IDLE_KEEPALIVE = 30
 #: Seconds a connection has to send its request head, and the most connections open at once (``_front_door``).
 HEAD_TIMEOUT = 10.0
 MAX_CONNECTIONS = 256
-#: Seconds a client has to send its whole request body (``_guard``).
-BODY_TIMEOUT = 60.0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -87,7 +85,7 @@ def serve(args: argparse.Namespace) -> int:
             strategy=getattr(args, "strategy", "fill-first"),
             admin_keys=admin_keys,
             admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
-            body_timeout=getattr(args, "body_timeout", None) or BODY_TIMEOUT,
+            body_timeout=getattr(args, "body_timeout", None) or ServeSettings.body_timeout,
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
