@@ -1,6 +1,7 @@
-"""Issue 21 item 8: a model id no HTTP header can carry (``xai-grok/模型``, ``grök-4``, a newline) is a clear
-``model_not_found`` before anything is sent, through ``chat()`` and the local server alike, and a listing that
-holds one neither offers it nor makes it the default that every later call would use."""
+"""Issue 21 item 8: a model id no HTTP header can carry (``xai-grok/模型``, ``grök-4``, a newline, a lone
+surrogate, 100 KB of letters) is a clear ``model_not_found`` before anything is sent, through ``chat()`` and the
+local server alike, whatever the HTTP client would make of it, and a listing that holds one neither offers it nor
+makes it the default that every later call would use."""
 
 from __future__ import annotations
 
@@ -17,16 +18,30 @@ from hypothesis import strategies as st
 import exports
 from xai_oauth._config import Config
 from xai_oauth._exceptions import ModelNotFound
-from xai_oauth._models import parse_model, pick_default, sendable
+from xai_oauth._models import MAX_ID_LENGTH, parse_model, pick_default, sendable
 from xai_oauth._state import read_state, write_state
 from xai_oauth.emulator import MODELS_BY_TIER, Emulator
 
 from .support.served import serve, sign_in
 
 PREFIXES = st.sampled_from(["", "xai-grok/", "xai/"])
-#: any code point, lone surrogates and control characters included
-ANY_TEXT = st.text(st.characters(exclude_categories=()), min_size=1, max_size=12)
-UNSENDABLE = ["xai-grok/模型", "grök-4", "xai/grök-4", "xai-grok/a\nb", "xai-grok/a\x00b", "xai-grok/\ud800", "\x7f"]
+#: any code point, lone surrogates and control characters included; or an id longer than any of xAI's
+ANY_TEXT = st.text(st.characters(exclude_categories=()), min_size=1, max_size=12) | st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=MAX_ID_LENGTH - 2, max_size=MAX_ID_LENGTH + 40
+)
+UNSENDABLE = [
+    "xai-grok/模型",
+    "grök-4",
+    "xai/grök-4",
+    "xai-grok/a\nb",
+    "xai-grok/a\x00b",
+    "xai-grok/\ud800",
+    "\udc00",
+    "xai/grok-\udc00",
+    "\x7f",
+    "g" * (MAX_ID_LENGTH + 1),
+    "xai-grok/" + "g" * 100_000,
+]
 
 
 @pytest.fixture
@@ -47,15 +62,22 @@ def test_an_id_no_header_can_carry_is_model_not_found(model: str) -> None:
 
 
 def test_plain_ids_still_parse() -> None:
-    for model in ("xai-grok/grok-4.3", "grok-4.20-multi-agent-0309", "xai/grok-code-fast-1"):
+    for model in ("xai-grok/grok-4.3", "grok-4.20-multi-agent-0309", "xai/grok-code-fast-1", "g" * MAX_ID_LENGTH):
         assert sendable(parse_model(model, signed_in=True).model_id)
 
 
+def test_a_long_id_is_shown_cut_not_whole() -> None:
+    with pytest.raises(ModelNotFound) as refused:
+        parse_model("xai-grok/" + "g" * 100_000, signed_in=True)
+    assert len(refused.value.message) < 400 and "(100009 characters)" in refused.value.message
+
+
 @pytest.mark.parametrize("model", UNSENDABLE)
-def test_chat_says_model_not_found_before_sending(signed_in: dict[str, str], model: str) -> None:
+def test_chat_says_model_not_found_before_sending(signed_in: dict[str, str], emulator: Emulator, model: str) -> None:
     result = exports.chat(model=model, messages="hi")
     assert result["ok"] is False and result["error"] == "model_not_found", result
     assert "printable ASCII" in result["message"] and "models()" in result["action"]  # our words, not the API's
+    assert emulator.api_requests == []  # nothing was sent
 
 
 def test_unicode_ids_through_chat_are_never_internal(
@@ -75,28 +97,41 @@ def test_unicode_ids_through_chat_are_never_internal(
     assert "Traceback" not in out + err
 
 
-def test_unicode_ids_through_the_local_server_are_never_internal(signed_in: dict[str, str]) -> None:
+def test_unicode_ids_through_the_local_server_are_never_internal(signed_in: dict[str, str], emulator: Emulator) -> None:
     with serve(signed_in) as served:
         client = httpx2.Client(base_url=served.base_url, headers={"Authorization": f"Bearer {served.key}"}, timeout=30)
+
+        def post(path: str, model: str) -> httpx2.Response:
+            body = (
+                {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+                if path == "/chat/completions"
+                else {"model": model, "input": "hi"}
+            )
+            # as JSON text spells it (a lone surrogate escaped), so the test's own client never has to encode one
+            return client.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
 
         @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(st.sampled_from(["", "xai-grok/"]), ANY_TEXT, st.sampled_from(["/chat/completions", "/responses"]))
         def check(prefix: str, tail: str, path: str) -> None:
-            body = (
-                {"model": prefix + tail, "messages": [{"role": "user", "content": "hi"}]}
-                if path == "/chat/completions"
-                else {"model": prefix + tail, "input": "hi"}
-            )
-            answer = client.post(path, json=body)
+            answer = post(path, prefix + tail)
             assert answer.status_code < 500, answer.text
             assert "internal" not in answer.text and "Traceback" not in answer.text
+            if not sendable((prefix + tail).strip().removeprefix("xai-grok/")):
+                # a lone surrogate is no text at all, and the body is refused naming the field before any id is read
+                assert answer.json()["error"]["code"] in ("model_not_found", "invalid_request"), answer.text
 
         with client:
             check()
-            answer = client.post(
-                "/chat/completions", json={"model": "grök-4", "messages": [{"role": "user", "content": "x"}]}
-            )
-        assert answer.status_code == 404 and answer.json()["error"]["code"] == "model_not_found", answer.text
+            refused = {model: post("/chat/completions", model) for model in UNSENDABLE}
+        assert all(sendable(sent["body"].get("model")) for sent in emulator.api_requests)  # nothing else went out
+    for model, answer in refused.items():
+        code = answer.json()["error"]["code"]
+        if "\ud800" in model or "\udc00" in model:
+            assert answer.status_code == 400 and code == "invalid_request", answer.text
+            assert "model is not text" in answer.json()["error"]["message"]
+        else:
+            assert answer.status_code == 404 and code == "model_not_found", (model[:40], answer.text)
+            assert len(answer.text) < 1000
     assert "Traceback" not in served.output()
 
 

@@ -55,6 +55,7 @@ def call(
 
         scope = {
             "type": "http",
+            "method": "POST",
             "path": path,
             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
         }
@@ -102,6 +103,26 @@ def test_a_body_that_drips_is_cut_off_at_the_timeout() -> None:
     status, body = call(guard(body_timeout=0.2), headers={"x-api-key": KEY}, chunks=[b"x", 0.05, b"x"] + [])
     assert status == 200  # in time
     status, body = call(guard(body_timeout=0.2), headers={"x-api-key": KEY}, chunks=[b"x"] * 2 + [5.0, b"x"])
+    assert status == 408 and json.loads(body)["code"] == "request_timeout"
+
+
+def test_a_body_refused_as_it_arrives_is_answered_by_the_guard_never_by_the_apps_error_handler() -> None:
+    """Starlette answers any exception that leaves a route with a bare 500: the refusal must never pass through it."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def route(request: Request) -> JSONResponse:
+        return JSONResponse({"size": len(await request.body())})
+
+    app = Starlette(routes=[Route("/v1/chat/completions", route, methods=["POST"])])
+    keys = ClientKeys((KEY,), "test", True)
+    guarded = Guard(app, keys=keys, refuse=refuse, max_body=1000, body_timeout=0.2)
+    assert call(guarded, headers={"x-api-key": KEY}, chunks=[b"x" * 600, b"x" * 300]) == (200, b'{"size":900}')
+    status, body = call(guarded, headers={"x-api-key": KEY}, chunks=[b"x" * 600, b"x" * 600])
+    assert status == 413 and json.loads(body)["code"] == "request_too_large"
+    status, body = call(guarded, headers={"x-api-key": KEY}, chunks=[b"x", 5.0, b"x"])
     assert status == 408 and json.loads(body)["code"] == "request_timeout"
 
 

@@ -207,6 +207,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let /admin and /metrics answer callers on other machines (default: this machine only)",
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, * for any; "
+        "default: none, the connection's own peer is the client)",
+    )
+    serve.add_argument("--head-timeout", type=_seconds, help="seconds to send a request's head (10)")
+    serve.add_argument("--body-timeout", type=_seconds, help="seconds to send a request's body (60)")
+    serve.add_argument("--max-connections", type=_connections, help="connections open at once (default 256)")
     serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     serve.set_defaults(run=_serve, command_parser=serve)
     commands.add_parser(
@@ -238,6 +247,21 @@ def _whole(text: str, high: int) -> int:
     if not 1 <= value <= high:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high}, got {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds above 0 and at most a day; otherwise argparse names the option in its usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and at most 86400, got {text!r}")
+    return value
+
+
+def _connections(text: str) -> int:
+    return _whole(text, 1 << 20)
 
 
 def _serve(args: argparse.Namespace) -> int:

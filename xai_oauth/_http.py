@@ -22,6 +22,7 @@ from . import __version__
 from ._answer import Answer, parse_retry_after
 from ._deadline import Deadline, Reading, Watchdog, origin, socket_cutter, timed
 from ._exceptions import IncompleteStream, MalformedResponse, NetworkError
+from ._json_text import json_bytes
 from ._sse import EventParser, EventTooLarge
 
 __all__ = [
@@ -59,8 +60,17 @@ def _client_options() -> dict[str, Any]:
 def _request(
     client: httpx2.Client | httpx2.AsyncClient, method: str, url: str, timeout: float | None, **kwargs: Any
 ) -> tuple[httpx2.Request, Deadline]:
-    """The request with its per-read timeouts, and the deadline the whole answer must be in by."""
+    """The request with its per-read timeouts, and the deadline the whole answer must be in by.
+
+    A JSON body is encoded here (``_json_text.json_bytes``), not by httpx2, so a value no encoder can write (a
+    lone surrogate, a NaN) is a ``RequestRejected`` naming its field whatever httpx2's own encoder would do.
+    """
     seconds = timeout or DEFAULT_DEADLINE
+    if "json" in kwargs:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+        kwargs.update(content=json_bytes(kwargs.pop("json")), headers=headers)
     request = client.build_request(method, url, timeout=_timeouts(seconds), **kwargs)
     return request, Deadline(url, seconds)
 

@@ -16,6 +16,7 @@ __all__ = [
     "API_KEY_PREFIX",
     "CHAT_COMPLETIONS",
     "DEFAULT_MODEL_ID",
+    "MAX_ID_LENGTH",
     "PATHS",
     "RESPONSES",
     "SUBSCRIPTION_PREFIX",
@@ -24,6 +25,7 @@ __all__ = [
     "parse_model",
     "pick_default",
     "sendable",
+    "shown_id",
 ]
 
 DEFAULT_MODEL_ID = "xai-grok/grok-4.3"
@@ -34,16 +36,32 @@ RESPONSES = "responses"
 PATHS = {CHAT_COMPLETIONS: "/chat/completions", RESPONSES: "/responses"}
 
 
+#: The longest model id sent anywhere: xAI's are a few dozen characters, and an id travels as a header.
+MAX_ID_LENGTH = 256
+
+
 def sendable(model_id: object) -> bool:
-    """True when ``model_id`` can travel as an HTTP header value: printable ASCII, no control characters.
+    """True when ``model_id`` can travel as an HTTP header value: printable ASCII, no control characters, at most
+    ``MAX_ID_LENGTH`` characters.
 
     The chat proxy routes on the ``x-grok-model-override`` header, and a
-    header cannot carry ``模型`` or ``grök-4`` (nor a newline). xAI's ids are
-    all plain ASCII, so anything else is a typo or a garbled listing, and is
+    header cannot carry ``模型`` or ``grök-4`` (nor a newline, nor a lone
+    surrogate, which no encoder can write). xAI's ids are all short plain
+    ASCII, so anything else is a typo, a garbled listing or an attack, and is
     refused (``parse_model``) or skipped (listings, the cached default)
-    rather than failing inside the HTTP client.
+    here, whatever the HTTP client would have made of it, rather than
+    failing inside the HTTP client or sending a 100 KB header.
     """
-    return isinstance(model_id, str) and model_id.isascii() and model_id.isprintable()
+    return (
+        isinstance(model_id, str) and len(model_id) <= MAX_ID_LENGTH and model_id.isascii() and model_id.isprintable()
+    )
+
+
+def shown_id(model_id: str) -> str:
+    """``model_id`` as a message shows it: quoted and escaped (a surrogate or a newline as ``\\udc00``, ``\\n``),
+    and cut after 80 characters, so a 100 KB id does not make a 100 KB message."""
+    cut = len(model_id) > 80
+    return repr(model_id[:80]) + (f"... ({len(model_id)} characters)" if cut else "")
 
 
 def pick_default(chat_ids: "list[str]", preferred: "str | None" = None) -> "str | None":
@@ -131,8 +149,8 @@ def parse_model(model: str, *, signed_in: bool, lane: "str | None" = None) -> Mo
         credential, model_id = ("subscription" if signed_in else "api_key"), model
     if not sendable(model_id):
         raise ModelNotFound(
-            f"{model!r} is not a model id xAI serves: its ids are printable ASCII, with no accents, other scripts "
-            "or control characters."
+            f"{shown_id(model)} is not a model id xAI serves: its ids are printable ASCII, with no accents, other "
+            f"scripts or control characters, and at most {MAX_ID_LENGTH} characters long."
         )
     natural = lane_for(model_id)
     if lane not in (None, natural, RESPONSES):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._conversation import HEADLESS
 from ._exceptions import MalformedResponse
+from ._json_text import fault_in
 from ._models import (
     API_KEY_PREFIX,
     DEFAULT_MODEL_ID,
@@ -148,6 +149,9 @@ def _prepare(
     choice = parse_model(model or default_model(account), signed_in=account.signed_in(), lane=lane)
     proxy = choice.credential == "subscription" and account.config.on_proxy
     body = build_request(choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search)
+    fault = fault_in(body)  # a lone surrogate or a NaN, refused by name before the conversation id hashes it
+    if fault is not None:
+        raise fault
     return choice, without_inline_citations(body) if account.config.reaches_xai(choice.credential) else body
 
 

@@ -25,7 +25,8 @@ streams only (``grok-build`` excepted), ``store: false`` on responses.
     GET  /v1/models | /v1/models-v2 | /v1/settings | /v1/billing?format=credits | /v1/user?include=subscription
     POST /v1/chat/completions | /v1/responses
 
-Every request first meets any ``Fault`` injected for its path.
+Every request first meets any ``Fault`` injected for its path. A ``/v1`` body whose fields have types the
+emulator cannot read is a 422, as xAI refuses a body it cannot deserialize.
 """
 
 from __future__ import annotations
@@ -233,7 +234,13 @@ class _Router(Exchange):
                 return
             route = self._route(path)
             if route is not None:
-                route(self, path)
+                try:
+                    route(self, path)
+                except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+                    if not path.startswith("/v1/") or self.command != "POST":
+                        raise
+                    # xAI reads a body into typed structures first: one it cannot read is refused whole
+                    self.json(422, _UNREADABLE)
                 return
             if self.command == "POST":
                 self.body()
@@ -249,6 +256,13 @@ class _Router(Exchange):
         if route is None:
             route = next((r for m, p, r in self.prefix_routes if m == self.command and path.startswith(p)), None)
         return route
+
+
+#: xAI's answer to a body whose fields are not of the types it expects (its deserializer's words).
+_UNREADABLE = {
+    "code": "Client specified an invalid argument",
+    "error": "Failed to deserialize the JSON body into the target type",
+}
 
 
 class _ProxyRouter(_Router):

@@ -6,8 +6,9 @@ code, then a poll), signs one out, ends a cooldown, and reads usage per
 client key and per account.
 
 Who may call (``AdminDoor``, checked by the front door before any route):
-* **only callers on loopback**, read from the connection's peer address,
-  even when the server binds another address; ``--admin-from-anywhere``
+* **only callers on loopback**, read from the connection's peer address
+  (behind proxies the operator names with ``--forwarded-allow-ips``, the
+  client they name), even when the server binds another address; ``--admin-from-anywhere``
   lifts this for an operator who puts the server behind their own network
   controls;
 * **with the admin key**, which is apart from the client keys: a client
@@ -38,8 +39,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._exceptions import ConfigError, XaiOAuthError
+from .._exceptions import ConfigError, RequestRejected, XaiOAuthError
 from ..wire._openai_errors import openai_error_body
+from ._bodies import read_json
 from ._errors import problem_for
 from ._guard import Refusal, Scope
 from ._keys import ClientKeys, checked_keys, home_key, presented_key
@@ -200,10 +202,10 @@ async def add_account(request: Request) -> Response:
 
     admin = _admin(request)
     try:
-        body = await request.json()
-        profile = check_profile(body.get("profile") if isinstance(body, dict) else None)  # type: ignore[arg-type]
-    except ValueError:
-        return _error(400, "invalid_request", 'Send {"profile": "NAME"} as JSON.')
+        body = await read_json(request)
+        profile = check_profile(body.get("profile"))  # type: ignore[arg-type]
+    except RequestRejected as error:
+        return _error(400, "invalid_request", f'{error.message} Send {{"profile": "NAME"}} as JSON.')
     except ConfigError as error:
         return _error(400, "invalid_request", error.message)
     if admin.member(profile) is not None:

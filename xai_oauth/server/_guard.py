@@ -1,14 +1,21 @@
 """The server's front door, as plain ASGI: who may call, how big a body may be, and how long it may take to arrive.
 
-It sits outside the routes, so no handler can forget it, and it never reads
-a body itself: it counts the bytes and times the reads as the handler pulls
-them. uvicorn has no timeout for receiving a request body (its keep-alive
-timeout covers only idle connections), so a client that opens a request and
-drips its body would otherwise hold a worker slot for ever.
+It sits outside the routes, so no handler can forget it. It reads the whole
+body itself before any route runs, counting the bytes and timing the reads,
+and hands the route the body as one message: every route takes JSON whole
+anyway, and a refusal found while reading is answered here, where nothing
+has been sent yet, instead of surfacing as an exception inside a route
+(where the framework's error handler would answer it with a bare 500).
+uvicorn has no timeout for receiving a request body (its keep-alive timeout
+covers only idle connections), so a client that opens a request and drips
+its body would otherwise hold a worker slot for ever. (The request head has
+its own deadline, one level down: ``_front_door``.)
 
 A refusal is written in the caller's own wire format (``refuse`` decides the
 shape by path), with the status a client library expects: 401 without a
 valid key, 413 for a body over the cap, 408 for a body that is too slow.
+After a 413 or 408 the connection is closed, rather than kept open to drain
+the rest of a body that is too big or too slow.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ OPEN_PATHS = frozenset({"/healthz"})
 
 
 class Refusal(Exception):
-    """Raised inside ``receive`` when the body breaks a rule; the guard answers it if nothing was sent yet."""
+    """Why the front door turns a request away: the status, our code and the words the client shows."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -47,7 +54,7 @@ class Refusal(Exception):
 
 
 class Guard:
-    """Checks the client key, caps the body and bounds the time to receive it, then hands on to ``app``.
+    """Checks the client key, reads the body within its cap and its timeout, then hands both on to ``app``.
 
     Paths the ``admin`` door covers (``/admin/*``, ``/metrics``) need the admin key and a caller it accepts
     instead of a client key (see ``_admin``).
@@ -85,51 +92,54 @@ class Guard:
         if declared.isdigit() and int(declared) > self.max_body:
             await self._answer(send, path, _too_large(self.max_body))
             return
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, self._bounded(receive), sending)
+            body = await self._whole_body(receive)
         except Refusal as refusal:
-            if started:
-                raise
             await self._answer(send, path, refusal)
+            return
+        if body is not None:  # None: the client left before its body was in, and nobody is left to answer
+            await self.app(scope, _replayed(body, receive), send)
 
-    def _bounded(self, receive: Receive) -> Receive:
-        """``receive`` that refuses a body over the cap or slower than the timeout, then passes through."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout
+    async def _whole_body(self, receive: Receive) -> bytes | None:
+        """The request body, once it is all in: a ``Refusal`` when it grows over the cap or is slower than the
+        timeout, None when the client leaves first."""
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
+        chunks: list[bytes] = []
         received = 0
-        body_done = False
-
-        async def bounded() -> Message:
-            nonlocal received, body_done
-            if body_done:  # after the body, receive() only waits for a disconnect: no deadline
-                return await receive()
+        while True:
             try:
                 message = await by_loop_time(deadline, receive())
             except asyncio.TimeoutError:
                 raise Refusal(408, "request_timeout", _TOO_SLOW.format(self.body_timeout)) from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _too_large(self.max_body)
-                body_done = not message.get("more_body", False)
-            return message
-
-        return bounded
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:
+                raise _too_large(self.max_body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def _answer(self, send: Send, path: str, refusal: Refusal) -> None:
         body = json.dumps(self.refuse(path, refusal.status, refusal.code, refusal.message)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if refusal.status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="xai-oauth"'))
+        if refusal.status in (408, 413):  # not kept open to drain what is left of that body
+            headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _replayed(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app: the whole body as one message, then the connection's own (a disconnect)."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 _NO_KEY = (

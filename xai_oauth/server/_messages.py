@@ -20,13 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._exceptions import ModelNotFound, RequestRejected, XaiOAuthError
+from .._models import shown_id
 from ..wire._anthropic import count_tokens, messages_to_chat
 from ..wire._anthropic_models import model_for
 from ..wire._anthropic_stream import MessagesStreamWriter, answer_to_message, error_body, sse
 from ..wire._events import Event
 from ..wire._requests import FieldPolicy
+from ._bodies import read_json
 from ._errors import problem_for
-from ._openai import _fold, _frames, _sse, read_body, state_of
+from ._openai import _fold, _frames, _sse, state_of
 from ._pool import explicit_key
 from ._streaming import first_event
 
@@ -46,7 +48,7 @@ def anthropic_error(error: XaiOAuthError) -> JSONResponse:
 async def messages(request: Request) -> Response:
     state = state_of(request)
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         asked = body.get("model")
         if not isinstance(asked, str) or not asked.strip():
             raise RequestRejected(
@@ -82,7 +84,7 @@ async def messages(request: Request) -> Response:
 async def count_message_tokens(request: Request) -> Response:
     """An estimate (``wire._anthropic.count_tokens`` says how it is made): xAI has no counting endpoint here."""
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         messages_to_chat(body, policy=FieldPolicy.LENIENT)  # the same refusals as a real request
     except XaiOAuthError as error:
         return anthropic_error(error)
@@ -96,8 +98,8 @@ async def _grok_model(state: ServerState, asked: str) -> str:
     chosen = model_for(asked, plain or available, state.settings.model_map)
     if chosen is None:
         raise ModelNotFound(
-            f"{asked} is not a model this server knows. Available: {', '.join(available) or 'none'}; claude-* names "
-            "are mapped to Grok models by family (opus, sonnet, haiku).",
+            f"{shown_id(asked)} is not a model this server knows. Available: {', '.join(available) or 'none'}; "
+            "claude-* names are mapped to Grok models by family (opus, sonnet, haiku).",
             action="Ask for one of the listed ids, or map claude-* names with `xai-oauth serve --model-map`.",
         )
     return chosen

@@ -17,7 +17,6 @@ endpoint the subscription does not serve.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 from ..wire._responses_policy import responses_for_xai
+from ._bodies import read_json
 from ._errors import problem_for
 from ._pool import explicit_key
 from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_batches
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ._app import ServerState
     from ._upstream import Upstream
 
-__all__ = ["chat_completions", "list_models", "media", "openai_error", "passthrough", "read_body", "responses"]
+__all__ = ["chat_completions", "list_models", "media", "openai_error", "passthrough", "responses"]
 
 _log = logging.getLogger("xai_oauth.server")
 IMAGE_TIMEOUT = 300.0
@@ -53,18 +53,6 @@ def openai_error(error: XaiOAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, headers=problem.headers)
 
 
-async def read_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; ``invalid_request`` for anything else."""
-    raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise RequestRejected("The request body is not JSON.", action="Send a JSON object.") from None
-    if not isinstance(body, dict):
-        raise RequestRejected("The request body is not a JSON object.", action="Send a JSON object.")
-    return body
-
-
 def state_of(request: Request) -> ServerState:
     return request.app.state.xai  # type: ignore[no-any-return]
 
@@ -72,7 +60,7 @@ def state_of(request: Request) -> ServerState:
 async def chat_completions(request: Request) -> Response:
     state = state_of(request)
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         model = _model(body)
         choice = state.pool.choose(model)
         events = state.pool.events(choice, body, shown_model=model, conversation=explicit_key(request.headers, body))
@@ -92,7 +80,7 @@ async def chat_completions(request: Request) -> Response:
 async def responses(request: Request) -> Response:
     state = state_of(request)
     try:
-        body = await read_body(request)
+        body = await read_json(request)
         model = _model(body)
         passed = responses_for_xai(body)
         choice = state.pool.choose(model)
@@ -138,7 +126,7 @@ async def media(request: Request) -> Response:
             if answer.status == 404:
                 return _unknown_job(job_id)
         else:
-            body = await read_body(request)
+            body = await read_json(request)
             default = "grok-imagine-video" if path.startswith("/videos") else "grok-imagine-image"
             choice = state.pool.choose(body.get("model") or default)
             sent = {**body, "model": choice.model_id}
@@ -180,7 +168,7 @@ async def passthrough(request: Request) -> Response:
                 "chat, responses, messages, models, images and video.",
                 action="Set XAI_API_KEY (or put it in .env.xai) before starting the server.",
             )
-        body = None if request.method in ("GET", "DELETE") else await read_body(request)
+        body = None if request.method in ("GET", "DELETE") else await read_json(request)
         if request.method not in ("GET", "POST"):
             raise RequestRejected(f"{request.method} is not passed on by this server.", action="Use GET or POST.")
         answer = await state.upstream.transport.request(

@@ -19,6 +19,11 @@ Who may call: the server binds 127.0.0.1 by default. Binding any other
 address needs a key the person chose (``--api-key`` or
 ``XAI_OAUTH_SERVE_KEYS``): a key made here and printed on a terminal is
 not enough to guard a port the network can reach.
+
+Connections: uvicorn runs with the front door's protocol (``_front_door``:
+a deadline for each request head, a cap on open connections), and believes
+``X-Forwarded-For`` only from the proxies ``--forwarded-allow-ips`` names,
+so by default the access log and the admin door see the socket's own peer.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ __all__ = ["banner", "parse_model_map", "pool_accounts", "serve"]
 
 #: uvicorn closes a kept-alive connection idle this long (seconds).
 IDLE_KEEPALIVE = 30
+#: Seconds a connection has to send its request head, and the most connections open at once (``_front_door``).
+HEAD_TIMEOUT = 10.0
+MAX_CONNECTIONS = 256
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -77,6 +85,7 @@ def serve(args: argparse.Namespace) -> int:
             strategy=getattr(args, "strategy", "fill-first"),
             admin_keys=admin_keys,
             admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
+            body_timeout=getattr(args, "body_timeout", None) or ServeSettings.body_timeout,
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
@@ -88,8 +97,23 @@ def serve(args: argparse.Namespace) -> int:
     print(banner(host, port, keys, *accounts, admin=admin_keys), flush=True)
     import uvicorn
 
+    from ._front_door import front_door_protocol
+
+    proxies = getattr(args, "forwarded_allow_ips", None) or ""
+    door = front_door_protocol(
+        getattr(args, "head_timeout", None) or HEAD_TIMEOUT, getattr(args, "max_connections", None) or MAX_CONNECTIONS
+    )
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", timeout_keep_alive=IDLE_KEEPALIVE, access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            http=door,
+            log_level="warning",
+            timeout_keep_alive=IDLE_KEEPALIVE,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=bool(proxies.strip()),  # the socket's peer, unless the operator names their proxies
+            forwarded_allow_ips=proxies,
+        )
     )
     try:
         server.run(sockets=[listener])

@@ -129,8 +129,11 @@ def messages_to_chat(body: dict[str, Any], *, policy: object) -> ChatRequest:
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("stop_sequences"):
-        chat["stop"] = list(body["stop_sequences"])
-    tools = [t for t in (_tool(t, request) for t in body.get("tools") or ()) if t is not None]
+        chat["stop"] = _strings(body["stop_sequences"], "stop_sequences")
+    listed = body.get("tools") or []
+    if not isinstance(listed, list):
+        raise RequestRejected("tools must be a list of tools.", parameter="tools")
+    tools = [t for t in (_tool(t, request) for t in listed) if t is not None]
     if tools:
         chat["tools"] = tools
     _tool_choice(body.get("tool_choice"), chat)
@@ -231,6 +234,10 @@ def _user(blocks: list[Any]) -> list[dict[str, Any]]:
 def _tool_result(block: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """Its text (``Error: `` first when ``is_error``, which chat has no field for) and any images."""
     content = block.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise RequestRejected(
+            "A tool_result's content must be a string or a list of text and image blocks.", parameter="messages"
+        )
     text: list[str] = []
     images: list[dict[str, Any]] = []
     for part in [{"type": "text", "text": content}] if isinstance(content, str) else content or ():
@@ -270,6 +277,13 @@ def _image_url(source: Any) -> str:
     )
 
 
+def _strings(value: Any, name: str) -> list[str]:
+    """``value`` when it is a list of strings; ``invalid_request`` naming the field otherwise."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RequestRejected(f"{name} must be a list of strings.", parameter=name.partition("[")[0])
+    return list(value)
+
+
 def _kind(block: Any) -> str | None:
     if not isinstance(block, dict):
         raise RequestRejected("A content block must be an object with a type.", parameter="messages")
@@ -291,7 +305,7 @@ def _tool(tool: Any, request: ChatRequest) -> dict[str, Any] | None:
         request.search = ["web"]
         for ours, theirs in (("allowed_domains", "allowed_domains"), ("excluded_domains", "blocked_domains")):
             if tool.get(theirs):
-                request.search_filters[ours] = list(tool[theirs])
+                request.search_filters[ours] = _strings(tool[theirs], f"tools[].{theirs}")
         dropped = sorted(k for k in ("max_uses", "user_location") if tool.get(k))
         if dropped:
             _log.debug("anthropic: dropped web search %s: xAI's web_search has no such knob", ", ".join(dropped))

@@ -246,7 +246,7 @@ def reasoning_effort(raw: Any, policy: Policy) -> dict[str, Any]:
     effort = reasoning.get("effort")
     if effort is None or effort == "none":
         return {}
-    if effort not in EFFORT_ALIASES:
+    if not isinstance(effort, str) or effort not in EFFORT_ALIASES:
         raise UnsupportedParameter(
             f"reasoning.effort {effort!r} is not one xAI knows (low, medium, high).", parameter="reasoning"
         )

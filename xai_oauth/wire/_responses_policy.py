@@ -41,7 +41,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._exceptions import UnsupportedParameter
+from .._exceptions import RequestRejected, UnsupportedParameter
 from ._openai_requests import (
     SEARCH_TYPES,
     Policy,
@@ -101,6 +101,8 @@ def responses_for_xai(request: dict[str, Any], *, policy: Policy | None = None) 
     body["stream"] = True
     if not isinstance(body.get("include"), list) or not body["include"]:
         body.pop("include", None)
+    elif not all(isinstance(name, str) for name in body["include"]):
+        raise RequestRejected("include must be a list of strings.", parameter="include")
     effort = reasoning_effort(request.get("reasoning"), policy).get("reasoning_effort")
     if effort:
         body["reasoning"] = {"effort": effort}
@@ -121,14 +123,21 @@ def _tools(raw: Any, namespaces: dict[str, tuple[str, str]]) -> list[dict[str, A
     tools: list[dict[str, Any]] = []
     for tool in raw if isinstance(raw, list) else []:
         kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind == "function" and isinstance(tool, dict):
+        if not isinstance(tool, dict) or not isinstance(kind, str):
+            raise UnsupportedParameter("Each tool must be an object with a type.", parameter="tools")
+        if kind == "function":
             tools.append(tool)
         elif kind in SEARCH_TYPES:
             search = {"type": SEARCH_TOOLS[SEARCH_TYPES[kind]]}
             if search not in tools:
                 tools.append(search)
-        elif kind == "namespace" and isinstance(tool, dict):
-            for inner in tool.get("tools") or []:
+        elif kind == "namespace":
+            inners = tool.get("tools") or []
+            if not isinstance(inners, list):
+                raise UnsupportedParameter(
+                    "A namespace tool's tools must be a list of function tools.", parameter="tools"
+                )
+            for inner in inners:
                 if not isinstance(inner, dict) or inner.get("type") != "function":
                     raise UnsupportedParameter("A namespace tool may hold only function tools here.", parameter="tools")
                 flat = flat_name(tool.get("name"), inner.get("name"))
