@@ -156,6 +156,9 @@ class Admin:
             except XaiOAuthError as error:
                 row["error"] = {"code": error.code, "message": problem_for(error).message}
             row["cooldowns"] = [_shown(asdict(c)) for c in self.pool.cooldowns.active() if c.slot == member.slot]
+            damaged = self.pool.cooldowns.problem  # the file's trouble: which accounts are out is known here only
+            if damaged is not None:
+                row["cooldowns_problem"] = {"code": damaged.code, "message": damaged.message}
             rows.append(row)
         return rows
 
