@@ -7,6 +7,7 @@ the same rules from asyncio that ``chat()`` calls from a thread:
 
 - ``target``: which origin and route a credential's request goes to (the
   subscription's bearer only ever to xAI's own hosts, as ``Config`` checks);
+- ``url``: that origin and the request's path, which must stay under it;
 - ``headers``: the bearer, plus the chat proxy's own (``_routes`` owns them);
 - ``next_move``: what a refused answer means (refresh once, send once more
   with the Grok CLI version a 426 names, wait and send again under a
@@ -43,6 +44,7 @@ from ._transport_rules import (
     next_move,
     refusal,
     target,
+    url,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ __all__ = [
     "next_move",
     "refusal",
     "target",
+    "url",
 ]
 
 
@@ -111,14 +114,15 @@ class Transport:
 
         ``options`` go to ``Http`` (``max_bytes``).
         """
-        now = Try.first(self.token(credential), self.config)
         aim = target(self.config, credential, what, model_id=model_id, media=media)
+        where = url(aim, path)
+        now = Try.first(self.token(credential), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             if body is None:
-                answer = self.http().get(aim.origin + path, headers=sent, timeout=timeout, **options)
+                answer = self.http().get(where, headers=sent, timeout=timeout, **options)
             else:
-                answer = self.http().post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
+                answer = self.http().post_json(where, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
                 return answer
             now = self._recover(aim, answer, now)
@@ -141,11 +145,12 @@ class Transport:
         """
         from ._http import EventStream
 
-        now = Try.first(self.token(credential), self.config)
         aim = target(self.config, credential, what, model_id=model_id)
+        where = url(aim, path)
+        now = Try.first(self.token(credential), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
-            with self.http().open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
+            with self.http().open_event_stream(where, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, EventStream) or opened.status == 200:
                     yield opened
                     return
@@ -251,14 +256,15 @@ class AsyncTransport:
         **options: Any,
     ) -> Answer:
         """``Transport.request`` on the event loop."""
-        now = await self._first(credential)
         aim = target(self.config, credential, what, model_id=model_id, media=media)
+        where = url(aim, path)
+        now = await self._first(credential)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             if body is None:
-                answer = await self.http.get(aim.origin + path, headers=sent, timeout=timeout, **options)
+                answer = await self.http.get(where, headers=sent, timeout=timeout, **options)
             else:
-                answer = await self.http.post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
+                answer = await self.http.post_json(where, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
                 return answer
             now = await self._recover(aim, answer, now)
@@ -278,11 +284,12 @@ class AsyncTransport:
         """``Transport.open_stream`` on the event loop: ``async for event, data in stream``."""
         from ._http import AsyncEventStream
 
-        now = await self._first(credential)
         aim = target(self.config, credential, what, model_id=model_id)
+        where = url(aim, path)
+        now = await self._first(credential)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
-            async with self.http.open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
+            async with self.http.open_event_stream(where, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, AsyncEventStream) or opened.status == 200:
                     yield opened
                     return

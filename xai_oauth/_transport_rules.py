@@ -6,6 +6,8 @@ plain ``Answer`` values:
 
 - ``target``: which origin and route a credential's request goes to (the
   subscription's bearer only ever to xAI's own hosts, as ``Config`` checks);
+- ``url``: the origin and a path that stays under it (no ``..``, no encoded
+  slash: a client's path passed on can never reach another endpoint);
 - ``headers``: the bearer, plus the chat proxy's own (``_routes`` owns them),
   plus a request's extra ones (the conversation's ``x-grok-*``);
 - ``next_move``: what a refused answer means (refresh once, send once more
@@ -18,13 +20,14 @@ plain ``Answer`` values:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._answer import Answer, parse_retry_after
 from ._api_errors import api_error, is_auth_failure
-from ._exceptions import ConfigError, NotSignedIn, XaiOAuthError
+from ._exceptions import ConfigError, NotSignedIn, RequestRejected, XaiOAuthError
 from ._retry import API_RETRIES, RetryPolicy, should_retry
 from ._settings import DEFAULT_ISSUER, KEY_PREFIX
 
@@ -46,6 +49,7 @@ __all__ = [
     "refusal",
     "settings_disagree",
     "target",
+    "url",
 ]
 
 
@@ -94,6 +98,53 @@ def target(config: Config, credential: str, what: str, *, model_id: str | None =
     if media:
         return Target(credential, config.subscription_api_url, None, what, model_id, media)
     return Target(credential, config.subscription_text_url, config.route, what, model_id, media)
+
+
+#: What a path we send may hold: printable ASCII, already percent-encoded (no space, no backslash).
+_SENDABLE = re.compile(r"/[!-~]*")
+#: A slash or backslash percent-encoded: servers read it as a separator, so it could climb out of /v1 too.
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+#: ``.`` and ``..`` as a segment, plain or percent-encoded (``%2e``).
+_DOT_SEGMENT = re.compile(r"(?:\.|%2e){1,2}", re.IGNORECASE)
+
+
+def url(aim: Target, path: str) -> str:
+    """``aim.origin`` + ``path``, refused (``invalid_request``) unless the path stays under the origin's own path.
+
+    Every request of the package is built here, so a path that carries a
+    client's text (the server's passthrough, a video job's id) cannot leave
+    the API's ``/v1`` with its credential: HTTP clients resolve dot segments
+    (``/v1/../../etc`` becomes ``/etc``), and servers read ``%2F`` as a slash.
+    So the path (up to its query) must start with ``/``, be printable ASCII
+    with no backslash, hold no percent-encoded slash or backslash, and have
+    no ``.`` or ``..`` segment, plain or encoded; then no resolution changes it.
+    """
+    route, _, query = path.partition("?")
+    if (
+        not _SENDABLE.fullmatch(route)
+        or (query and not _SENDABLE.fullmatch("/" + query))
+        or "#" in path
+        or _climbs(route)
+    ):
+        shown = path if len(path) <= 120 else path[:119] + "…"
+        raise RequestRejected(
+            f"The path {shown!r} would not stay under {aim.origin}: it holds a '.' or '..' segment, an encoded "
+            "slash or backslash, or characters a URL path cannot carry.",
+            action="Send the endpoint's own path (for example /v1/files/<id>), with no '..' and no %2F.",
+            http_status=400,
+        )
+    return aim.origin + path
+
+
+def _climbs(route: str) -> bool:
+    """Whether ``route`` holds a backslash, an encoded separator, or a dot segment (``url``)."""
+    if "." not in route and "%" not in route and "\\" not in route:  # every path of ours: nothing to look at
+        return False
+    return (
+        "\\" in route
+        or _ENCODED_SEPARATOR.search(route) is not None
+        or any(_DOT_SEGMENT.fullmatch(segment) for segment in route.split("/"))
+    )
 
 
 def headers(aim: Target, token: str, client_version: str, extra: dict[str, str] | None = None) -> dict[str, str]:

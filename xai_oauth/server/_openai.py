@@ -12,7 +12,13 @@ Media go to api.x.ai with the right credential (the subscription's bearer
 or the key), as ``image()`` and ``video()`` send them. Any other ``/v1/*``
 path (files, batches, embeddings, tokenize, ...) goes to ``XAI_BASE_URL``
 with the API key only: the subscription's token never travels to an
-endpoint the subscription does not serve.
+endpoint the subscription does not serve. A client's path is passed on as
+it was sent (percent-encoded), and the transport refuses one that would
+leave the API's ``/v1`` (``_transport_rules.url``: no ``..``, no encoded
+slash) with a 400, before any credential is sent. An answer passed on
+whole is scrubbed first (``_redact.redact_json``): every secret this process
+holds, and in a refusal anything token-shaped, as an upstream's error may
+echo the key it was sent.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .._answer import Answer as HttpAnswer
 from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
+from .._redact import redact_json
 from ..wire._events import Answer, Event
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
@@ -124,7 +131,7 @@ async def media(request: Request) -> Response:
     """Images and video: api.x.ai with the credential the model id names (bare ids: the subscription's), from the
     pool's account that takes the request; a video job's state from the account that started it."""
     state = state_of(request)
-    path = request.url.path.removeprefix("/v1")
+    path = client_path(request)
     try:
         if request.method == "GET":  # a video job's state
 
@@ -152,7 +159,25 @@ async def media(request: Request) -> Response:
             answer = await state.pool.send(choice, make)
     except XaiOAuthError as error:
         return openai_error(error)
-    return JSONResponse(answer.body, status_code=answer.status)
+    return relayed(answer)
+
+
+def client_path(request: Request) -> str:
+    """The request's path after ``/v1``, as the client sent it (percent-encoded): what goes upstream.
+
+    Not Starlette's decoded path, in which ``%2F`` is already a slash; the
+    transport's ``url`` refuses a path that would leave ``/v1``.
+    """
+    raw = request.scope.get("raw_path")
+    sent = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    return sent[sent.index("/v1/") + 3 :] if "/v1/" in sent else sent
+
+
+def relayed(answer: HttpAnswer) -> Response:
+    """An upstream answer passed on as it is, but scrubbed: see the module docstring."""
+    if answer.body is None:
+        return Response(status_code=answer.status)
+    return JSONResponse(redact_json(answer.body, shapes=answer.status >= 400), status_code=answer.status)
 
 
 def _unknown_job(job_id: str) -> JSONResponse:
@@ -170,7 +195,7 @@ def _unknown_job(job_id: str) -> JSONResponse:
 async def passthrough(request: Request) -> Response:
     """Any other ``/v1/*`` path, to ``XAI_BASE_URL`` with the API key only (JSON bodies and GETs)."""
     state = state_of(request)
-    path = request.url.path.removeprefix("/v1")
+    path = client_path(request)
     if request.url.query:
         path += "?" + request.url.query
     try:
@@ -188,9 +213,7 @@ async def passthrough(request: Request) -> Response:
         )
     except XaiOAuthError as error:
         return openai_error(error)
-    if answer.body is None:
-        return Response(status_code=answer.status)
-    return JSONResponse(answer.body, status_code=answer.status)
+    return relayed(answer)
 
 
 def _model(body: dict[str, Any]) -> str:
