@@ -33,6 +33,7 @@ from ._retry import API_RETRIES, RetryPolicy
 from ._transport_rules import (
     Fail,
     Refresh,
+    RefusedFresh,
     Target,
     TokenKeeper,
     Try,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from ._http import AsyncEventStream, AsyncHttp, EventStream, Http
 
 __all__ = [
+    "Acceptance",
     "AsyncTransport",
     "Fail",
     "Refresh",
@@ -179,6 +181,27 @@ def _remember_version(config: Config, move: Upgrade, now: Callable[[], float] | 
     remember(config.paths, move.version, (now or time.time)())
 
 
+class Acceptance:
+    """Which APIs have accepted which issuer's subscription tokens, as this process has seen them answer.
+
+    Whether an API takes an issuer's tokens is a fact of the settings, not
+    of one sign-in: once the chat proxy has answered any account of the
+    issuer, a refusal of another account's fresh token is that account's
+    failure (``reauth_required``), never ``settings_disagree``'s. A pool
+    shares one, so an account added while the server runs is judged by what
+    its neighbours have been served.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+
+    def note(self, issuer: str, origin: str) -> None:
+        self._seen.add((issuer, origin))
+
+    def knows(self, issuer: str, origin: str) -> bool:
+        return (issuer, origin) in self._seen
+
+
 class AsyncTransport:
     """The decisions above, driven by ``AsyncHttp`` on an event loop (the local server).
 
@@ -189,7 +212,9 @@ class AsyncTransport:
     token and version are held in memory while they are fresh and their
     files unchanged (``_first``): a request then reaches xAI with no thread
     hop and no read of the store, which was a third of what the server
-    added before the first token.
+    added before the first token. It lives as long as the server, so it
+    remembers a token the API refused right after its forced refresh
+    (``RefusedFresh``): a 401 storm costs one refresh, not one a request.
     """
 
     def __init__(
@@ -201,14 +226,18 @@ class AsyncTransport:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         policy: RetryPolicy = API_RETRIES,
         now: Callable[[], float] | None = None,
+        acceptance: Acceptance | None = None,
     ) -> None:
         import asyncio
         import time
 
         self.config, self.keeper, self.http, self.policy = config, keeper, http, policy
+        self.acceptance = acceptance or Acceptance()
         self.sleep = sleep or asyncio.sleep
         self.now = now or time.time
         self._held: dict[str, tuple[Try, float, tuple[object, ...]]] = {}
+        #: the token a forced refresh made and the API refused too: no refresh per request for it
+        self.refused_fresh = RefusedFresh()
 
     async def _first(self, credential: str) -> Try:
         """The first try: held while it is fresh and the keeper's files are unchanged, else read in a thread.
@@ -266,6 +295,8 @@ class AsyncTransport:
             else:
                 answer = await self.http.post_json(where, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
+                if credential == "subscription" and 200 <= answer.status < 300:
+                    self.acceptance.note(self.config.issuer, aim.origin)
                 return answer
             now = await self._recover(aim, answer, now)
 
@@ -291,15 +322,29 @@ class AsyncTransport:
             sent = headers(aim, now.token, now.version, extra_headers)
             async with self.http.open_event_stream(where, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, AsyncEventStream) or opened.status == 200:
+                    if credential == "subscription":
+                        self.acceptance.note(self.config.issuer, aim.origin)
                     yield opened
                     return
             now = await self._recover(aim, opened, now)
 
+    def _served(self) -> Callable[[str], bool] | None:
+        """Whether the API at an origin accepts this issuer's tokens: it answered one here (``acceptance``), or
+        listed models for a sign-in of the issuer (the keeper's ``served_by``); None: a keeper that cannot tell."""
+        served_by = getattr(self.keeper, "served_by", None)
+        if served_by is None:
+            return None
+        issuer = self.config.issuer
+        return lambda origin: self.acceptance.knows(issuer, origin) or bool(served_by(origin))
+
     async def _recover(self, aim: Target, answer: Answer, now: Try) -> Try:
         import asyncio
 
-        move = move_for(self.config, self.policy, aim, answer, now, served=getattr(self.keeper, "served_by", None))
+        clock = self.now()
+        now = self.refused_fresh.spent(aim, now, clock)
+        move = move_for(self.config, self.policy, aim, answer, now, served=self._served())
         if isinstance(move, Fail):
+            self.refused_fresh.noted(aim, answer, now, move, clock)
             raise move.error
         if isinstance(move, Refresh):
             await asyncio.to_thread(lambda: self.keeper.refresh(force=True, replacing=now.token))

@@ -244,7 +244,7 @@ def _joined(admin: Admin, profile: str, account: Account, result: dict[str, Any]
     from ._pool import member_for
 
     admin.signins.pop(profile, None)
-    admin.pool.add(member_for(account, admin.http, admin.timeout))
+    admin.pool.add(member_for(account, admin.http, admin.timeout, admin.pool.acceptance))
     return {"profile": profile, **_allowed(result), "pooled": True}
 
 
