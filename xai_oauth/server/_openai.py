@@ -23,6 +23,7 @@ echo the key it was sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -34,14 +35,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .._answer import Answer as HttpAnswer
 from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
 from .._redact import redact_json
-from ..wire._events import Answer, Event
+from ..wire._events import Answer, Event, Failure
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 from ..wire._responses_policy import responses_for_xai
 from ._errors import problem_for
 from ._pool import explicit_key
-from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_batches
+from ._streaming import KEEPALIVE, Opening, data_line, event_line, opening, paced_batches
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -83,17 +84,17 @@ async def chat_completions(request: Request) -> Response:
         model = _model(body)
         choice = state.pool.choose(model)
         events = state.pool.events(choice, body, shown_model=model, conversation=explicit_key(request.headers, body))
-        first = await first_event(events)
+        opened = await opening(events, state.settings.keepalive if body.get("stream") else None)
     except XaiOAuthError as error:
         return openai_error(error)
     if not body.get("stream"):
-        answer = await _fold(first, events)
+        answer = await _fold(opened.first, events)
         if answer.failure is not None:
             return _failed(answer)
         return JSONResponse(answer_to_chat_completion(answer))
     options = body.get("stream_options")
     writer = ChatChunkWriter(include_usage=isinstance(options, dict) and bool(options.get("include_usage")))
-    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(data_line, writer.write(event))))
+    return _sse(_frames(opened, events, state.settings.keepalive, lambda event: map(data_line, writer.write(event))))
 
 
 async def responses(request: Request) -> Response:
@@ -105,16 +106,16 @@ async def responses(request: Request) -> Response:
         choice = state.pool.choose(model)
         conversation = explicit_key(request.headers, body)
         events = state.pool.events(choice, passed.body, shown_model=model, conversation=conversation, ready=True)
-        first = await first_event(events)
+        opened = await opening(events, state.settings.keepalive if body.get("stream") else None)
     except XaiOAuthError as error:
         return openai_error(error)
     if not body.get("stream"):
-        answer = await _fold(first, events)
+        answer = await _fold(opened.first, events)
         if answer.failure is not None:
             return _failed(answer)
         return JSONResponse(answer_to_response(answer, body))
     writer = ResponsesEventWriter(request=body, namespaces=passed.namespaces)
-    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
+    return _sse(_frames(opened, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
 
 
 async def list_models(request: Request) -> Response:
@@ -238,13 +239,31 @@ def _failed(answer: Answer) -> JSONResponse:
 
 
 async def _frames(
-    first: Event | None,
+    opened: Opening,
     rest: AsyncIterator[Event],
     every: float,
     write: Callable[[Event], Iterable[bytes]],
     keepalive: bytes = KEEPALIVE,
 ) -> AsyncIterator[bytes]:
-    """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps."""
+    """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps.
+
+    An answer whose first event had not come within ``every`` seconds
+    (``opened.pending``) starts with keep-alive comments, one each interval,
+    until it comes; a refusal then is the stream's error event (``_streaming``).
+    """
+    first = opened.first
+    if opened.pending is not None:
+        try:
+            while not opened.pending.done():
+                yield KEEPALIVE  # a comment, which every format's reader skips, even before the answer's start
+                await asyncio.wait((opened.pending,), timeout=every)
+            first = opened.pending.result()
+        except XaiOAuthError as error:
+            problem = problem_for(error)
+            yield b"".join(write(Failure(problem.message, code=problem.code, status=problem.status)))
+            return
+        finally:
+            opened.pending.cancel()  # the client left while it waited: the upstream request goes too
     async for batch in paced_batches(rest, every, first):
         out = keepalive if batch is None else b"".join(line for event in batch for line in write(event))
         if out:

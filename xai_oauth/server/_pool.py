@@ -22,7 +22,10 @@ serves it:
   cooldown. A refusal about the request itself (bad request, content
   refused, unknown model) is the request's error and never the account's.
   Once the first event is out, nothing is retried: a failure is an error
-  event in the client's format (``Upstream`` makes it).
+  event in the client's format (``Upstream`` makes it). A stream that waits
+  longer than the keep-alive interval for its first event has had its 200
+  and keep-alives sent meanwhile (``_streaming``): failover goes on behind
+  them, and the error when every account refuses becomes its error event.
 * **Pictures and video jobs** (``send``) go the same way, one request each:
   the accounts in turn, the same failover and cooldowns. A video job is its
   account's own: its id is remembered with that account (or the API key),

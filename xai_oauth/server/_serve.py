@@ -54,6 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     from ._admin import load_admin_key
     from ._app import ServeSettings, create_app
     from ._keys import load_client_keys
+    from ._streaming import keepalive_seconds
 
     try:
         accounts = pool_accounts(getattr(args, "profiles", None), all_profiles=getattr(args, "all_profiles", False))
@@ -77,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
             strategy=getattr(args, "strategy", "fill-first"),
             admin_keys=admin_keys,
             admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
+            keepalive=keepalive_seconds(),
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
