@@ -18,7 +18,7 @@ from pathlib import Path
 from xai_oauth._answer import Answer
 from xai_oauth._config import Config
 from xai_oauth._retry import API_RETRIES
-from xai_oauth._transport_rules import REFRESH_BACKOFF, Fail, RefusedFresh, Try, move_for, target
+from xai_oauth._transport_rules import REFRESH_BACKOFF, Fail, JustRefreshed, Try, move_for, target
 from xai_oauth.emulator import Emulator, Fault
 
 from .support.served import Served, signed_in_server
@@ -74,13 +74,13 @@ def test_the_backoff_ends_and_a_new_token_is_not_held() -> None:
     config = Config(issuer="http://127.0.0.1:1", oauth_base_url="http://127.0.0.1:2/v1")
     aim = target(config, "subscription", "xai-grok/grok-4.3", model_id="grok-4.3")
     refused = Answer(401, {}, json.loads(REFUSED), "application/json")
-    memory = RefusedFresh(backoff=60)
-    fresh = Try("token-made-by-the-refresh", "1.0.6", True, renewed=True)
-    move = move_for(config, API_RETRIES, aim, refused, fresh, served=lambda _o: True)
-    assert isinstance(move, Fail) and move.error.code == "reauth_required"
-    memory.noted(aim, refused, fresh, move, clock=1000.0)
+    memory = JustRefreshed(backoff=60)
+    memory.note("token-made-by-the-refresh", now=1000.0)
 
-    later = Try("token-made-by-the-refresh", "1.0.6", True)  # the next request, with the same token
-    assert memory.spent(aim, later, 1030.0).renewed  # no refresh for it: the same failure at once
+    later = Try("token-made-by-the-refresh", "1.0.6", True)  # another request, with the token just made
+    spent = memory.spent(aim, later, 1030.0)
+    assert spent.renewed  # no refresh for it: the account's failure at once
+    move = move_for(config, API_RETRIES, aim, refused, spent, served=lambda _o: True)
+    assert isinstance(move, Fail) and move.error.code == "reauth_required"
     assert not memory.spent(aim, later, 1061.0).renewed  # the backoff is over: one refresh again
     assert not memory.spent(aim, Try("a-new-sign-in", "1.0.6", True), 1030.0).renewed

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from ._retry import API_RETRIES, RetryPolicy
 from ._transport_rules import (
     Fail,
+    JustRefreshed,
     Refresh,
-    RefusedFresh,
     Target,
     TokenKeeper,
     Try,
@@ -214,7 +214,7 @@ class AsyncTransport:
     hop and no read of the store, which was a third of what the server
     added before the first token. It lives as long as the server, so it
     remembers a token the API refused right after its forced refresh
-    (``RefusedFresh``): a 401 storm costs one refresh, not one a request.
+    (``JustRefreshed``): a 401 storm costs one refresh, not one a request.
     """
 
     def __init__(
@@ -236,8 +236,9 @@ class AsyncTransport:
         self.sleep = sleep or asyncio.sleep
         self.now = now or time.time
         self._held: dict[str, tuple[Try, float, tuple[object, ...]]] = {}
-        #: the token a forced refresh made and the API refused too: no refresh per request for it
-        self.refused_fresh = RefusedFresh()
+        #: the token the last forced refresh made: a refusal of it is final, not a reason to refresh per request
+        self.just_refreshed = JustRefreshed()
+        self._refreshing = asyncio.Lock()
 
     async def _first(self, credential: str) -> Try:
         """The first try: held while it is fresh and the keeper's files are unchanged, else read in a thread.
@@ -340,15 +341,16 @@ class AsyncTransport:
     async def _recover(self, aim: Target, answer: Answer, now: Try) -> Try:
         import asyncio
 
-        clock = self.now()
-        now = self.refused_fresh.spent(aim, now, clock)
-        move = move_for(self.config, self.policy, aim, answer, now, served=self._served())
+        async with self._refreshing:  # a forced refresh under way names its token before another request decides
+            now = self.just_refreshed.spent(aim, now, self.now())
+            move = move_for(self.config, self.policy, aim, answer, now, served=self._served())
+            if isinstance(move, Refresh):
+                await asyncio.to_thread(lambda: self.keeper.refresh(force=True, replacing=now.token))
+                token = await asyncio.to_thread(self.keeper.access_token)
+                self.just_refreshed.note(token, self.now())
+                return now.after(move, token)
         if isinstance(move, Fail):
-            self.refused_fresh.noted(aim, answer, now, move, clock)
             raise move.error
-        if isinstance(move, Refresh):
-            await asyncio.to_thread(lambda: self.keeper.refresh(force=True, replacing=now.token))
-            return now.after(move, await asyncio.to_thread(self.keeper.access_token))
         if isinstance(move, Upgrade):
             await asyncio.to_thread(_remember_version, self.config, move, None)
         else:

@@ -16,10 +16,9 @@ plain ``Answer`` values:
 - ``settings_disagree``: a token the issuer has just issued, refused too,
   means the issuer and the API are not one service, not that the sign-in
   is over (signing in again would get another token the API refuses);
-- ``RefusedFresh``: for a long-lived caller (the local server), the token a
-  forced refresh made and the API refused all the same: later requests that
-  meet a refusal with it fail at once, without another refresh, until a
-  short backoff has passed.
+- ``JustRefreshed``: for a long-lived caller (the local server), the token
+  a forced refresh has just made: a request that meets a refusal with it
+  fails at once, without another refresh, until a short backoff has passed.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ __all__ = [
     "REFRESH_BACKOFF",
     "Fail",
     "Refresh",
-    "RefusedFresh",
+    "JustRefreshed",
     "Target",
     "TokenKeeper",
     "Try",
@@ -342,48 +341,38 @@ def settings_disagree(config: Config, aim: Target, refused: XaiOAuthError) -> Xa
     )
 
 
-#: Seconds a token refused right after its forced refresh earns no other forced refresh.
+#: Seconds the token a forced refresh made earns no forced refresh of its own.
 REFRESH_BACKOFF = 60.0
 
 
-class RefusedFresh:
-    """The token a forced refresh made that the API refused too, and until when no refresh is forced for it.
+class JustRefreshed:
+    """The token the last forced refresh made, and until when a refusal of it forces no other refresh.
 
     One forced refresh per access token: a request whose token is refused
-    refreshes once (single flight: requests alongside take the new token),
-    and a refusal of the token just made is the account's failure
-    (``reauth_required``, or ``settings_disagree``'s), not a reason to
-    refresh again. Without this memory every later request would meet the
-    refusal with that token and refresh once more: a 401 storm would be a
-    refresh storm. After ``backoff`` seconds one forced refresh is allowed
-    again, in case the refusal was the API's passing trouble. Only a digest
-    of the token is kept.
+    refreshes once (single flight: requests alongside take the new token).
+    A refusal of the token just made, by that request or any other, is the
+    account's failure (``reauth_required``, or ``settings_disagree``'s), not
+    a reason to refresh again; without this memory each request that met the
+    refusal would refresh once more, and a 401 storm would be a refresh
+    storm. After ``backoff`` seconds a refusal may force one refresh again,
+    in case it was the API's passing trouble. Only a digest of the token is
+    kept.
     """
 
     def __init__(self, backoff: float = REFRESH_BACKOFF) -> None:
         self.backoff = backoff
-        self._held: tuple[bytes, float] | None = None
-
-    def holds(self, token: str, now: float) -> bool:
-        """Whether ``token`` was refused right after its refresh, less than ``backoff`` seconds ago."""
-        held = self._held
-        return held is not None and now < held[1] and held[0] == _digest(token)
+        self._made: tuple[bytes, float] | None = None
 
     def note(self, token: str, now: float) -> None:
-        """``token``, just made by a forced refresh, was refused too."""
-        self._held = (_digest(token), now + self.backoff)
+        """``token`` is the one a forced refresh has just made (or found made)."""
+        self._made = (_digest(token), now + self.backoff)
 
     def spent(self, aim: Target, now: Try, clock: float) -> Try:
-        """``now`` as ``move_for`` should see it: with its refresh spent when ``now.token`` is held here."""
-        if self._held is None or now.renewed or aim.credential != "subscription" or not self.holds(now.token, clock):
+        """``now`` as ``move_for`` should see it: its refresh spent when ``now.token`` is the one just made."""
+        made = self._made
+        if made is None or now.renewed or aim.credential != "subscription" or clock >= made[1]:
             return now
-        return replace(now, renewed=True)
-
-    def noted(self, aim: Target, answer: Answer, now: Try, move: Refresh | Upgrade | Wait | Fail, clock: float) -> None:
-        """Remember ``now.token`` when ``move`` fails an auth refusal of the token a refresh just made."""
-        if isinstance(move, Fail) and now.renewed and aim.credential == "subscription":
-            if is_auth_failure(answer.status, answer.body) and not self.holds(now.token, clock):
-                self.note(now.token, clock)
+        return replace(now, renewed=True) if made[0] == _digest(now.token) else now
 
 
 def _digest(token: str) -> bytes:
