@@ -32,6 +32,7 @@ GUARD = 30.0
 
 @pytest.fixture
 def env(emulator: Emulator, isolated_home: Path) -> dict[str, str]:
+    emulator.settings.api_key = "xai-" + "k" * 40  # for the passthrough's requests
     environ = {**os.environ, **emulator.environ(), "XAI_OAUTH_SERVE_KEEPALIVE": "0.3"}
     for profile, email in (("ann", "ann@example.com"), ("bob", "bob@example.com")):
         sign_in(emulator, {**environ, "XAI_OAUTH_PROFILE": profile}, email=email)
@@ -47,11 +48,13 @@ def one(env: dict[str, str]) -> Iterator[Served]:
 class Client:
     """One request written on a socket, read as it arrives: what a client that may hang up sees."""
 
-    def __init__(self, served: Served, path: str, body: dict[str, object]) -> None:
-        raw = json.dumps(body).encode()
+    def __init__(self, served: Served, path: str, body: dict[str, object] | None) -> None:
+        raw = b"" if body is None else json.dumps(body).encode()
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nAuthorization: Bearer {served.key}\r\n"
-            f"x-api-key: {served.key}\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+            f"{'GET' if body is None else 'POST'} {path} HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n"
+            f"Authorization: Bearer {served.key}\r\nx-api-key: {served.key}\r\n"
+            + (f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n" if body is not None else "")
+            + "\r\n"
         )
         self.conn = socket.create_connection(("127.0.0.1", served.port), timeout=GUARD)
         self.conn.sendall(head.encode() + raw)
@@ -110,9 +113,19 @@ def ask(text: str, stream: bool) -> dict[str, object]:
     return {"model": "grok-4.3", "stream": stream, "messages": [{"role": "user", "content": text}]}
 
 
-def test_a_whole_answer_whose_client_left_is_cancelled_upstream(one: Served, emulator: Emulator) -> None:
-    emulator.inject(Fault(CHAT, delay=120, status=200, body="{}", content_type="application/json"))
-    client = Client(one, CHAT, ask("a long answer", stream=False))
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (CHAT, ask("a long answer", stream=False)),
+        ("/v1/images/generations", {"prompt": "a slow cat"}),
+        ("/v1/files", None),  # the API key's passthrough, a request with no body
+    ],
+)
+def test_a_whole_answer_whose_client_left_is_cancelled_upstream(
+    one: Served, emulator: Emulator, path: str, body: dict[str, object] | None
+) -> None:
+    emulator.inject(Fault(path, delay=120, status=200, body="{}", content_type="application/json"))
+    client = Client(one, path, body)
     wait_for(lambda: emulator.faulted_headers and emulator.open_requests == 1, "the request never reached upstream")
     client.leave()
     wait_for(lambda: emulator.hung_up == 1, "the upstream request stayed open after the client left")  # was 120 s
