@@ -3,7 +3,7 @@
 A real ``xai-oauth serve`` in front of a recording upstream (``XAI_BASE_URL``
 points at it), with the emulator as the issuer and chat proxy. Requests are
 written by hand on a socket: HTTP clients resolve ``..`` before sending, and a
-red team does not.
+hostile client does not.
 """
 
 from __future__ import annotations
