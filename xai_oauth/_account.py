@@ -14,6 +14,7 @@ only the session, the vault and the keeper.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from ._vault import Vault, read_state_or_empty
 if TYPE_CHECKING:
     from ._discovery import Endpoints
     from ._exceptions import XaiOAuthError
+    from ._paths import Paths
 
 __all__ = ["Account"]
 
@@ -184,13 +186,28 @@ class Account:
             write_state(self.paths, state)
 
     def served_by(self, origin: str) -> bool:
-        """Whether the API at ``origin`` has listed models for this sign-in, so accepts its tokens.
+        """Whether the API at ``origin`` has listed models for a sign-in of this issuer, so accepts its tokens.
 
-        A listing cached by an older version names no origin: it counts, as
-        nothing says otherwise.
+        A question about the settings (do this issuer and this API belong
+        together?), so asked of every profile at the issuer, not only this
+        one: an account signed in a moment ago has listed nothing yet, and
+        its neighbours' listings answer for it. A listing cached by an older
+        version names no origin: it counts, as nothing says otherwise.
         """
-        cache = self.cached_models()
-        return cache is not None and cache.get("origin", origin) == origin
+        from ._exceptions import XaiOAuthError
+
+        for paths in _issuer_slots(self.paths):
+            try:
+                cache = read_state_or_empty(paths).get("models")
+            except XaiOAuthError:  # a neighbour's file we cannot read says nothing either way
+                continue
+            if (
+                isinstance(cache, dict)
+                and isinstance(cache.get("models"), list)
+                and cache.get("origin", origin) == origin
+            ):
+                return True
+        return False
 
     def remember_usage(self, reading: dict[str, Any]) -> None:
         """Cache the last usage reading, so status() can show it offline with its age."""
@@ -201,3 +218,19 @@ class Account:
             state = read_state_or_empty(self.paths)
             state[key] = {**record, "fetched_at": self.now()}
             write_state(self.paths, state)
+
+
+def _issuer_slots(paths: Paths) -> list[Paths]:
+    """``paths``, then every other profile's at its issuer (``accounts/<client>@<issuer>/<profile>``)."""
+    from ._paths import Paths
+
+    slot = os.path.relpath(paths.dir, paths.accounts)
+    issuer, sep, profile = slot.rpartition(os.sep)
+    if not sep or slot.startswith(".."):  # a slot of its own, not under accounts/
+        return [paths]
+    try:
+        names = sorted(os.listdir(os.path.join(paths.accounts, issuer)))
+    except OSError:
+        names = []
+    others = [Paths(paths.home, os.path.join(issuer, n)) for n in names if n != profile and not n.startswith(".")]
+    return [paths, *others]

@@ -91,7 +91,9 @@ def _from_home() -> list[dict[str, Any]]:
     except ConfigError:
         return []
     home = accounts[0].paths.home
-    out = Cooldowns(home, saved_at=lambda slot: saved_at(home, slot)).active()
+    table = Cooldowns(home, saved_at=lambda slot: saved_at(home, slot))
+    out = table.active()
+    damaged = {"code": table.problem.code, "message": table.problem.message} if table.problem else None
     rows = []
     for account in accounts:
         status = account.status()
@@ -105,6 +107,7 @@ def _from_home() -> list[dict[str, Any]]:
                 "tier": status.get("tier_name"),
                 "usage_percent": usage.get("credit_usage_percent"),
                 "cooldowns": [{"reason": c.reason, "until": c.until, "model": c.model} for c in out if c.slot == slot],
+                **({"cooldowns_problem": damaged} if damaged else {}),
             }
         )
     return rows
@@ -125,7 +128,7 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
         for c in row.get("cooldowns") or []
     ]
     served = row.get("served") or {}
-    error = row.get("last_error") or row.get("error") or {}
+    error = row.get("last_error") or row.get("error") or row.get("cooldowns_problem") or {}
     return (
         str(row.get("profile") or "-"),
         str(row.get("account") or "-"),

@@ -21,8 +21,9 @@ its shape. Only the values are kept, in this process's memory, never written.
 """
 
 import re
+from typing import Any
 
-__all__ = ["forget_secrets", "redact", "remember_secret", "scrub"]
+__all__ = ["forget_secrets", "redact", "redact_json", "remember_secret", "scrub"]
 
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
 _API_KEY = re.compile(r"xai-[\w-]{16,}")
@@ -79,3 +80,21 @@ def scrub(text: str) -> str:
 def redact(text: str) -> str:
     """``text`` with remembered secrets and token-shaped runs replaced, layout kept: for multi-line text too."""
     return _RUN.sub(_random_looking, _API_KEY.sub("[redacted]", _JWT.sub("[redacted]", _known(text))))
+
+
+def redact_json(value: Any, *, shapes: bool = True) -> Any:
+    """``value`` (parsed JSON) with every string in it, keys too, passed through ``redact``: for a body relayed
+    whole, such as an upstream's answer the local server passes on.
+
+    Without ``shapes`` only the remembered secrets are replaced: an answer
+    that worked holds ids and base64 data that look random by design (a
+    file id, a picture), and only an echoed secret is to be taken out.
+    """
+    clean = redact if shapes else _known
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k) if isinstance(k, str) else k: redact_json(v, shapes=shapes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v, shapes=shapes) for v in value]
+    return value

@@ -7,6 +7,7 @@ the same rules from asyncio that ``chat()`` calls from a thread:
 
 - ``target``: which origin and route a credential's request goes to (the
   subscription's bearer only ever to xAI's own hosts, as ``Config`` checks);
+- ``url``: that origin and the request's path, which must stay under it;
 - ``headers``: the bearer, plus the chat proxy's own (``_routes`` owns them);
 - ``next_move``: what a refused answer means (refresh once, send once more
   with the Grok CLI version a 426 names, wait and send again under a
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ._retry import API_RETRIES, RetryPolicy
 from ._transport_rules import (
     Fail,
+    JustRefreshed,
     Refresh,
     Target,
     TokenKeeper,
@@ -43,6 +45,7 @@ from ._transport_rules import (
     next_move,
     refusal,
     target,
+    url,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from ._http import AsyncEventStream, AsyncHttp, EventStream, Http
 
 __all__ = [
+    "Acceptance",
     "AsyncTransport",
     "Fail",
     "Refresh",
@@ -64,6 +68,7 @@ __all__ = [
     "next_move",
     "refusal",
     "target",
+    "url",
 ]
 
 
@@ -111,14 +116,15 @@ class Transport:
 
         ``options`` go to ``Http`` (``max_bytes``).
         """
-        now = Try.first(self.token(credential), self.config)
         aim = target(self.config, credential, what, model_id=model_id, media=media)
+        where = url(aim, path)
+        now = Try.first(self.token(credential), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             if body is None:
-                answer = self.http().get(aim.origin + path, headers=sent, timeout=timeout, **options)
+                answer = self.http().get(where, headers=sent, timeout=timeout, **options)
             else:
-                answer = self.http().post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
+                answer = self.http().post_json(where, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
                 return answer
             now = self._recover(aim, answer, now)
@@ -141,11 +147,12 @@ class Transport:
         """
         from ._http import EventStream
 
-        now = Try.first(self.token(credential), self.config)
         aim = target(self.config, credential, what, model_id=model_id)
+        where = url(aim, path)
+        now = Try.first(self.token(credential), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
-            with self.http().open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
+            with self.http().open_event_stream(where, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, EventStream) or opened.status == 200:
                     yield opened
                     return
@@ -174,6 +181,27 @@ def _remember_version(config: Config, move: Upgrade, now: Callable[[], float] | 
     remember(config.paths, move.version, (now or time.time)())
 
 
+class Acceptance:
+    """Which APIs have accepted which issuer's subscription tokens, as this process has seen them answer.
+
+    Whether an API takes an issuer's tokens is a fact of the settings, not
+    of one sign-in: once the chat proxy has answered any account of the
+    issuer, a refusal of another account's fresh token is that account's
+    failure (``reauth_required``), never ``settings_disagree``'s. A pool
+    shares one, so an account added while the server runs is judged by what
+    its neighbours have been served.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+
+    def note(self, issuer: str, origin: str) -> None:
+        self._seen.add((issuer, origin))
+
+    def knows(self, issuer: str, origin: str) -> bool:
+        return (issuer, origin) in self._seen
+
+
 class AsyncTransport:
     """The decisions above, driven by ``AsyncHttp`` on an event loop (the local server).
 
@@ -184,7 +212,9 @@ class AsyncTransport:
     token and version are held in memory while they are fresh and their
     files unchanged (``_first``): a request then reaches xAI with no thread
     hop and no read of the store, which was a third of what the server
-    added before the first token.
+    added before the first token. It lives as long as the server, so it
+    remembers a token the API refused right after its forced refresh
+    (``JustRefreshed``): a 401 storm costs one refresh, not one a request.
     """
 
     def __init__(
@@ -196,14 +226,19 @@ class AsyncTransport:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         policy: RetryPolicy = API_RETRIES,
         now: Callable[[], float] | None = None,
+        acceptance: Acceptance | None = None,
     ) -> None:
         import asyncio
         import time
 
         self.config, self.keeper, self.http, self.policy = config, keeper, http, policy
+        self.acceptance = acceptance or Acceptance()
         self.sleep = sleep or asyncio.sleep
         self.now = now or time.time
         self._held: dict[str, tuple[Try, float, tuple[object, ...]]] = {}
+        #: the token the last forced refresh made: a refusal of it is final, not a reason to refresh per request
+        self.just_refreshed = JustRefreshed()
+        self._refreshing = asyncio.Lock()
 
     async def _first(self, credential: str) -> Try:
         """The first try: held while it is fresh and the keeper's files are unchanged, else read in a thread.
@@ -251,15 +286,18 @@ class AsyncTransport:
         **options: Any,
     ) -> Answer:
         """``Transport.request`` on the event loop."""
-        now = await self._first(credential)
         aim = target(self.config, credential, what, model_id=model_id, media=media)
+        where = url(aim, path)
+        now = await self._first(credential)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             if body is None:
-                answer = await self.http.get(aim.origin + path, headers=sent, timeout=timeout, **options)
+                answer = await self.http.get(where, headers=sent, timeout=timeout, **options)
             else:
-                answer = await self.http.post_json(aim.origin + path, body, headers=sent, timeout=timeout, **options)
+                answer = await self.http.post_json(where, body, headers=sent, timeout=timeout, **options)
             if answer.status in accept:
+                if credential == "subscription" and 200 <= answer.status < 300:
+                    self.acceptance.note(self.config.issuer, aim.origin)
                 return answer
             now = await self._recover(aim, answer, now)
 
@@ -278,25 +316,41 @@ class AsyncTransport:
         """``Transport.open_stream`` on the event loop: ``async for event, data in stream``."""
         from ._http import AsyncEventStream
 
-        now = await self._first(credential)
         aim = target(self.config, credential, what, model_id=model_id)
+        where = url(aim, path)
+        now = await self._first(credential)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
-            async with self.http.open_event_stream(aim.origin + path, body, headers=sent, timeout=timeout) as opened:
+            async with self.http.open_event_stream(where, body, headers=sent, timeout=timeout) as opened:
                 if isinstance(opened, AsyncEventStream) or opened.status == 200:
+                    if credential == "subscription":
+                        self.acceptance.note(self.config.issuer, aim.origin)
                     yield opened
                     return
             now = await self._recover(aim, opened, now)
 
+    def _served(self) -> Callable[[str], bool] | None:
+        """Whether the API at an origin accepts this issuer's tokens: it answered one here (``acceptance``), or
+        listed models for a sign-in of the issuer (the keeper's ``served_by``); None: a keeper that cannot tell."""
+        served_by = getattr(self.keeper, "served_by", None)
+        if served_by is None:
+            return None
+        issuer = self.config.issuer
+        return lambda origin: self.acceptance.knows(issuer, origin) or bool(served_by(origin))
+
     async def _recover(self, aim: Target, answer: Answer, now: Try) -> Try:
         import asyncio
 
-        move = move_for(self.config, self.policy, aim, answer, now, served=getattr(self.keeper, "served_by", None))
+        async with self._refreshing:  # a forced refresh under way names its token before another request decides
+            now = self.just_refreshed.spent(aim, now, self.now())
+            move = move_for(self.config, self.policy, aim, answer, now, served=self._served())
+            if isinstance(move, Refresh):
+                await asyncio.to_thread(lambda: self.keeper.refresh(force=True, replacing=now.token))
+                token = await asyncio.to_thread(self.keeper.access_token)
+                self.just_refreshed.note(token, self.now())
+                return now.after(move, token)
         if isinstance(move, Fail):
             raise move.error
-        if isinstance(move, Refresh):
-            await asyncio.to_thread(lambda: self.keeper.refresh(force=True, replacing=now.token))
-            return now.after(move, await asyncio.to_thread(self.keeper.access_token))
         if isinstance(move, Upgrade):
             await asyncio.to_thread(_remember_version, self.config, move, None)
         else:

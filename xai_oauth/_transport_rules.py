@@ -6,6 +6,8 @@ plain ``Answer`` values:
 
 - ``target``: which origin and route a credential's request goes to (the
   subscription's bearer only ever to xAI's own hosts, as ``Config`` checks);
+- ``url``: the origin and a path that stays under it (no ``..``, no encoded
+  slash: a client's path passed on can never reach another endpoint);
 - ``headers``: the bearer, plus the chat proxy's own (``_routes`` owns them),
   plus a request's extra ones (the conversation's ``x-grok-*``);
 - ``next_move``: what a refused answer means (refresh once, send once more
@@ -13,18 +15,23 @@ plain ``Answer`` values:
   ``RetryPolicy``, or fail with the README table's exception);
 - ``settings_disagree``: a token the issuer has just issued, refused too,
   means the issuer and the API are not one service, not that the sign-in
-  is over (signing in again would get another token the API refuses).
+  is over (signing in again would get another token the API refuses);
+- ``JustRefreshed``: for a long-lived caller (the local server), the token
+  a forced refresh has just made: a request that meets a refusal with it
+  fails at once, without another refresh, until a short backoff has passed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._answer import Answer, parse_retry_after
 from ._api_errors import api_error, is_auth_failure
-from ._exceptions import ConfigError, NotSignedIn, XaiOAuthError
+from ._exceptions import ConfigError, NotSignedIn, RequestRejected, XaiOAuthError
 from ._retry import API_RETRIES, RetryPolicy, should_retry
 from ._settings import DEFAULT_ISSUER, KEY_PREFIX
 
@@ -32,8 +39,10 @@ if TYPE_CHECKING:
     from ._config import Config
 
 __all__ = [
+    "REFRESH_BACKOFF",
     "Fail",
     "Refresh",
+    "JustRefreshed",
     "Target",
     "TokenKeeper",
     "Try",
@@ -46,6 +55,7 @@ __all__ = [
     "refusal",
     "settings_disagree",
     "target",
+    "url",
 ]
 
 
@@ -94,6 +104,53 @@ def target(config: Config, credential: str, what: str, *, model_id: str | None =
     if media:
         return Target(credential, config.subscription_api_url, None, what, model_id, media)
     return Target(credential, config.subscription_text_url, config.route, what, model_id, media)
+
+
+#: What a path we send may hold: printable ASCII, already percent-encoded (no space, no backslash).
+_SENDABLE = re.compile(r"/[!-~]*")
+#: A slash or backslash percent-encoded: servers read it as a separator, so it could climb out of /v1 too.
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+#: ``.`` and ``..`` as a segment, plain or percent-encoded (``%2e``).
+_DOT_SEGMENT = re.compile(r"(?:\.|%2e){1,2}", re.IGNORECASE)
+
+
+def url(aim: Target, path: str) -> str:
+    """``aim.origin`` + ``path``, refused (``invalid_request``) unless the path stays under the origin's own path.
+
+    Every request of the package is built here, so a path that carries a
+    client's text (the server's passthrough, a video job's id) cannot leave
+    the API's ``/v1`` with its credential: HTTP clients resolve dot segments
+    (``/v1/../../etc`` becomes ``/etc``), and servers read ``%2F`` as a slash.
+    So the path (up to its query) must start with ``/``, be printable ASCII
+    with no backslash, hold no percent-encoded slash or backslash, and have
+    no ``.`` or ``..`` segment, plain or encoded; then no resolution changes it.
+    """
+    route, _, query = path.partition("?")
+    if (
+        not _SENDABLE.fullmatch(route)
+        or (query and not _SENDABLE.fullmatch("/" + query))
+        or "#" in path
+        or _climbs(route)
+    ):
+        shown = path if len(path) <= 120 else path[:119] + "…"
+        raise RequestRejected(
+            f"The path {shown!r} would not stay under {aim.origin}: it holds a '.' or '..' segment, an encoded "
+            "slash or backslash, or characters a URL path cannot carry.",
+            action="Send the endpoint's own path (for example /v1/files/<id>), with no '..' and no %2F.",
+            http_status=400,
+        )
+    return aim.origin + path
+
+
+def _climbs(route: str) -> bool:
+    """Whether ``route`` holds a backslash, an encoded separator, or a dot segment (``url``)."""
+    if "." not in route and "%" not in route and "\\" not in route:  # every path of ours: nothing to look at
+        return False
+    return (
+        "\\" in route
+        or _ENCODED_SEPARATOR.search(route) is not None
+        or any(_DOT_SEGMENT.fullmatch(segment) for segment in route.split("/"))
+    )
 
 
 def headers(aim: Target, token: str, client_version: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -282,3 +339,41 @@ def settings_disagree(config: Config, aim: Target, refused: XaiOAuthError) -> Xa
         "an emulator prints its three. Signing in again will not help.",
         http_status=status,
     )
+
+
+#: Seconds the token a forced refresh made earns no forced refresh of its own.
+REFRESH_BACKOFF = 60.0
+
+
+class JustRefreshed:
+    """The token the last forced refresh made, and until when a refusal of it forces no other refresh.
+
+    One forced refresh per access token: a request whose token is refused
+    refreshes once (single flight: requests alongside take the new token).
+    A refusal of the token just made, by that request or any other, is the
+    account's failure (``reauth_required``, or ``settings_disagree``'s), not
+    a reason to refresh again; without this memory each request that met the
+    refusal would refresh once more, and a 401 storm would be a refresh
+    storm. After ``backoff`` seconds a refusal may force one refresh again,
+    in case it was the API's passing trouble. Only a digest of the token is
+    kept.
+    """
+
+    def __init__(self, backoff: float = REFRESH_BACKOFF) -> None:
+        self.backoff = backoff
+        self._made: tuple[bytes, float] | None = None
+
+    def note(self, token: str, now: float) -> None:
+        """``token`` is the one a forced refresh has just made (or found made)."""
+        self._made = (_digest(token), now + self.backoff)
+
+    def spent(self, aim: Target, now: Try, clock: float) -> Try:
+        """``now`` as ``move_for`` should see it: its refresh spent when ``now.token`` is the one just made."""
+        made = self._made
+        if made is None or now.renewed or aim.credential != "subscription" or clock >= made[1]:
+            return now
+        return replace(now, renewed=True) if made[0] == _digest(now.token) else now
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()

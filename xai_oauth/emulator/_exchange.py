@@ -13,6 +13,8 @@ The behaviour modules (``_auth_routes``, ``_api_routes``, ``_media_routes``, ``_
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +23,8 @@ from urllib.parse import parse_qs
 from ._api import API_KEY_MODELS
 
 if TYPE_CHECKING:
+    import threading
+
     from ._server import Emulator
 
 __all__ = ["BadRequest", "Exchange"]
@@ -53,6 +57,7 @@ class Exchange(BaseHTTPRequestHandler):
     proxy: ClassVar[bool] = False
     credential = ""  # which kind of bearer the current API request carried
     subject = ""  # and, for a subscription token, whose (its ``sub``)
+    _read_body: bytes | None = None  # the body, once read (a held request reads it first: see ``hold``)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # quiet: tests and the demo print what matters
@@ -85,11 +90,14 @@ class Exchange(BaseHTTPRequestHandler):
 
     def body(self) -> bytes:
         """The request body; ``BadRequest`` when its ``Content-Length`` is not a whole number of bytes."""
+        if self._read_body is not None:
+            return self._read_body
         text = (self.headers.get("Content-Length") or "0").strip()
         if not (text.isascii() and text.isdigit()):
             raise BadRequest("Content-Length must be a non-negative whole number")
         length = int(text)
-        return self.rfile.read(length) if length else b""
+        self._read_body = self.rfile.read(length) if length else b""
+        return self._read_body
 
     def form(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(self.body().decode(), keep_blank_values=True).items()}
@@ -102,8 +110,8 @@ class Exchange(BaseHTTPRequestHandler):
         self.emulator.faulted_headers.append(
             {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
         )
-        if fault.delay:
-            time.sleep(fault.delay)
+        if fault.delay and not self.hold(fault.delay, fault.release):
+            return True  # the client hung up while it waited: nobody to answer
         if fault.drop:
             self.close_connection = True
             self.connection.shutdown(2)
@@ -115,6 +123,30 @@ class Exchange(BaseHTTPRequestHandler):
         if fault.should_retry is not None:
             headers["x-should-retry"] = fault.should_retry
         self.send(fault.status, fault.body.encode(), fault.content_type, headers)
+        return True
+
+    def hold(self, seconds: float, release: threading.Event | None = None) -> bool:
+        """Wait ``seconds`` (or until ``release`` is set) before answering, as a slow upstream does, watching the
+        connection: False, counted in ``Emulator.hung_up``, when the client hangs up meanwhile."""
+        if self.command == "POST":
+            self.body()  # read first: unread bytes would hide the end of the connection
+        ends = time.monotonic() + seconds
+        while (left := ends - time.monotonic()) > 0 and not (release is not None and release.is_set()):
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05 if release else left))
+            if readable:
+                try:
+                    gone = not self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    gone = True
+                if gone:
+                    self.close_connection = True
+                    self.emulator.note_hang_up()
+                    return False
+                if release is not None:  # bytes of a next request: the end cannot be seen before them
+                    release.wait(left)
+                else:
+                    time.sleep(left)
+                break
         return True
 
     def keep_alive_forever(self, every: float) -> None:
@@ -131,7 +163,7 @@ class Exchange(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(every)
         except OSError:
-            pass  # the client hung up: what a deadline should make it do
+            self.emulator.note_hang_up()  # the client hung up: what a deadline should make it do
 
     def account(self) -> tuple[str, ...]:
         """Whose bearer this request carries, as ``(sub, email)``; ``()`` for none, or one that is not ours."""

@@ -9,6 +9,7 @@ it, and the control endpoints build one from JSON.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 __all__ = ["Fault"]
@@ -23,7 +24,9 @@ class Fault:
     body: str = "<html><body><h1>503 Service Unavailable</h1></body></html>"
     content_type: str = "text/html"
     times: int = 1
-    delay: float = 0.0  # seconds to wait before answering (or before dropping)
+    #: seconds to wait before answering (or before dropping), as a slow upstream does; a client that hangs up
+    #: meanwhile is noticed, as xAI would, and counted (``Emulator.hung_up``)
+    delay: float = 0.0
     drop: bool = False  # close the connection without an answer
     after: bool = False  # let the request reach the authority first (then misbehave)
     #: for streamed answers (with ``after``): end the stream halfway, cleanly (no terminal event)
@@ -38,6 +41,8 @@ class Fault:
     #: seconds between ``: keep-alive`` comments of a 200 event stream that never sends an event or ends
     #: (until the client hangs up, or 5 minutes): the hang a stream deadline must end
     keep_alive: float = 0.0
+    #: in-process tests only: ``delay`` ends early once this is set (the test saw what it waited for)
+    release: threading.Event | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Fault:

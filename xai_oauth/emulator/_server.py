@@ -128,6 +128,10 @@ class Emulator:
         self.faulted_headers: list[dict[str, str]] = []
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
+        #: API requests being answered now, and those whose client hung up before a held answer (``Fault.delay``)
+        #: or a stream of keep-alives (``Fault.keep_alive``) was done: a test counts what its client left open
+        self.open_requests = 0
+        self.hung_up = 0
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.authority.issuer = self.url
 
@@ -203,6 +207,14 @@ class Emulator:
                 return fault
         return None
 
+    def note_hang_up(self) -> None:
+        with self._faults_lock:
+            self.hung_up += 1
+
+    def note_open(self, change: int) -> None:
+        with self._faults_lock:
+            self.open_requests += change
+
     def count(self, ledger: Counter[str], request_id: str | None) -> None:
         """Count one attempt (or answer) for a client request id, when the request carried one."""
         if request_id:
@@ -224,9 +236,20 @@ class _Router(Exchange):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        self._read_body = None  # a kept-alive connection's handler serves its requests one after another
         path = urlsplit(self.path).path
-        if self.command == "POST" and path.startswith("/v1/"):
+        if not path.startswith("/v1/"):
+            self._answer(path)
+            return
+        if self.command == "POST":
             self.emulator.count(self.emulator.attempts, self.headers.get(REQUEST_ID_HEADER))
+        self.emulator.note_open(1)
+        try:
+            self._answer(path)
+        finally:
+            self.emulator.note_open(-1)
+
+    def _answer(self, path: str) -> None:
         try:
             if self.misbehave(path, after=False):
                 if self.command == "POST":

@@ -158,6 +158,9 @@ class Admin:
             except XaiOAuthError as error:
                 row["error"] = {"code": error.code, "message": problem_for(error).message}
             row["cooldowns"] = [_shown(asdict(c)) for c in self.pool.cooldowns.active() if c.slot == member.slot]
+            damaged = self.pool.cooldowns.problem  # the file's trouble: which accounts are out is known here only
+            if damaged is not None:
+                row["cooldowns_problem"] = {"code": damaged.code, "message": damaged.message}
             rows.append(row)
         return rows
 
@@ -243,7 +246,7 @@ def _joined(admin: Admin, profile: str, account: Account, result: dict[str, Any]
     from ._pool import member_for
 
     admin.signins.pop(profile, None)
-    admin.pool.add(member_for(account, admin.http, admin.timeout))
+    admin.pool.add(member_for(account, admin.http, admin.timeout, admin.pool.acceptance))
     return {"profile": profile, **_allowed(result), "pooled": True}
 
 

@@ -3,7 +3,9 @@
 ``create_app`` is the factory a developer mounts in their own ASGI server
 (and what ``xai-oauth serve`` runs on uvicorn). The app is Starlette's small
 router with the front door (``Guard``) outside it, so no route can forget
-the client key, the body cap or the body timeout.
+the client key, the body cap or the body timeout; outside that, a client
+that hangs up cancels its request in whatever phase it is
+(``_departures``).
 
 The access log says who asked for what and how it went (method, path,
 status, model, seconds) and never a prompt, an answer, a key or a token.
@@ -30,9 +32,11 @@ from ..wire._anthropic_stream import error_body
 from ..wire._openai_errors import openai_error_body
 from . import _messages, _openai
 from ._admin import Admin, AdminDoor, admin_routes
+from ._departures import CLIENT_LEFT, DEPARTED, CancelOnDeparture
 from ._guard import Guard, Message, Receive, Scope, Send
 from ._keys import ClientKeys
 from ._ledger import Note, current_note
+from ._streaming import KEEPALIVE_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,8 +62,8 @@ class ServeSettings:
     max_body: int = 32 << 20
     #: seconds a client has to send its whole request body
     body_timeout: float = 60.0
-    #: seconds of upstream silence before a keep-alive goes to the client
-    keepalive: float = 15.0
+    #: seconds of silence before a keep-alive goes to the client, the first event not yet in too (``_streaming``)
+    keepalive: float = KEEPALIVE_SECONDS
     #: ``claude-*`` names (or families: opus, sonnet, haiku) to Grok model ids
     model_map: dict[str, str] = field(default_factory=dict)
     #: seconds one upstream answer may take (None: the account's XAI_OAUTH_READ_TIMEOUT)
@@ -157,7 +161,7 @@ def create_app(
         body_timeout=settings.body_timeout,
         admin=door,
     )
-    return _AccessLog(guarded, state.admin)
+    return _AccessLog(CancelOnDeparture(guarded), state.admin)
 
 
 def refusal_body(path: str, status: int, code: str, message: str) -> dict[str, Any]:
@@ -209,6 +213,8 @@ class _AccessLog:
             await self.app(scope, receive, sending)
         finally:
             current_note.reset(token)
+            if not status and scope.get(DEPARTED):
+                status = CLIENT_LEFT
             self.admin.finish(scope, note, status)
             client = scope.get("client") or ("-", 0)
             _log.info(

@@ -18,10 +18,20 @@ A ``reauth_required`` cooldown has no end time: it ends when the slot's
 state file shows a credential saved after the cooldown began and not
 marked for a new sign-in, which is what ``xai-oauth login --profile NAME``
 writes (a refused grant cannot be refreshed, so nothing else writes one).
+
+A file we cannot use (not JSON, an entry of the wrong shape, a number no
+cooldown of ours has: not finite, or ending more than ``MAX_AHEAD`` from
+now) is damaged: it is set aside (``.corrupt-*``) and holds no account out.
+A lock or file that cannot be opened (a symbolic link, a FIFO) is left for a
+person to look at; a cooldown is then in force in this process only. Either
+way the pool goes on serving: the problem is logged once and kept in
+``problem``, which the management API's account rows and ``xai-oauth pool``
+show, until the file is written again.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -30,10 +40,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._exceptions import StoreError, XaiOAuthError
-from .._files import ensure_private_dir, read_json, write_json
+from .._files import corrupt, ensure_private_dir, read_json, write_json
+from .._numbers import bounded
 from .._redact import scrub
 
 __all__ = ["Cooldown", "Cooldowns", "earned"]
+
+_log = logging.getLogger("xai_oauth.server")
 
 #: Seconds out for a 429 that does not say how long.
 RATE_WAIT = 60.0
@@ -49,6 +62,8 @@ RECHECK = 0.5
 LOCK_TIMEOUT = 10.0
 #: The most a cooldown file may hold, in bytes (a table of a few accounts is a few kilobytes).
 MAX_BYTES = 1 << 20
+#: Seconds ahead a kept cooldown may end: more than any made here (``MAX_PERIOD_WAIT``, a day's Retry-After).
+MAX_AHEAD = 31 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -71,24 +86,22 @@ class Cooldown:
         return self.model is None or self.model == model
 
     @classmethod
-    def from_json(cls, data: object) -> Cooldown | None:
-        """A cooldown from the file, or None for an entry of the wrong shape (skipped, not fatal)."""
+    def from_json(cls, data: object, now: float) -> Cooldown | None:
+        """A cooldown from the file, or None for an entry no cooldown of ours looks like (the file is damaged).
+
+        Its times must be finite and end within ``MAX_AHEAD`` of ``now``:
+        ``1e308`` is a float, but no clock or ``Retry-After`` reaches it.
+        """
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("slot", "reason")):
             return None
-        numbers = {k: data.get(k) for k in ("until", "since")}
-        if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in numbers.values()):
+        until, since = (data.get(k) for k in ("until", "since"))
+        kept = [None if v is None or isinstance(v, str) else bounded(v, 0.0, now + MAX_AHEAD) for v in (until, since)]
+        if any(v is not None and k is None for v, k in zip((until, since), kept, strict=True)):
             return None
         model, message = data.get("model"), data.get("message", "")
         if (model is not None and not isinstance(model, str)) or not isinstance(message, str):
             return None
-        return cls(
-            data["slot"],
-            data["reason"],
-            numbers["until"],
-            model,
-            message,
-            numbers["since"] or 0.0,
-        )
+        return cls(data["slot"], data["reason"], kept[0], model, message, kept[1] or 0.0)
 
 
 def earned(slot: str, error: XaiOAuthError, model: str, now: float, period_end: Callable[[], float | None]) -> Cooldown:
@@ -133,6 +146,8 @@ class Cooldowns:
         self._seen_mtime: int | None = None
         self._looked = -float("inf")
         self._mutex = threading.Lock()
+        #: why the file could not be used, last time it was read or written (None: it could)
+        self.problem: StoreError | None = None
 
     # -- reading (the hot path: memory, and a stat now and then) -------------
 
@@ -169,14 +184,20 @@ class Cooldowns:
         return saved is not None and saved > cooldown.since
 
     def _read(self) -> list[Cooldown]:
+        """The file's cooldowns; none from a file that is damaged or cannot be read (see the module docstring)."""
         try:
             data = read_json(self.path, what="pool cooldown file")
-        except StoreError:
-            return []  # unreadable: no account is held out by a file nobody can read
-        entries = (data or {}).get("cooldowns")
-        if not isinstance(entries, list):
+            entries = data.get("cooldowns") if data is not None else []
+            now = self.now()
+            table = [Cooldown.from_json(entry, now) for entry in entries] if isinstance(entries, list) else [None]
+            kept = [c for c in table if c is not None]
+            if len(kept) != len(table):
+                raise corrupt(self.path, "pool cooldown file", "holds an entry no cooldown of this server looks like")
+        except StoreError as error:  # no account is held out by a file nobody can read
+            self.problem = error
+            _log.warning("pool: %s The pool goes on serving; no account is held out by that file.", error.message)
             return []
-        return [c for c in map(Cooldown.from_json, entries) if c is not None]
+        return kept
 
     # -- writing (off the event loop: a lock and an fsync) --------------------
 
@@ -199,18 +220,25 @@ class Cooldowns:
     def _update(self, change: Callable[[list[Cooldown]], list[Cooldown]]) -> None:
         import filelock
 
-        ensure_private_dir(self.dir)
         lock = filelock.FileLock(os.path.join(self.dir, "cooldowns.lock"), timeout=LOCK_TIMEOUT, mode=0o600)
         try:
+            ensure_private_dir(self.dir)
             with lock:
                 now = self.now()
                 table = [c for c in change(self._read()) if not c.over(now)]
                 write_json(self.path, {"cooldowns": [_plain(c) for c in table]})
                 mtime = os.stat(self.path).st_mtime_ns
         except filelock.Timeout:
-            raise StoreError(f"The pool's cooldown file {self.path} stayed locked for {LOCK_TIMEOUT:g} s.") from None
+            self.problem = StoreError(f"The pool's cooldown file {self.path} stayed locked for {LOCK_TIMEOUT:g} s.")
+            raise self.problem from None
+        except StoreError as error:
+            self.problem = error
+            raise
+        except OSError as error:  # the lock is a link, a FIFO, a directory...: for a person to look at
+            self.problem = StoreError(f"The pool's cooldown lock {lock.lock_file} cannot be taken ({error.strerror}).")
+            raise self.problem from None
         with self._mutex:
-            self._table, self._seen_mtime = table, mtime
+            self._table, self._seen_mtime, self.problem = table, mtime, None
 
 
 def _plain(cooldown: Cooldown) -> dict[str, Any]:

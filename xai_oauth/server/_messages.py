@@ -30,7 +30,7 @@ from ._bodies import read_json
 from ._errors import problem_for
 from ._openai import _fold, _frames, _sse, state_of
 from ._pool import explicit_key
-from ._streaming import first_event
+from ._streaming import opening
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -63,11 +63,11 @@ async def messages(request: Request) -> Response:
             chat["keep_reasoning"] = translated.reasoning_items
         choice = state.pool.choose(model)
         events = state.pool.events(choice, chat, shown_model=asked, conversation=explicit_key(request.headers, body))
-        first = await first_event(events)
+        opened = await opening(events, state.settings.keepalive if body.get("stream") else None)
     except XaiOAuthError as error:
         return anthropic_error(error)
     if not body.get("stream"):
-        answer = await _fold(first, events)
+        answer = await _fold(opened.first, events)
         if answer.failure is not None:
             status = answer.failure.status or 502
             return JSONResponse(error_body(status, answer.failure.message), status_code=status)
@@ -78,7 +78,7 @@ async def messages(request: Request) -> Response:
         return [sse(name, data) for name, data in writer.write(event)]
 
     ping = sse(*writer.ping())
-    return _sse(_frames(first, events, state.settings.keepalive, write, ping))
+    return _sse(_frames(opened, events, state.settings.keepalive, write, ping))
 
 
 async def count_message_tokens(request: Request) -> Response:

@@ -12,11 +12,18 @@ Media go to api.x.ai with the right credential (the subscription's bearer
 or the key), as ``image()`` and ``video()`` send them. Any other ``/v1/*``
 path (files, batches, embeddings, tokenize, ...) goes to ``XAI_BASE_URL``
 with the API key only: the subscription's token never travels to an
-endpoint the subscription does not serve.
+endpoint the subscription does not serve. A client's path is passed on as
+it was sent (percent-encoded), and the transport refuses one that would
+leave the API's ``/v1`` (``_transport_rules.url``: no ``..``, no encoded
+slash) with a 400, before any credential is sent. An answer passed on
+whole is scrubbed first (``_redact.redact_json``): every secret this process
+holds, and in a refusal anything token-shaped, as an upstream's error may
+echo the key it was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +33,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .._answer import Answer as HttpAnswer
 from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
-from ..wire._events import Answer, Event
+from .._redact import redact_json
+from ..wire._events import Answer, Event, Failure
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
 from ..wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
@@ -34,7 +42,7 @@ from ..wire._responses_policy import responses_for_xai
 from ._bodies import read_json
 from ._errors import problem_for
 from ._pool import explicit_key
-from ._streaming import KEEPALIVE, data_line, event_line, first_event, paced_batches
+from ._streaming import KEEPALIVE, Opening, data_line, event_line, opening, paced_batches
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -64,17 +72,17 @@ async def chat_completions(request: Request) -> Response:
         model = _model(body)
         choice = state.pool.choose(model)
         events = state.pool.events(choice, body, shown_model=model, conversation=explicit_key(request.headers, body))
-        first = await first_event(events)
+        opened = await opening(events, state.settings.keepalive if body.get("stream") else None)
     except XaiOAuthError as error:
         return openai_error(error)
     if not body.get("stream"):
-        answer = await _fold(first, events)
+        answer = await _fold(opened.first, events)
         if answer.failure is not None:
             return _failed(answer)
         return JSONResponse(answer_to_chat_completion(answer))
     options = body.get("stream_options")
     writer = ChatChunkWriter(include_usage=isinstance(options, dict) and bool(options.get("include_usage")))
-    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(data_line, writer.write(event))))
+    return _sse(_frames(opened, events, state.settings.keepalive, lambda event: map(data_line, writer.write(event))))
 
 
 async def responses(request: Request) -> Response:
@@ -86,16 +94,16 @@ async def responses(request: Request) -> Response:
         choice = state.pool.choose(model)
         conversation = explicit_key(request.headers, body)
         events = state.pool.events(choice, passed.body, shown_model=model, conversation=conversation, ready=True)
-        first = await first_event(events)
+        opened = await opening(events, state.settings.keepalive if body.get("stream") else None)
     except XaiOAuthError as error:
         return openai_error(error)
     if not body.get("stream"):
-        answer = await _fold(first, events)
+        answer = await _fold(opened.first, events)
         if answer.failure is not None:
             return _failed(answer)
         return JSONResponse(answer_to_response(answer, body))
     writer = ResponsesEventWriter(request=body, namespaces=passed.namespaces)
-    return _sse(_frames(first, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
+    return _sse(_frames(opened, events, state.settings.keepalive, lambda event: map(event_line, writer.write(event))))
 
 
 async def list_models(request: Request) -> Response:
@@ -112,7 +120,7 @@ async def media(request: Request) -> Response:
     """Images and video: api.x.ai with the credential the model id names (bare ids: the subscription's), from the
     pool's account that takes the request; a video job's state from the account that started it."""
     state = state_of(request)
-    path = request.url.path.removeprefix("/v1")
+    path = client_path(request)
     try:
         if request.method == "GET":  # a video job's state
 
@@ -140,7 +148,25 @@ async def media(request: Request) -> Response:
             answer = await state.pool.send(choice, make)
     except XaiOAuthError as error:
         return openai_error(error)
-    return JSONResponse(answer.body, status_code=answer.status)
+    return relayed(answer)
+
+
+def client_path(request: Request) -> str:
+    """The request's path after ``/v1``, as the client sent it (percent-encoded): what goes upstream.
+
+    Not Starlette's decoded path, in which ``%2F`` is already a slash; the
+    transport's ``url`` refuses a path that would leave ``/v1``.
+    """
+    raw = request.scope.get("raw_path")
+    sent = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    return sent[sent.index("/v1/") + 3 :] if "/v1/" in sent else sent
+
+
+def relayed(answer: HttpAnswer) -> Response:
+    """An upstream answer passed on as it is, but scrubbed: see the module docstring."""
+    if answer.body is None:
+        return Response(status_code=answer.status)
+    return JSONResponse(redact_json(answer.body, shapes=answer.status >= 400), status_code=answer.status)
 
 
 def _unknown_job(job_id: str) -> JSONResponse:
@@ -158,7 +184,7 @@ def _unknown_job(job_id: str) -> JSONResponse:
 async def passthrough(request: Request) -> Response:
     """Any other ``/v1/*`` path, to ``XAI_BASE_URL`` with the API key only (JSON bodies and GETs)."""
     state = state_of(request)
-    path = request.url.path.removeprefix("/v1")
+    path = client_path(request)
     if request.url.query:
         path += "?" + request.url.query
     try:
@@ -176,9 +202,7 @@ async def passthrough(request: Request) -> Response:
         )
     except XaiOAuthError as error:
         return openai_error(error)
-    if answer.body is None:
-        return Response(status_code=answer.status)
-    return JSONResponse(answer.body, status_code=answer.status)
+    return relayed(answer)
 
 
 def _model(body: dict[str, Any]) -> str:
@@ -203,13 +227,31 @@ def _failed(answer: Answer) -> JSONResponse:
 
 
 async def _frames(
-    first: Event | None,
+    opened: Opening,
     rest: AsyncIterator[Event],
     every: float,
     write: Callable[[Event], Iterable[bytes]],
     keepalive: bytes = KEEPALIVE,
 ) -> AsyncIterator[bytes]:
-    """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps."""
+    """The stream's bytes: each batch of events that arrived together in one write, keep-alives in the gaps.
+
+    An answer whose first event had not come within ``every`` seconds
+    (``opened.pending``) starts with keep-alive comments, one each interval,
+    until it comes; a refusal then is the stream's error event (``_streaming``).
+    """
+    first = opened.first
+    if opened.pending is not None:
+        try:
+            while not opened.pending.done():
+                yield KEEPALIVE  # a comment, which every format's reader skips, even before the answer's start
+                await asyncio.wait((opened.pending,), timeout=every)
+            first = opened.pending.result()
+        except XaiOAuthError as error:
+            problem = problem_for(error)
+            yield b"".join(write(Failure(problem.message, code=problem.code, status=problem.status)))
+            return
+        finally:
+            opened.pending.cancel()  # the client left while it waited: the upstream request goes too
     async for batch in paced_batches(rest, every, first):
         out = keepalive if batch is None else b"".join(line for event in batch for line in write(event))
         if out:

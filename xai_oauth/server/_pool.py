@@ -22,7 +22,10 @@ serves it:
   cooldown. A refusal about the request itself (bad request, content
   refused, unknown model) is the request's error and never the account's.
   Once the first event is out, nothing is retried: a failure is an error
-  event in the client's format (``Upstream`` makes it).
+  event in the client's format (``Upstream`` makes it). A stream that waits
+  longer than the keep-alive interval for its first event has had its 200
+  and keep-alives sent meanwhile (``_streaming``): failover goes on behind
+  them, and the error when every account refuses becomes its error event.
 * **Pictures and video jobs** (``send``) go the same way, one request each:
   the accounts in turn, the same failover and cooldowns. A video job is its
   account's own: its id is remembered with that account (or the API key),
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
     from .._answer import Answer
     from .._http import AsyncHttp
     from .._models import ModelChoice
+    from .._transport import Acceptance
     from ..wire._events import Event
 from ._upstream import Upstream
 from ._video_jobs import API_KEY, Ask, VideoJobs
@@ -146,12 +150,17 @@ class Pool:
         strategy: str = "fill-first",
         secret: bytes | None = None,
         now: Callable[[], float] = time.time,
+        acceptance: Acceptance | None = None,
     ) -> None:
+        from .._transport import Acceptance
+
         if not members:
             raise ValueError("a pool needs at least one account")
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
         self.members, self.cooldowns, self.strategy, self.now = members, cooldowns, strategy, now
+        #: which APIs have taken the issuer's tokens, shared by every member (one added later too: ``member_for``)
+        self.acceptance = acceptance or Acceptance()
         self._secret = secret or secrets.token_bytes(32)
         self._affinity: OrderedDict[str, str] = OrderedDict()
         self.jobs = VideoJobs()
@@ -352,17 +361,22 @@ def _period_end(upstream: Upstream) -> float | None:
 
 def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, strategy: str) -> Pool:
     """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
-    members = [member_for(a, http, timeout) for a in accounts]
+    from .._transport import Acceptance
+
+    acceptance = Acceptance()
+    members = [member_for(a, http, timeout, acceptance) for a in accounts]
     home = accounts[0].paths.home
-    return Pool(members, Cooldowns(home, saved_at=lambda slot: saved_at(home, slot)), strategy=strategy)
+    cooldowns = Cooldowns(home, saved_at=lambda slot: saved_at(home, slot))
+    return Pool(members, cooldowns, strategy=strategy, acceptance=acceptance)
 
 
-def member_for(account: Account, http: AsyncHttp, timeout: float | None) -> Member:
-    """The pool's member for one signed-in account (profile): its slot names it in the cooldown file."""
+def member_for(account: Account, http: AsyncHttp, timeout: float | None, acceptance: Acceptance) -> Member:
+    """The pool's member for one signed-in account (profile): its slot names it in the cooldown file, and it
+    shares the pool's ``acceptance`` (which APIs have taken the issuer's tokens)."""
     from ._upstream import Upstream
 
     slot = os.path.relpath(account.paths.dir, account.paths.accounts)
-    return Member(account.config.profile, slot, Upstream(account, http, timeout=timeout))
+    return Member(account.config.profile, slot, Upstream(account, http, timeout=timeout, acceptance=acceptance))
 
 
 def saved_at(home: str, slot: str) -> float | None:

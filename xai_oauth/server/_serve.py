@@ -62,6 +62,7 @@ def serve(args: argparse.Namespace) -> int:
     from ._admin import load_admin_key
     from ._app import ServeSettings, create_app
     from ._keys import load_client_keys
+    from ._streaming import keepalive_seconds
 
     try:
         accounts = pool_accounts(getattr(args, "profiles", None), all_profiles=getattr(args, "all_profiles", False))
@@ -86,6 +87,7 @@ def serve(args: argparse.Namespace) -> int:
             admin_keys=admin_keys,
             admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
             body_timeout=getattr(args, "body_timeout", None) or ServeSettings.body_timeout,
+            keepalive=keepalive_seconds(),
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:

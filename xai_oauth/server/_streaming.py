@@ -1,9 +1,14 @@
 """How the server sends a stream: the first event before any byte, keep-alives while the model thinks, SSE framing.
 
-An endpoint pulls the first event itself (``first_event``), so a refusal
-that comes before any answer is still an HTTP error with its status; once
-the first event is in hand the response starts, and later events are
-written as they arrive, never buffered. ``paced_batches`` hands over, at
+An endpoint pulls the first event itself (``opening``), so a refusal that
+comes before any answer is still an HTTP error with its status, and a pool
+can try its next account meanwhile; once the first event is in hand the
+response starts, and later events are written as they arrive, never
+buffered. A client is never left without a byte for longer than the
+keep-alive interval, though: when no first event has come by then, the
+response starts anyway (200, a keep-alive comment, another each interval)
+while the wait goes on behind it, failover included, and a refusal that
+comes after that is the stream's error event in the client's format. ``paced_batches`` hands over, at
 once, every event that arrived while the last was being written, so a burst
 costs one write to the client, not one each; while the upstream is silent (a
 long reasoning) it yields ``None`` every ``every`` seconds, which the
@@ -18,19 +23,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+import os
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
+from .._exceptions import ConfigError
+from .._numbers import bounded
 from ..wire._events import Event
 
 __all__ = [
     "BURST",
     "KEEPALIVE",
+    "KEEPALIVE_SECONDS",
     "READ_AHEAD",
+    "Opening",
     "by_loop_time",
     "data_line",
     "event_line",
     "first_event",
+    "keepalive_seconds",
+    "opening",
     "paced_batches",
 ]
 
@@ -40,11 +52,57 @@ T = TypeVar("T")
 KEEPALIVE = b": keep-alive\n\n"
 
 
+#: Seconds of silence before a keep-alive (``ServeSettings.keepalive``; ``XAI_OAUTH_SERVE_KEEPALIVE`` sets it).
+KEEPALIVE_SECONDS = 15.0
+ENV_KEEPALIVE = "XAI_OAUTH_SERVE_KEEPALIVE"
+
+
+def keepalive_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """The keep-alive interval ``XAI_OAUTH_SERVE_KEEPALIVE`` sets (0.05 to 300 s), else ``KEEPALIVE_SECONDS``."""
+    text = environ.get(ENV_KEEPALIVE, "").strip()
+    if not text:
+        return KEEPALIVE_SECONDS
+    seconds = bounded(text, 0.05, 300.0)
+    if seconds is None:
+        raise ConfigError(
+            f"{ENV_KEEPALIVE} must be a number of seconds from 0.05 to 300, not {text[:40]!r}.",
+            action=f"Set {ENV_KEEPALIVE} to e.g. 15 (the default), or unset it.",
+        )
+    return seconds
+
+
 async def first_event(events: AsyncIterator[Event]) -> Event | None:
     """The first event, or None when the stream had none; the package's exceptions propagate."""
     async for event in events:
         return event
     return None
+
+
+class Opening(NamedTuple):
+    """How an answer began: its ``first`` event (None: it had none), or, when none came within the keep-alive
+    interval, the wait for it, still going (``pending``: its result is the first event, or the refusal)."""
+
+    first: Event | None
+    pending: asyncio.Task[Event | None] | None = None
+
+
+async def opening(events: AsyncIterator[Event], every: float | None) -> Opening:
+    """The first event of ``events``, waited for at most ``every`` seconds (None: for as long as it takes).
+
+    A refusal that comes within that time is raised here, so the endpoint
+    answers with its status. Past it, the wait goes on in a task of its own
+    (``Opening.pending``), which the endpoint's stream hands over to
+    ``paced_batches`` once it ends; cancelling this call cancels the wait.
+    """
+    if every is None:
+        return Opening(await first_event(events))
+    pending = asyncio.ensure_future(first_event(events))
+    try:
+        await asyncio.wait((pending,), timeout=every)
+    except asyncio.CancelledError:
+        pending.cancel()
+        raise
+    return Opening(pending.result()) if pending.done() else Opening(None, pending)
 
 
 #: Events read in one burst before the writer gets a turn: one write holds at most this many (the first alone).

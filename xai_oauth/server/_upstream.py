@@ -52,7 +52,7 @@ from ._streaming import by_loop_time
 if TYPE_CHECKING:
     from .._account import Account
     from .._http import AsyncHttp
-    from .._transport import AsyncTransport
+    from .._transport import Acceptance, AsyncTransport
 
 __all__ = ["CALLER_KEYS", "Upstream"]
 
@@ -89,8 +89,8 @@ class _SingleFlightKeeper:
         return self._account.on_record()
 
     def served_by(self, origin: str) -> bool:
-        """Whether that API has accepted this sign-in (its listing): after the one refresh, a refusal from an API
-        that never has is the settings' fault (``config_invalid``), not the sign-in's."""
+        """Whether that API has listed models for a sign-in of this issuer (``Account.served_by``): after the one
+        refresh, a refusal from an API that never served the issuer is the settings' fault (``config_invalid``)."""
         return self._account.served_by(origin)
 
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> Any:
@@ -101,14 +101,18 @@ class _SingleFlightKeeper:
 class Upstream:
     """One account (a profile's sign-in, and the API key beside it) as the server's way to xAI."""
 
-    def __init__(self, account: Account, http: AsyncHttp, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, account: Account, http: AsyncHttp, *, timeout: float | None = None, acceptance: Acceptance | None = None
+    ) -> None:
+        """``acceptance``: which APIs took which issuer's tokens, shared by a pool's accounts (``Acceptance``)."""
         from .._transport import AsyncTransport
 
         self.account = account
         self.timeout = timeout or account.config.read_timeout
         self._secret: bytes | None = None
         self._signed_in: tuple[object, bool] = (None, False)
-        self.transport: AsyncTransport = AsyncTransport(account.config, _SingleFlightKeeper(account), http)
+        keeper = _SingleFlightKeeper(account)
+        self.transport: AsyncTransport = AsyncTransport(account.config, keeper, http, acceptance=acceptance)
 
     def choose(self, model: str) -> ModelChoice:
         """The credential and lane for a client's model id (bare ids are the subscription's when signed in)."""
