@@ -31,7 +31,7 @@ from typing import Any
 
 from .._exceptions import ConfigError, XaiOAuthError
 
-__all__ = ["banner", "parse_model_map", "pool_accounts", "serve"]
+__all__ = ["banner", "parse_model_map", "pool_accounts", "serve", "serving"]
 
 #: uvicorn closes a kept-alive connection idle this long (seconds).
 IDLE_KEEPALIVE = 30
@@ -209,6 +209,21 @@ def pool_accounts(profiles: list[str] | None, *, all_profiles: bool = False) -> 
     return accounts
 
 
+def serving(account: Any, *pooled: Any) -> str:
+    """What the banner says is served, as a sentence: one subscription, the API key alone, or a pool."""
+    if pooled:
+        people = [f"{a.config.profile} ({a.status().get('account') or 'who is unknown'})" for a in (account, *pooled)]
+        return f"{len(people)} Grok subscriptions pooled as one local endpoint: {', '.join(people)}"
+    if account.signed_in():
+        who = account.status().get("account")
+        return (
+            f"the Grok subscription of {who}, as a local endpoint"
+            if who
+            else "your Grok subscription, as a local endpoint"
+        )
+    return "your xAI API key (XAI_API_KEY), as a local endpoint; nobody is signed in, so no subscription is served"
+
+
 def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: Any = None) -> str:
     """What a person needs to point their tools at this server; the client key only when it was made here.
 
@@ -220,10 +235,7 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: A
         key, where = "<your key>", f"the key from {keys.source}"
     else:
         key, where = keys.keys[0], f"kept in {keys.source}; this is your own key for your own tools, not an xAI key"
-    who = account.status().get("account") or "the API key only"
-    if pooled:
-        people = [f"{a.config.profile} ({a.status().get('account') or 'unknown'})" for a in (account, *pooled)]
-        who = f"a pool of {len(people)} accounts: {', '.join(people)};"
+    what = serving(account, *pooled)
     managed = ""
     if admin is not None:
         managed = (
@@ -232,7 +244,7 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: A
             f"    admin key {'from ' if admin.configured else 'kept in '}{admin.source} (not shown here); "
             f"`xai-oauth pool --port {port}` reads it\n"
         )
-    return f"""xai-oauth serve: the Grok subscription of {who} as a local endpoint.
+    return f"""xai-oauth serve: {what}.
   OpenAI-compatible:    {base}   (chat/completions, responses, models, images, videos)
   Anthropic-compatible: http://{shown}:{port}   (/v1/messages)
   Client key ({where}):
