@@ -28,6 +28,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._exceptions import NotSignedIn
 from ._retry import API_RETRIES, RetryPolicy
 from ._transport_rules import (
     Fail,
@@ -42,6 +43,7 @@ from ._transport_rules import (
     move_for,
     next_move,
     refusal,
+    signed_out,
     target,
 )
 
@@ -90,8 +92,13 @@ class Transport:
         self.config, self.keeper, self.http, self.sleep, self.policy = config, keeper, http, sleep, policy
         self.now = now
 
-    def token(self, credential: str) -> str:
-        return api_key(self.config) if credential == "api_key" else self.keeper.access_token()
+    def token(self, credential: str, what: str = "") -> str:
+        if credential == "api_key":
+            return api_key(self.config)
+        try:
+            return self.keeper.access_token()
+        except NotSignedIn as error:
+            raise signed_out(error, self.config, what) from None
 
     def request(
         self,
@@ -111,7 +118,7 @@ class Transport:
 
         ``options`` go to ``Http`` (``max_bytes``).
         """
-        now = Try.first(self.token(credential), self.config)
+        now = Try.first(self.token(credential, what), self.config)
         aim = target(self.config, credential, what, model_id=model_id, media=media)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
@@ -141,7 +148,7 @@ class Transport:
         """
         from ._http import EventStream
 
-        now = Try.first(self.token(credential), self.config)
+        now = Try.first(self.token(credential, what), self.config)
         aim = target(self.config, credential, what, model_id=model_id)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
