@@ -256,3 +256,17 @@ def test_skill_md_installs_the_serve_extra_into_the_skills_own_python() -> None:
     skill = (ROOT / "SKILL.md").read_text()
     assert 'SKILL_DIR/.venv/bin/python -m pip install -q -e "SKILL_DIR[serve]"' in skill
     assert not re.search(r"(?<!-m )pip install -e \"SKILL_DIR\[serve\]\"", skill)
+
+
+def test_a_refused_key_is_never_printed(emulator: Emulator, isolated_home: Path) -> None:
+    env = {**os.environ, **emulator.environ()}
+    short, listed = "CANARY-SHORT1", "CANARY-LISTED-KEY-0123456789"
+    for args, environ in (
+        (("--api-key", short), {}),
+        (("--admin-key", short), {}),
+        ((), {"XAI_OAUTH_SERVE_KEYS": f"{listed},,"}),
+        ((), {"XAI_OAUTH_SERVE_KEYS": f"{listed},{short}"}),
+    ):
+        done = _serve_refused({**env, **environ}, *args)
+        assert done.returncode == 64, done.stderr
+        assert short not in done.stderr + done.stdout and listed not in done.stderr + done.stdout
