@@ -51,6 +51,10 @@ def test_the_home_after_logout_lists_as_before_the_sign_in(
     assert len(listing(isolated_home)) > len(before) + 4  # the sign-in did leave its files
     assert terminal("logout").returncode == 0
     assert listing(isolated_home) == before
+    for stream in ("--no-stream", "--stream"):  # asking the subscription afterwards is refused, writing nothing
+        refused = terminal("chat", stream, "-m", "xai-grok/grok-4.3", "hi", XAI_API_KEY=key)
+        assert refused.returncode == 1 and "-m xai/grok-4.3" in refused.stderr, refused.stderr
+    assert listing(isolated_home) == before
 
 
 def test_logout_of_one_profile_leaves_the_others_folders(emulator: Emulator, isolated_home: Path) -> None:
