@@ -76,7 +76,8 @@ def start(force: bool = False) -> dict[str, Any]:
     Keys on success: status ("pending"), verification_url_with_code,
     verification_url, user_code, expires_in, expires_at, interval. A sign-in
     already waiting is returned again (same code, ``resumed: true``) unless
-    ``force=True``.
+    ``force=True``; a sign-in that works answers ``already_signed_in`` unless
+    ``force=True`` (which replaces it once the new one is approved).
     """
     return _call(lambda client: client.account.start(force=force))
 

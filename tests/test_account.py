@@ -318,7 +318,7 @@ class TestRefreshAndLogout:
             "token": "CANARY-REFRESH-1",
             "token_type_hint": "refresh_token",
         }
-        assert sorted(p.name for p in account_dir().iterdir()) == [".lock"]
+        assert not account_dir().exists() and list(isolated_home.rglob("*")) == []  # the lock and folders too
         assert account.logout()["revoked"] is False  # idempotent
         assert account.status()["state"] == "logged_out"
 

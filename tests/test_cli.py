@@ -399,6 +399,7 @@ def test_version(terminal: Terminal) -> None:
         (("video", "a fox", "--duration", "-3"), "usage: xai-oauth video ", "argument --duration: must be a whole"),
         (("video",), "usage: xai-oauth video ", "video needs a PROMPT, or --status REQUEST_ID"),
         (("--bogus", "status"), "usage: xai-oauth [", "unrecognized arguments: --bogus"),
+        (("--bogus",), "usage: xai-oauth [", "unrecognized arguments: --bogus"),  # not "COMMAND is required"
     ],
 )
 def test_usage_errors_name_the_option_under_the_commands_own_usage(

@@ -167,7 +167,7 @@ def test_an_invalid_content_length_is_a_400_without_a_traceback(
 def test_a_port_without_room_for_the_proxy_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--port", port])
-    assert exited.value.code == 2
+    assert exited.value.code == 64  # the command's usage error (argparse's 2 means "sign-in denied" there)
     err = capsys.readouterr().err
     assert "--port" in err and "65534" in err and "Traceback" not in err
 

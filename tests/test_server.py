@@ -241,7 +241,7 @@ def test_binding_beyond_loopback_needs_a_chosen_key(env: dict[str, str]) -> None
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1 and "--api-key" in done.stderr
+    assert done.returncode == 64 and "--api-key" in done.stderr  # a usage error, as the README says
 
 
 def test_a_made_key_is_kept_0600_and_shown_in_the_banner(env: dict[str, str], isolated_home: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from xai_oauth.emulator import Emulator
+from xai_oauth.emulator._demo import approve_in_browser
 
 from .conftest import ROOT, Agent, account_dir
 from .support.capture import CapturingServer
@@ -160,7 +161,9 @@ def test_logout_leaves_nothing_and_revokes_set_aside_credentials(
     slot = account_dir(agent.env)
     agent.sign_in()
     shutil.copy(slot / "credentials.json", slot / "credentials.json.corrupt-1")  # grant 1, still live
-    agent.sign_in()  # grant 2 replaces it
+    again = agent("start(force=True)")  # grant 2 replaces it (a plain start() keeps a working sign-in)
+    approve_in_browser(str(again["verification_url_with_code"]))
+    assert agent("poll(wait=True, timeout=30)")["status"] == "connected"
     (slot / "state.json.tmp-1-abcd").write_text('{"half": "written"}')
     account = f"{emulator.environ()['XAI_OAUTH_ISSUER']}"
     keyring_file.write_text(json.dumps({f"xai-oauth/b1a00492-073a-47ea-816f-4c329264a828@{account}": "{}"}))
@@ -173,7 +176,7 @@ def test_logout_leaves_nothing_and_revokes_set_aside_credentials(
     result = agent("logout()", **with_keyring)
     assert result == {"ok": True, "status": "logged_out", "revoked": True, "was_signed_in": True}
     assert emulator.stats()["live_grants"] == 0
-    assert sorted(p.name for p in slot.iterdir()) == [".lock"]
+    assert not slot.exists()  # its lock and folder too
     assert json.loads(keyring_file.read_text()) == {}
     assert agent("logout()") == {"ok": True, "status": "logged_out", "revoked": False, "was_signed_in": False}
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._exceptions import (
         AccessDenied,
+        AlreadySignedIn,
         ApiKeyRejected,
         ClientOutdated,
         ConfigError,
@@ -77,6 +78,7 @@ _HOMES = {
         name: "._exceptions"
         for name in (
             "AccessDenied",
+            "AlreadySignedIn",
             "ClientOutdated",
             "ConfigError",
             "ContentRefused",

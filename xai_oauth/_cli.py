@@ -77,12 +77,14 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     the top-level usage for ``xai-oauth chat --bogus``.
     """
     args, unknown = parser.parse_known_args(argv)
+    command: argparse.ArgumentParser | None = getattr(args, "command_parser", None)
     if unknown:
-        command: argparse.ArgumentParser = args.command_parser
-        name = command.prog.rsplit(" ", 1)[-1]
+        name = command.prog.rsplit(" ", 1)[-1] if command else ""
         after = argv[argv.index(name) + 1 :] if name in argv else []
-        at_fault = command if all(word in after for word in unknown) else parser
+        at_fault = command if command and all(word in after for word in unknown) else parser
         at_fault.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if command is None:  # checked here, not by argparse, so that `xai-oauth --bogus` is told about --bogus
+        parser.error("the following arguments are required: COMMAND")
     return args
 
 
@@ -92,6 +94,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 DEBUG_HELP = "on errors, also show a traceback (tokens redacted)"
+PROFILE_HELP = "which of several accounts at one issuer (default: XAI_OAUTH_PROFILE, else 'default')"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,16 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"xai-oauth {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    parser.add_argument(
-        "--profile", help="which of several accounts at one issuer (default: XAI_OAUTH_PROFILE, else 'default')"
-    )
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("--profile", type=_profile, help=PROFILE_HELP)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, run: Any, text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
-        # --debug after the command too; SUPPRESS keeps the one given before it
+        # --debug and --profile after the command too; SUPPRESS keeps the one given before it
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+        sub.add_argument("--profile", type=_profile, default=argparse.SUPPRESS, help=PROFILE_HELP)
         sub.set_defaults(run=run, command_parser=sub)
         return sub
 
@@ -142,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--thinking", choices=("low", "medium", "high"), help="reasoning effort (multi-agent: 4 or 16 agents)"
     )
-    chat.add_argument("--max-tokens", type=int, help="the longest answer, in tokens")
+    chat.add_argument("--max-tokens", type=_positive, help="the longest answer, in tokens")
     chat.add_argument(
         "--search", metavar="web,x", help="let the model search the web and/or X on xAI's side, and list its sources"
     )
@@ -156,15 +158,17 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("prompt", help="what the picture should show (or, with --edit, how to change it)")
     image.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first image model listed)")
     image.add_argument("-n", type=_image_count, default=1, help="how many images (default 1)")
-    image.add_argument("--aspect-ratio", help="e.g. 1:1, 16:9, 9:16 (default: the model's choice)")
+    image.add_argument(
+        "--aspect-ratio", type=_aspect_ratio, help="e.g. 1:1, 16:9, 9:16, auto (default: the model's choice)"
+    )
     image.add_argument("--edit", metavar="FILE", help="a local picture (PNG, JPEG, WebP) to start from")
     image.add_argument("-o", "--out-dir", help="where to save (default: $XAI_OAUTH_MEDIA_DIR, else ./grok-media)")
     video = command("video", ask.video, "Make a short video clip and save it, showing progress while xAI renders it.")
     video.add_argument("prompt", nargs="?", help="what the clip should show (omit with --status)")
     video.add_argument("--model", "-m", help="xai-grok/<id> or xai/<id> (default: the first video model listed)")
     video.add_argument("--duration", type=_video_seconds, help="seconds, 1 to 15 (default: the model's)")
-    video.add_argument("--aspect-ratio", help="e.g. 16:9, 9:16, 1:1")
-    video.add_argument("--resolution", help="480p or 720p")
+    video.add_argument("--aspect-ratio", type=_aspect_ratio, help="e.g. 16:9, 9:16, 1:1")
+    video.add_argument("--resolution", type=_resolution, help="480p or 720p")
     video.add_argument("--image", metavar="FILE", help="a local picture to animate")
     video.add_argument("-o", "--out-dir", help="where to save (default: $XAI_OAUTH_MEDIA_DIR, else ./grok-media)")
     video.add_argument("--no-wait", action="store_true", help="start the job and print its request id at once")
@@ -179,17 +183,24 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint, for the tools you use.",
-        description="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint (needs the serve "
-        "extra: pip install 'xai-oauth[serve]').",
+        description="Serve the subscription as a local OpenAI- and Anthropic-compatible endpoint (it needs the "
+        "serve extra; when it is missing, the command prints the line that installs it here).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787; 0: a free one)")
     serve.add_argument(
-        "--api-key", action="append", help="a client key tools must send (repeatable; default: one kept in the home)"
+        "--api-key",
+        action="append",
+        type=_key,
+        help="a client key tools must send (repeatable; default: one kept in the home)",
     )
     serve.add_argument("--model-map", help="claude-* names to Grok models, e.g. sonnet=grok-4.3,haiku=<fast model>")
     serve.add_argument(
-        "--profile", dest="profiles", action="append", help="serve this signed-in profile (repeat it to pool several)"
+        "--profile",
+        dest="profiles",
+        action="append",
+        type=_profile,
+        help="serve this signed-in profile (repeat it to pool several)",
     )
     serve.add_argument("--all-profiles", action="store_true", help="pool every signed-in profile at the issuer")
     serve.add_argument(
@@ -200,7 +211,9 @@ def _parser() -> argparse.ArgumentParser:
         "has used the least of its period); a conversation then stays on its account",
     )
     serve.add_argument(
-        "--admin-key", help="the management API's key (default: XAI_OAUTH_ADMIN_KEY, else one kept in the home)"
+        "--admin-key",
+        type=_key,
+        help="the management API's key (default: XAI_OAUTH_ADMIN_KEY, else one kept in the home)",
     )
     serve.add_argument(
         "--admin-from-anywhere",
@@ -238,14 +251,60 @@ def _video_seconds(text: str) -> int:
     return _whole(text, MAX_VIDEO_SECONDS)
 
 
-def _whole(text: str, high: int) -> int:
-    """A whole number from 1 to ``high``; otherwise argparse names the option in its usage error."""
+def _positive(text: str) -> int:
+    """A whole number from 1 up: refused here, before anything is sent, rather than by the API."""
+    return _whole(text, None)
+
+
+def _aspect_ratio(text: str) -> str:
+    """``W:H`` in whole numbers (or ``auto``); which ratios a model takes is the API's to say."""
+    width, colon, height = text.partition(":")
+    if text != "auto" and not (colon and _digits(width) and _digits(height)):
+        raise argparse.ArgumentTypeError(f"must be WIDTH:HEIGHT in whole numbers, such as 16:9, got {text!r}")
+    return text
+
+
+def _resolution(text: str) -> str:
+    """Lines and a ``p``, such as ``720p``."""
+    if not (text.endswith("p") and _digits(text[:-1])):
+        raise argparse.ArgumentTypeError(f"must be a height in lines and a p, such as 720p, got {text!r}")
+    return text
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) > 0
+
+
+def _profile(text: str) -> str:
+    """A profile name the home can hold; otherwise argparse names --profile in its usage error."""
+    from ._settings import PROFILE_RULE, is_profile_name
+
+    if not is_profile_name(text):
+        raise argparse.ArgumentTypeError(f"must be {PROFILE_RULE}, got {text!r}")
+    return text
+
+
+def _key(text: str) -> str:
+    """A key long enough to guard a port. Never echoed: a key is refused without being printed."""
+    from .server._keys import MIN_KEY_LENGTH
+
+    key = text.strip()
+    if not key:
+        raise argparse.ArgumentTypeError("is empty: give a long random key, or leave the option out")
+    if len(key) < MIN_KEY_LENGTH:
+        raise argparse.ArgumentTypeError(f"is shorter than {MIN_KEY_LENGTH} characters: give a long random key")
+    return key
+
+
+def _whole(text: str, high: int | None) -> int:
+    """A whole number from 1 to ``high`` (or up); otherwise argparse names the option in its usage error."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high}, got {text!r}")
+    if value < 1 or (high is not None and value > high):
+        within = f"from 1 to {high}" if high is not None else "from 1 up"
+        raise argparse.ArgumentTypeError(f"must be a whole number {within}, got {text!r}")
     return value
 
 

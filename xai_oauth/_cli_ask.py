@@ -30,12 +30,15 @@ def chat(args: argparse.Namespace) -> int:
         try:
             with open(args.file, encoding="utf-8") as handle:
                 messages = json.load(handle)
+            said = None if _is_messages(messages) else "it does not hold a list of {role, content} objects"
         except (OSError, ValueError) as exc:
+            said = type(exc).__name__
+        if said is not None:
             return emit(
                 {
                     "ok": False,
                     "error": "invalid_request",
-                    "message": f"Could not read {args.file}: {type(exc).__name__}.",
+                    "message": f"Could not read {args.file}: {said}.",
                     "action": "Give a JSON file holding a list of {role, content} messages.",
                 },
                 args,
@@ -69,6 +72,11 @@ def chat(args: argparse.Namespace) -> int:
             print(f"note: {r['note']}", file=sys.stderr)
 
     return emit(result, args, human)
+
+
+def _is_messages(loaded: object) -> bool:
+    """A non-empty list of objects: what ``--file`` must hold (each object's fields are the API's to judge)."""
+    return isinstance(loaded, list) and bool(loaded) and all(isinstance(message, dict) for message in loaded)
 
 
 def _prompt(args: argparse.Namespace) -> str | None:

@@ -1,9 +1,10 @@
 """``xai-oauth login``: how does a person at a terminal get through the device flow?
 
-Ask before replacing a sign-in (a terminal is asked; elsewhere ``--force`` is
-needed, as ``gh auth login`` does), show the link and code prominently (a QR
-code too, for a phone beside a headless server), open a browser when there is
-a display, and wait with a spinner at the server's pace. Ctrl-C while waiting
+Ask before replacing a working sign-in (a terminal is asked; elsewhere
+``--force`` is needed, as ``gh auth login`` does and as ``start()`` itself
+answers), show the link and code prominently (a QR code too, for a phone
+beside a headless server), open a browser when there is a display, and wait
+with a spinner at the server's pace. Ctrl-C while waiting
 drops the pending sign-in, so nothing half-done is left behind.
 """
 
@@ -26,10 +27,19 @@ __all__ = ["login", "print_qr"]
 
 
 def login(args: argparse.Namespace) -> int:
-    declined = None if args.force else _keep_current_sign_in(args)
-    if declined is not None:
-        return declined
-    started = exports.start(force=args.force)
+    force = bool(args.force)
+    if not force and sys.stdin.isatty() and not args.json:
+        who = _signed_in_as()
+        if who is not None:
+            answer = input(
+                f"You are already signed in as {who}. Sign in again (the current sign-in is replaced)? [y/N] "
+            )
+            if answer.strip().lower() not in ("y", "yes"):
+                # the person's choice, not a failure: exit 0, as gh auth login does when asked not to re-authenticate
+                print(f"Kept the current sign-in ({who}).")
+                return EXIT_OK
+            force = True
+    started = exports.start(force=force)  # elsewhere a working sign-in is kept: start() says already_signed_in
     if not started.get("ok"):
         return emit(started, args, None, one_line=True)
     try:  # from here on, Ctrl-C means "give up": drop the pending sign-in
@@ -54,34 +64,15 @@ def login(args: argparse.Namespace) -> int:
     )
 
 
-def _keep_current_sign_in(args: argparse.Namespace) -> int | None:
-    """Signed in already: a terminal is asked first; elsewhere --force is needed (as gh auth login does).
+def _signed_in_as() -> str | None:
+    """Who is signed in with a sign-in that still works (it may need a refresh), or None.
 
-    Returns the exit code when the current sign-in stays, ``None`` to go on. A
-    declined prompt is the person's choice, not a failure: say so and exit 0,
-    as ``gh auth login`` does when asked not to re-authenticate.
+    A sign-in that needs a new one (``reauth_required``) is not worth keeping, so nobody is asked about it.
     """
     status = exports.status()
-    if not status.get("ok") or status.get("state") in ("logged_out", "pending", None):
+    if not status.get("ok") or status.get("state") not in ("connected", "expired", "refresh_unconfirmed"):
         return None
-    who = status.get("account") or status.get("tier_name") or "an account"
-    if sys.stdin.isatty() and not args.json:
-        answer = input(f"You are already signed in as {who}. Sign in again (the current sign-in is replaced)? [y/N] ")
-        if answer.strip().lower() in ("y", "yes"):
-            return None
-        print(f"Kept the current sign-in ({who}).")
-        return EXIT_OK
-    return emit(
-        {
-            "ok": False,
-            "error": "already_signed_in",
-            "message": f"Already signed in as {who}.",
-            "action": "Run `xai-oauth login --force` to sign in again, or `xai-oauth logout` first.",
-        },
-        args,
-        None,
-        one_line=True,
-    )
+    return str(status.get("account") or status.get("tier_name") or "an account")
 
 
 def _show_link(started: dict[str, Any], args: argparse.Namespace) -> None:

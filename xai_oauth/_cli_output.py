@@ -99,6 +99,21 @@ _COMMANDS = {
 }
 #: The fields of an export's dict that talk to a person (and so may name a call).
 _SPOKEN = ("message", "action", "note", "storage_note")
+#: The command's own action where the export's names a call's argument that the command spells as an option
+#: (``out_dir=``, ``search=[...]``, "the request_id that video() returned"), by the error's ``parameter``.
+_OPTION_ACTIONS = {
+    "request_id": "Pass the id that `xai-oauth video` printed (`xai-oauth video --status ID`), or start a new clip "
+    "with `xai-oauth video`.",
+    "out_dir": "Pass -o a folder you can write to (or set XAI_OAUTH_MEDIA_DIR to one).",
+    "search": "Pass --search web, --search x or --search web,x.",
+}
+#: The command's own action for errors whose export action names calls the command makes by itself.
+_CODE_ACTIONS = {
+    "already_signed_in": "Run `xai-oauth login --force` to sign in again (the current sign-in is replaced), "
+    "or `xai-oauth logout` first.",
+    "no_pending_login": "Run `xai-oauth login` again: the sign-in it waited for is gone (cancelled, or finished "
+    "by another process).",
+}
 
 
 def in_commands(result: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +124,9 @@ def in_commands(result: dict[str, Any]) -> dict[str, Any]:
     terminal has no ``SKILL_DIR`` to substitute.
     """
     spoken: dict[str, Any] = {name: for_terminal(result[name]) for name in _SPOKEN if isinstance(result.get(name), str)}
+    own = _own_action(result)
+    if own is not None:
+        spoken["action"] = own
     if isinstance(result.get("notes"), list):
         spoken["notes"] = [for_terminal(n) if isinstance(n, str) else n for n in result["notes"]]
     if "switch_hint" in result:
@@ -120,6 +138,23 @@ def in_commands(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("error") == "missing_dependency" and isinstance(spoken.get("action"), str):
         spoken["action"] = spoken["action"].replace("SKILL_DIR", _skill_folder())
     return {**result, **spoken}
+
+
+def _own_action(result: dict[str, Any]) -> str | None:
+    """The command's own action for ``result``, where the export's names what only a Python caller has."""
+    if result.get("ok"):
+        return None
+    parameter, error = result.get("parameter"), result.get("error")
+    if isinstance(parameter, str) and parameter in _OPTION_ACTIONS:
+        return _OPTION_ACTIONS[parameter]
+    if isinstance(error, str) and error in _CODE_ACTIONS:
+        return _CODE_ACTIONS[error]
+    if error == "not_signed_in" and isinstance(result.get("use_model"), str):
+        return (
+            f"Pass -m {result['use_model']} to use the API key (XAI_API_KEY is set), or run `xai-oauth login` to "
+            "sign in with a subscription."
+        )
+    return None
 
 
 def _skill_folder() -> str:

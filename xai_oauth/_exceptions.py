@@ -16,6 +16,7 @@ that turns these into ``{"ok": False, ...}`` dicts.
     │   └── RateLimited             rate_limited       (.retry_after)
     ├── OAuthError                  oauth_error        (.oauth_error)
     ├── DeviceFlowError
+    │   ├── AlreadySignedIn         already_signed_in
     │   ├── NoPendingLogin          no_pending_login
     │   ├── AccessDenied            access_denied
     │   └── LoginExpired            expired
@@ -38,13 +39,13 @@ that turns these into ``{"ok": False, ...}`` dicts.
 
 Any of them may carry ``http_status`` (the status of the answer behind it).
 Messages are written by this package, never copied from a server without
-passing through ``_redact.scrub``, so no token can ride along in one.
-
-This module imports nothing: it is on the offline ``status()`` path.
+passing through ``_redact.scrub``, so no token can ride along in one. This
+module imports nothing: it is on the offline ``status()`` path.
 """
 
 __all__ = [
     "AccessDenied",
+    "AlreadySignedIn",
     "ApiKeyRejected",
     "ClientOutdated",
     "ConfigError",
@@ -80,8 +81,7 @@ __all__ = [
 class XaiOAuthError(Exception):
     """Base class: anything xai_oauth raises on purpose.
 
-    ``details`` holds extra JSON-safe, non-secret fields (``http_status``,
-    ``retry_after``, ...) that ``exports`` copies into its error dict.
+    ``details`` holds extra JSON-safe, non-secret fields (``http_status``, ``retry_after``, ...) for the error dicts.
     """
 
     code = "error"
@@ -240,8 +240,7 @@ class NoPendingLogin(DeviceFlowError):
 class AccessDenied(DeviceFlowError):
     """The person, or xAI's account gate, refused the sign-in (RFC 8628 ``access_denied``).
 
-    xAI refuses some accounts even with an active subscription; this is never
-    retried automatically.
+    xAI refuses some accounts even with an active subscription; this is never retried automatically.
     """
 
     code = "access_denied"
@@ -251,6 +250,13 @@ class AccessDenied(DeviceFlowError):
         "signed in to the account that pays, and whether the approval page said why. If the account is refused "
         "with an active subscription, an API key from console.x.ai (XAI_API_KEY) is the way in."
     )
+
+
+class AlreadySignedIn(DeviceFlowError):
+    """start() while a working sign-in is kept: a quiet second sign-in would replace it. ``force=True`` does."""
+
+    code = "already_signed_in"
+    action = "Call start(force=True) to sign in again (the current sign-in is replaced), or logout() first."
 
 
 class LoginExpired(DeviceFlowError):

@@ -76,23 +76,37 @@ def ensure_private_dir(path: str) -> None:
     """Create ``path`` and any missing parents, each 0700; an existing one must pass ``check_private``.
 
     (``os.makedirs`` gives only the leaf the mode; the parents it creates would be 0755.)
+    A parent that vanishes meanwhile (a sign-out removing its empty slot's
+    folders) is made again.
     """
-    missing = []
-    head = os.path.abspath(path)
-    while not os.path.isdir(head):
-        missing.append(head)
-        parent = os.path.dirname(head)
-        if parent == head:
-            break
-        head = parent
-    for directory in reversed(missing):
+    for attempt in range(3):
+        missing = []
+        head = os.path.abspath(path)
+        while not os.path.isdir(head):
+            missing.append(head)
+            parent = os.path.dirname(head)
+            if parent == head:
+                break
+            head = parent
         try:
-            os.mkdir(directory, _DIR_MODE)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StoreError(f"Cannot create the directory {directory} ({exc.strerror}).") from None
+            for directory in reversed(missing):
+                _make_dir(directory)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise StoreError(f"Cannot create the directory {path} (its parent keeps vanishing).") from None
     check_private(path)
+
+
+def _make_dir(directory: str) -> None:
+    try:
+        os.mkdir(directory, _DIR_MODE)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise  # its parent vanished: the caller walks the path again
+    except OSError as exc:
+        raise StoreError(f"Cannot create the directory {directory} ({exc.strerror}).") from None
 
 
 def _finite(text: str) -> float:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._config import Config
-from ._exceptions import NetworkError, StoreBusy
+from ._exceptions import NetworkError, StoreError
 from ._files import check_private, ensure_private_dir
 
 if TYPE_CHECKING:  # discovery is imported where used: a chat call with a fresh token needs none of it
@@ -70,21 +70,25 @@ class Session:
             self._http_client.close()
 
     @contextlib.contextmanager
-    def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the slot's cross-process file lock; ``StoreBusy`` after ``timeout`` seconds of waiting."""
-        import filelock
+    def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[bool]:
+        """Hold the slot's cross-process lock; ``StoreBusy`` after ``timeout`` seconds of waiting.
 
-        ensure_private_dir(self.paths.home)
-        ensure_private_dir(self.paths.dir)
-        lock = filelock.FileLock(self.paths.lock, timeout=timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise StoreBusy(f"Another process held the xai-oauth lock for over {timeout:g} s.") from None
-        try:
-            yield
-        finally:
-            lock.release()
+        Yields whether the holder may remove the lock file (sign-out does; see ``_lockfile``).
+        """
+        from ._lockfile import exclusive
+
+        held = contextlib.ExitStack()
+        for attempt in range(3):  # a sign-out may remove the slot's empty folder between the two steps
+            ensure_private_dir(self.paths.home)
+            ensure_private_dir(self.paths.dir)
+            try:
+                removable = held.enter_context(exclusive(self.paths.lock, timeout))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise StoreError(f"Cannot make the folder {self.paths.dir}: it keeps vanishing.") from None
+        with held:
+            yield removable
 
     def endpoints(self) -> Endpoints:
         """The issuer's endpoints, from the discovery cache or the network."""

@@ -32,11 +32,13 @@ __all__ = [
     "DEFAULT_PROFILE",
     "ENV_FILE",
     "KEY_PREFIX",
+    "PROFILE_RULE",
     "TRUSTED_NAMES",
     "ENV_FILE_CAP",
     "WORKDIR_NAMES",
     "Settings",
     "check_profile",
+    "is_profile_name",
     "read_env_file",
     "slot_name",
 ]
@@ -114,16 +116,26 @@ def read_env_file(path: str, *, trusted: bool, problems: "list[str] | None" = No
     return found
 
 
+#: What a profile name may be, in the words every face uses when it refuses one.
+PROFILE_RULE = "1-64 letters, digits, '.', '_' or '-' (not starting with '.')"
+
+
+def is_profile_name(profile: object) -> bool:
+    """True when ``profile`` is a safe directory name (``PROFILE_RULE``)."""
+    if not isinstance(profile, str) or not 0 < len(profile) <= 64 or profile.startswith("."):
+        return False
+    return set(profile) <= _PROFILE_CHARS
+
+
 def check_profile(profile: str) -> str:
-    """``profile`` when it is a safe directory name: 1-64 letters, digits, ``.``, ``_``, ``-``, not starting with ``.``.
+    """``profile`` when it is a safe directory name (``PROFILE_RULE``); ``config_invalid`` otherwise.
 
     Checked for ``XAI_OAUTH_PROFILE`` and for ``Config(profile=...)`` alike: the
     profile names a directory under the home that holds the device code.
     """
-    fits = isinstance(profile, str) and 0 < len(profile) <= 64 and not profile.startswith(".")
-    if not fits or not set(profile) <= _PROFILE_CHARS:
+    if not is_profile_name(profile):
         raise ConfigError(
-            "XAI_OAUTH_PROFILE must be 1-64 letters, digits, '.', '_' or '-' (not starting with '.').",
+            f"XAI_OAUTH_PROFILE must be {PROFILE_RULE}.",
             action="Pick a simple profile name such as work or personal.",
         )
     return profile

@@ -12,13 +12,21 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import LoginExpired, MalformedResponse, NoPendingLogin, OAuthError, StoreCorrupt, XaiOAuthError
+from ._exceptions import (
+    AlreadySignedIn,
+    LoginExpired,
+    MalformedResponse,
+    NoPendingLogin,
+    OAuthError,
+    StoreCorrupt,
+    XaiOAuthError,
+)
 from ._files import read_json, remove, write_json
 from ._grants import TOKEN_ANSWER_BYTES, TOKEN_DEADLINE, adopt_journal, grant_in_flight, sign_in
 from ._session import Session
 from ._state import storage_note
 from ._status import listed_default
-from ._vault import Vault
+from ._vault import Vault, read_state_or_empty
 
 if TYPE_CHECKING:
     from ._device import PendingLogin
@@ -35,7 +43,9 @@ def start(session: Session, vault: Vault, force: bool = False) -> dict[str, Any]
     A sign-in already waiting (with at least a minute left) is returned
     again, same code, marked ``resumed``: an agent that calls start() twice,
     or two agents at once, must not replace the code the person is typing.
-    ``force`` asks for a new one anyway.
+    A working sign-in is not replaced either (``AlreadySignedIn``, as
+    ``xai-oauth login`` answers); one that needs a new sign-in
+    (``reauth_required``) is. ``force`` asks for a new code anyway.
     """
     vault.require_keyring()
     config = session.config
@@ -44,6 +54,10 @@ def start(session: Session, vault: Vault, force: bool = False) -> dict[str, Any]
         login = None if force else read_pending(session)
         if login is not None and login.expires_at - now >= RESUME_MIN_SECONDS:
             return {**_started(login, now), "resumed": True}
+        kept = read_state_or_empty(session.paths).get("credential")
+        if not force and isinstance(kept, dict) and not kept.get("reauth_required"):
+            who = kept.get("account") if isinstance(kept.get("account"), str) else None
+            raise AlreadySignedIn(f"Already signed in{' as ' + who if who else ''}.")
         endpoints = session.endpoints()
         answer = session.http.post_form(
             endpoints.device_authorization_endpoint,

@@ -1,5 +1,7 @@
 """Sign-out: revoke the refresh token (RFC 7009), then forget every trace of the slot.
 
+Every trace: the credential, its caches, the conversation key, the slot's
+lock file and its folders, so the home lists as it did before the sign-in.
 Idempotent, and local clean-up never waits on the network or a keyring:
 a failed revocation or an unusable keyring becomes a note, and the files
 still go. A refresh token is only revoked at the issuer that issued it
@@ -40,7 +42,7 @@ def logout(session: Session, vault: Vault) -> dict[str, Any]:
     paths = session.paths
     revoked = False
     notes: list[str] = []
-    with session.locked():
+    with session.locked() as removable:
         try:
             state = adopt_journal(session, vault)  # an interrupted refresh's newer token is the one to revoke
             credential, _ = vault.load(state)
@@ -73,10 +75,29 @@ def logout(session: Session, vault: Vault) -> dict[str, Any]:
             for leftover_path in glob.glob(os.path.join(glob.escape(paths.dir), pattern)):
                 remove(leftover_path)
         remove_legacy(paths.home)  # old files no issuer could adopt
+        if removable:  # while held: a process that opened it meanwhile sees it gone and locks the new one
+            remove(paths.lock)
+    _remove_empty_dirs(paths)
     result: dict[str, Any] = {"status": "logged_out", "revoked": revoked, "was_signed_in": was_signed_in}
     if notes:
         result["notes"] = notes
     return result
+
+
+def _remove_empty_dirs(paths: Any) -> None:
+    """The slot's folder, its issuer's and ``accounts/`` when nothing else is left in them: no trace of the sign-in.
+
+    A folder another process has just put something in stays (rmdir refuses
+    a folder that is not empty), and one that process was about to use is
+    made again by ``ensure_private_dir``.
+    """
+    for folder in (paths.dir, os.path.dirname(paths.dir), paths.accounts):
+        if os.path.abspath(folder) == os.path.abspath(paths.home):
+            return
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
 
 
 def _forget_keyring_entry(vault: Vault, meta: dict[str, Any] | None, notes: list[str]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._conversation import HEADLESS
-from ._exceptions import MalformedResponse
+from ._exceptions import MalformedResponse, NotSignedIn
 from ._json_text import fault_in
 from ._models import (
     API_KEY_PREFIX,
@@ -29,6 +29,7 @@ from ._models import (
     parse_model,
     sendable,
 )
+from ._transport_rules import signed_out
 from .wire._answers import read_answer
 from .wire._requests import build_request, without_inline_citations
 from .wire._streams import new_stream
@@ -142,11 +143,19 @@ def _prepare(
     search: Any,
     lane: str | None,
 ) -> tuple[ModelChoice, dict[str, Any]]:
-    """The model choice (which credential, lane and path) and the request body for it."""
+    """The model choice (which credential, lane and path) and the request body for it.
+
+    A subscription model with nobody signed in is refused here, before the
+    conversation key is made: a chat that cannot be sent leaves no file behind
+    (after a sign-out, none of the sign-in's).
+    """
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     lane = RESPONSES if search else lane
-    choice = parse_model(model or default_model(account), signed_in=account.signed_in(), lane=lane)
+    signed_in = account.signed_in()
+    choice = parse_model(model or default_model(account), signed_in=signed_in, lane=lane)
+    if choice.credential == "subscription" and not signed_in:
+        raise signed_out(NotSignedIn("Nobody is signed in."), account.config, choice.display_id)
     proxy = choice.credential == "subscription" and account.config.on_proxy
     body = build_request(choice, messages, stream=stream, thinking=thinking, params=params, proxy=proxy, search=search)
     fault = fault_in(body)  # a lone surrogate or a NaN, refused by name before the conversation id hashes it

@@ -29,6 +29,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._exceptions import NotSignedIn
 from ._retry import API_RETRIES, RetryPolicy
 from ._transport_rules import (
     Fail,
@@ -44,6 +45,7 @@ from ._transport_rules import (
     move_for,
     next_move,
     refusal,
+    signed_out,
     target,
     url,
 )
@@ -95,8 +97,13 @@ class Transport:
         self.config, self.keeper, self.http, self.sleep, self.policy = config, keeper, http, sleep, policy
         self.now = now
 
-    def token(self, credential: str) -> str:
-        return api_key(self.config) if credential == "api_key" else self.keeper.access_token()
+    def token(self, credential: str, what: str = "") -> str:
+        if credential == "api_key":
+            return api_key(self.config)
+        try:
+            return self.keeper.access_token()
+        except NotSignedIn as error:
+            raise signed_out(error, self.config, what) from None
 
     def request(
         self,
@@ -118,7 +125,7 @@ class Transport:
         """
         aim = target(self.config, credential, what, model_id=model_id, media=media)
         where = url(aim, path)
-        now = Try.first(self.token(credential), self.config)
+        now = Try.first(self.token(credential, what), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             if body is None:
@@ -149,7 +156,7 @@ class Transport:
 
         aim = target(self.config, credential, what, model_id=model_id)
         where = url(aim, path)
-        now = Try.first(self.token(credential), self.config)
+        now = Try.first(self.token(credential, what), self.config)
         while True:
             sent = headers(aim, now.token, now.version, extra_headers)
             with self.http().open_event_stream(where, body, headers=sent, timeout=timeout) as opened:

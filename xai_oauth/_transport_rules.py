@@ -54,6 +54,7 @@ __all__ = [
     "next_move",
     "refusal",
     "settings_disagree",
+    "signed_out",
     "target",
     "url",
 ]
@@ -172,6 +173,24 @@ def api_key(config: Config) -> str:
             action="Set XAI_API_KEY (or put it in .env.xai), or use xai-grok/<model>.",
         )
     return config.api_key
+
+
+def signed_out(error: NotSignedIn, config: Config, what: str) -> NotSignedIn:
+    """``error`` for a subscription model (``what``: ``xai-grok/<id>``), naming the API key's id when one is set.
+
+    After a sign-out with ``XAI_API_KEY`` still set, the same model usually
+    answers as ``xai/<id>``; saying "set XAI_API_KEY" there would send the
+    person looking for something they already have.
+    """
+    if not config.api_key or not what.startswith("xai-grok/"):
+        return error
+    same = "xai/" + what.removeprefix("xai-grok/")
+    return NotSignedIn(
+        f"Nobody is signed in, so the subscription cannot answer for {what}.",
+        action=f"Ask for {same} instead: the API key (XAI_API_KEY) is set. Or call start() to sign in with a "
+        "subscription.",
+        use_model=same,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ import argparse
 import secrets
 import sys
 import time
+from typing import NoReturn
 
+from .._cli_output import EXIT_FAILED, EXIT_USAGE, print_error
 from .._tiers import TIERS, describe_tier
 from ._control import TOKEN_HEADER
 from ._server import HIGHEST_PORT, Emulator
@@ -30,9 +32,15 @@ def _port(text: str) -> int:
     return port
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse exits 2, which means "sign-in denied" to the command
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     tiers = ", ".join(f"{level} {tier.name}" for level, tier in sorted(TIERS.items()))
-    parser = argparse.ArgumentParser(prog="xai-oauth emulator", description=DESCRIPTION)
+    parser = _Parser(prog="xai-oauth emulator", description=DESCRIPTION)
     parser.add_argument(
         "--port",
         type=_port,
@@ -97,15 +105,27 @@ def banner(emulator: Emulator) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     api_key = None if args.no_api_key else args.api_key or "xai-emulator-" + secrets.token_hex(16)
-    emulator = Emulator(
-        port=args.port,
-        tier=args.tier,
-        access_token_lifetime=args.token_lifetime,
-        interval=1 if args.demo else args.interval,
-        auto_approve=args.auto_approve,
-        api_key=api_key,
-        api_bills_oauth=args.api_bills_oauth,
-    )
+    try:
+        emulator = Emulator(
+            port=args.port,
+            tier=args.tier,
+            access_token_lifetime=args.token_lifetime,
+            interval=1 if args.demo else args.interval,
+            auto_approve=args.auto_approve,
+            api_key=api_key,
+            api_bills_oauth=args.api_bills_oauth,
+        )
+    except OSError as exc:  # the port (or the chat proxy's, the next one) is taken: say so, as serve does
+        where = (
+            f"127.0.0.1:{args.port}, or on {args.port + 1} beside it for the chat proxy" if args.port else "127.0.0.1"
+        )
+        print_error(
+            {
+                "message": f"Cannot listen on {where} ({exc.strerror}).",
+                "action": "Pick another --port (0 takes free ones), or stop what is using it.",
+            }
+        )
+        return EXIT_FAILED
     with emulator:
         if args.demo:
             from ._demo import run_demo

@@ -201,7 +201,7 @@ async def add_account(request: Request) -> Response:
     """Start a device sign-in for a new profile: the link and code a person opens; ``/poll`` finishes it."""
     from .._account import Account
     from .._config import Config
-    from .._settings import check_profile
+    from .._settings import PROFILE_RULE, check_profile
 
     admin = _admin(request)
     try:
@@ -209,8 +209,8 @@ async def add_account(request: Request) -> Response:
         profile = check_profile(body.get("profile"))  # type: ignore[arg-type]
     except RequestRejected as error:
         return _error(400, "invalid_request", f'{error.message} Send {{"profile": "NAME"}} as JSON.')
-    except ConfigError as error:
-        return _error(400, "invalid_request", error.message)
+    except ConfigError:
+        return _error(400, "invalid_request", f"profile must be {PROFILE_RULE}.")
     if admin.member(profile) is not None:
         return _error(409, "conflict", f"The profile {profile} is already in the pool.")
     account = admin.signins.get(profile) or Account(Config.from_env({**os.environ, "XAI_OAUTH_PROFILE": profile}))

@@ -25,12 +25,25 @@ from dataclasses import dataclass, field
 from .._exceptions import ConfigError, StoreError
 from .._files import ensure_private_dir
 
-__all__ = ["KEY_PREFIX", "ClientKeys", "checked_keys", "home_key", "load_client_keys", "presented_key", "read_key"]
+__all__ = [
+    "ENV_KEYS",
+    "KEY_PREFIX",
+    "MIN_KEY_LENGTH",
+    "ClientKeys",
+    "checked_keys",
+    "chosen_keys",
+    "home_key",
+    "load_client_keys",
+    "presented_key",
+    "read_key",
+]
 
 #: A prefix that says what the key is (and that it is not an xAI key) when a person finds it in a config file.
 KEY_PREFIX = "sk-xai-oauth-"
 KEY_FILE = "serve-key"
 ENV_KEYS = "XAI_OAUTH_SERVE_KEYS"
+#: The shortest key that may guard a port.
+MIN_KEY_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -58,14 +71,27 @@ class ClientKeys:
 
 def load_client_keys(home: str, explicit: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> ClientKeys:
     """The server's client keys: ``explicit``, else the environment's, else the home's (made on first use)."""
+    return chosen_keys(explicit, environ) or ClientKeys(
+        (home_key(home, KEY_FILE),), os.path.join(home, KEY_FILE), False
+    )
+
+
+def chosen_keys(explicit: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> ClientKeys | None:
+    """The keys the person chose (``--api-key``, else ``XAI_OAUTH_SERVE_KEYS``), or None when they chose none.
+
+    A blank key is refused (``config_invalid``), never skipped: ``--api-key ''``
+    or ``XAI_OAUTH_SERVE_KEYS=,`` is a key someone meant to give (an unset shell
+    variable, say), and skipping it would fall back to the home's key, on
+    whatever address the server was asked to bind. An empty
+    ``XAI_OAUTH_SERVE_KEYS`` is unset, as everywhere else.
+    """
     environ = os.environ if environ is None else environ
-    chosen = [key.strip() for key in explicit if key.strip()]
-    if chosen:
-        return ClientKeys(tuple(checked_keys(chosen, "--api-key")), "--api-key", True)
-    listed = [key.strip() for key in environ.get(ENV_KEYS, "").split(",") if key.strip()]
+    if explicit:
+        return ClientKeys(tuple(checked_keys([key.strip() for key in explicit], "--api-key")), "--api-key", True)
+    listed = environ.get(ENV_KEYS, "")
     if listed:
-        return ClientKeys(tuple(checked_keys(listed, ENV_KEYS)), ENV_KEYS, True)
-    return ClientKeys((home_key(home, KEY_FILE),), os.path.join(home, KEY_FILE), False)
+        return ClientKeys(tuple(checked_keys([key.strip() for key in listed.split(",")], ENV_KEYS)), ENV_KEYS, True)
+    return None
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -79,10 +105,14 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 def checked_keys(keys: list[str], where: str) -> list[str]:
     """``keys`` when each is long enough to guard a port; ``config_invalid`` naming ``where`` otherwise."""
-    short = [key for key in keys if len(key) < 16]
-    if short:
+    if not keys or not all(keys):
         raise ConfigError(
-            f"A key from {where} is shorter than 16 characters.",
+            f"A key from {where} is empty.",
+            action=f"Give {where} a long random key (or leave it out: the server makes one and keeps it in its home).",
+        )
+    if any(len(key) < MIN_KEY_LENGTH for key in keys):
+        raise ConfigError(
+            f"A key from {where} is shorter than {MIN_KEY_LENGTH} characters.",
             action="Use a long random key (or none: the server makes one and keeps it in its home).",
         )
     return keys
@@ -128,7 +158,7 @@ def read_key(path: str) -> str:
                 action=f"Delete {path}; the server makes a new key on its next start.",
             )
         key = handle.read(1024).decode("utf-8", "replace").strip()
-    if len(key) < 16:
+    if len(key) < MIN_KEY_LENGTH:
         raise StoreError(
             f"{path} holds no usable key.", action=f"Delete {path}; the server makes a new key on its next start."
         )

@@ -36,7 +36,7 @@ from typing import Any
 
 from .._exceptions import ConfigError, XaiOAuthError
 
-__all__ = ["banner", "parse_model_map", "pool_accounts", "serve"]
+__all__ = ["banner", "parse_model_map", "pool_accounts", "serve", "serving"]
 
 #: uvicorn closes a kept-alive connection idle this long (seconds).
 IDLE_KEEPALIVE = 30
@@ -46,24 +46,34 @@ MAX_CONNECTIONS = 256
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the server until interrupted; 0 on a clean stop, 1 when it cannot start."""
+    """Run the server until interrupted; 0 on a clean stop, 1 when it cannot start.
+
+    What the person asked for that cannot work (a blank or short key, a key
+    missing for a reachable address, a model map that does not parse) is a
+    ``UsageError``: the command prints it under ``serve``'s usage and exits 64,
+    before any account, key file or socket is touched.
+    """
     try:
         import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401 - checked here so the message can name the extra
     except ImportError:
+        from .._install import extra_install_line
+
         print(
-            "xai-oauth serve needs the server's packages: pip install 'xai-oauth[serve]' "
-            "(Starlette, uvicorn and prometheus_client); the other commands work without them.",
+            "error: xai-oauth serve needs the server's packages (Starlette, uvicorn and prometheus_client); "
+            "the other commands work without them.\n"
+            f"  → Install them into the Python that runs xai-oauth: {extra_install_line('serve')}",
             file=sys.stderr,
         )
         return 1
-    from .._routes import is_loopback_host
+    from .._cli_output import print_error
     from ._admin import load_admin_key
     from ._app import ServeSettings, create_app
     from ._keys import load_client_keys
     from ._streaming import keepalive_seconds
 
+    chosen, model_map = _asked(args)
     try:
         accounts = pool_accounts(getattr(args, "profiles", None), all_profiles=getattr(args, "all_profiles", False))
         account = accounts[0]
@@ -73,16 +83,11 @@ def serve(args: argparse.Namespace) -> int:
                 "Nobody is signed in here and no API key is set, so the server would have nothing to serve.",
                 action="Run `xai-oauth login` first (or set XAI_API_KEY).",
             )
-        if not is_loopback_host(args.host) and not (args.api_key or os.environ.get("XAI_OAUTH_SERVE_KEYS")):
-            raise ConfigError(
-                f"--host {args.host} is reachable from other machines, and no client key was chosen for it.",
-                action="Pass --api-key with a long random key (or set XAI_OAUTH_SERVE_KEYS), or bind 127.0.0.1.",
-            )
-        keys = load_client_keys(account.paths.home, args.api_key or ())
+        keys = chosen or load_client_keys(account.paths.home)
         admin_keys = load_admin_key(account.paths.home, getattr(args, "admin_key", None))
         settings = ServeSettings(
             keys=keys,
-            model_map=parse_model_map(args.model_map),
+            model_map=model_map,
             strategy=getattr(args, "strategy", "fill-first"),
             admin_keys=admin_keys,
             admin_from_anywhere=bool(getattr(args, "admin_from_anywhere", False)),
@@ -91,7 +96,7 @@ def serve(args: argparse.Namespace) -> int:
         )
         listener = _bind(args.host, args.port)
     except XaiOAuthError as error:
-        print(f"error: {error.message}\n{error.action}", file=sys.stderr)
+        print_error({"message": error.message, "action": error.action})
         return 1
     _log_to_stderr(debug=bool(os.environ.get("XAI_OAUTH_DEBUG")))
     app = create_app(settings, accounts)
@@ -122,6 +127,30 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _asked(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+    """The client keys the person chose (None: the home's) and the model map; ``UsageError`` when they cannot work.
+
+    Their environment stand-ins (``XAI_OAUTH_SERVE_KEYS``, ``XAI_OAUTH_MODEL_MAP``)
+    are part of how the server was asked to run, so their faults are usage
+    errors too, and say where they came from.
+    """
+    from .._cli_output import UsageError
+    from .._routes import is_loopback_host
+    from ._keys import ENV_KEYS, chosen_keys
+
+    try:
+        chosen = chosen_keys(args.api_key or (), os.environ)
+        model_map = parse_model_map(args.model_map)
+    except ConfigError as error:
+        raise UsageError(f"{error.message} {error.action}") from None
+    if chosen is None and not is_loopback_host(args.host):
+        raise UsageError(
+            f"--host {args.host} is reachable from other machines, and no client key was chosen for it. "
+            f"Pass --api-key with a long random key (or set {ENV_KEYS}), or bind 127.0.0.1."
+        )
+    return chosen, model_map
 
 
 def _log_to_stderr(*, debug: bool) -> None:
@@ -206,6 +235,21 @@ def pool_accounts(profiles: list[str] | None, *, all_profiles: bool = False) -> 
     return accounts
 
 
+def serving(account: Any, *pooled: Any) -> str:
+    """What the banner says is served, as a sentence: one subscription, the API key alone, or a pool."""
+    if pooled:
+        people = [f"{a.config.profile} ({a.status().get('account') or 'who is unknown'})" for a in (account, *pooled)]
+        return f"{len(people)} Grok subscriptions pooled as one local endpoint: {', '.join(people)}"
+    if account.signed_in():
+        who = account.status().get("account")
+        return (
+            f"the Grok subscription of {who}, as a local endpoint"
+            if who
+            else "your Grok subscription, as a local endpoint"
+        )
+    return "your xAI API key (XAI_API_KEY), as a local endpoint; nobody is signed in, so no subscription is served"
+
+
 def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: Any = None) -> str:
     """What a person needs to point their tools at this server; the client key only when it was made here.
 
@@ -217,10 +261,7 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: A
         key, where = "<your key>", f"the key from {keys.source}"
     else:
         key, where = keys.keys[0], f"kept in {keys.source}; this is your own key for your own tools, not an xAI key"
-    who = account.status().get("account") or "the API key only"
-    if pooled:
-        people = [f"{a.config.profile} ({a.status().get('account') or 'unknown'})" for a in (account, *pooled)]
-        who = f"a pool of {len(people)} accounts: {', '.join(people)};"
+    what = serving(account, *pooled)
     managed = ""
     if admin is not None:
         managed = (
@@ -229,7 +270,7 @@ def banner(host: str, port: int, keys: Any, account: Any, *pooled: Any, admin: A
             f"    admin key {'from ' if admin.configured else 'kept in '}{admin.source} (not shown here); "
             f"`xai-oauth pool --port {port}` reads it\n"
         )
-    return f"""xai-oauth serve: the Grok subscription of {who} as a local endpoint.
+    return f"""xai-oauth serve: {what}.
   OpenAI-compatible:    {base}   (chat/completions, responses, models, images, videos)
   Anthropic-compatible: http://{shown}:{port}   (/v1/messages)
   Client key ({where}):
