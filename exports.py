@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from xai_oauth._client import Client
+    from xai_oauth.api._client import Client
 
 __all__ = ["chat", "image", "logout", "models", "poll", "refresh", "start", "status", "usage", "video", "video_status"]
 
@@ -131,7 +131,7 @@ def _with_models(client: Client, result: dict[str, Any]) -> dict[str, Any]:
 def status() -> dict[str, Any]:
     """Where the sign-in stands, offline: connected, state, tier, expires_in, storage, models."""
     try:
-        from xai_oauth._status import current_status
+        from xai_oauth.auth._status import current_status
 
         return current_status()
     except Exception as exc:  # noqa: BLE001 - the contract: never raise
@@ -275,7 +275,7 @@ def logout() -> dict[str, Any]:
 
 def _call(action: Callable[[Client], dict[str, Any]]) -> dict[str, Any]:
     try:
-        from xai_oauth._client import Client
+        from xai_oauth.api._client import Client
 
         with Client() as client:
             return _json_safe({"ok": True, **action(client)})

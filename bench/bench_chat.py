@@ -87,8 +87,8 @@ def time_process(code: str, env: dict[str, str]) -> float:
 def _sdk_env(env: dict[str, str], *, subscription: bool) -> dict[str, str]:
     """The SDK's route, bearer and headers, exactly as ``exports.chat`` sends them on that route."""
     from xai_oauth import Config
-    from xai_oauth._account import Account
     from xai_oauth._routes import proxy_headers
+    from xai_oauth.auth._account import Account
 
     config = Config.from_env(env)
     if subscription:

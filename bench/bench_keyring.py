@@ -53,8 +53,8 @@ print(json.dumps({"ok": True, "text": "".join(text)}))
 def _bare_env(emulator: Emulator, env: dict[str, str]) -> dict[str, str]:
     """The bare POST's request: the proxy URL, body and headers exactly as ``exports.chat`` sends them."""
     from xai_oauth import Config
-    from xai_oauth._account import Account
     from xai_oauth._routes import proxy_headers
+    from xai_oauth.auth._account import Account
 
     config = Config.from_env(env)
     with Account(config) as account:

@@ -121,7 +121,7 @@ def straight_at_proxy(env: dict[str, str]) -> Call:
     """The chat proxy with the signed-in account's bearer and the proxy's headers, as the server sends them."""
     from xai_oauth import Account, Config
     from xai_oauth._models import parse_model
-    from xai_oauth._transport import headers, target
+    from xai_oauth.transport._send import headers, target
 
     config = Config.from_env(env)
     with Account(config) as account:

@@ -137,7 +137,7 @@ class Emulated:
 #: the concurrency row would measure the emulator's accept queue, not the server.
 _EMULATOR_WITH_BACKLOG = (
     "import sys; from xai_oauth.emulator import _server; _server._QuietServer.request_queue_size = 256; "
-    "from xai_oauth.emulator.__main__ import main; sys.exit(main({args!r}))"
+    "from xai_oauth.cli._emulator import main; sys.exit(main({args!r}))"
 )
 
 

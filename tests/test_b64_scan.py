@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xai_oauth import MalformedResponse
-from xai_oauth._b64_scan import B64Scanner
-from xai_oauth._media import read_images
+from xai_oauth.api._b64_scan import B64Scanner
+from xai_oauth.api._media_rules import read_images
 
 
 class Sinks:

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 import exports
-import xai_oauth._client  # noqa: F401 - loaded before its Account is patched below
+import xai_oauth.api._client  # noqa: F401 - loaded before its Account is patched below
 from xai_oauth import Account
 from xai_oauth._exceptions import XaiOAuthError
 from xai_oauth.emulator import Emulator, Fault
@@ -83,7 +83,7 @@ def test_in_process_outputs_carry_no_secret(
         server.queue(path, answer)
     clock = FakeClock()
     account = Account(transport=server.transport(), now=clock, sleep=clock.sleep)
-    monkeypatch.setattr("xai_oauth._client.Account", lambda *a, **k: account)
+    monkeypatch.setattr("xai_oauth.api._client.Account", lambda *a, **k: account)
     monkeypatch.setenv("XAI_BASE_URL", "https://api.x.ai/v1")
     outputs: list[Any] = []
     for call in (

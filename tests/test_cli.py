@@ -283,7 +283,7 @@ def test_emulator_command_serves_and_its_banner_is_enough_to_sign_in(tmp_path: P
 
 
 def test_emulator_help_is_plain_and_complete() -> None:
-    from xai_oauth.emulator.__main__ import _parser
+    from xai_oauth.cli._emulator import _parser
 
     parser = _parser()
     assert "``" not in parser.format_help()
@@ -336,7 +336,7 @@ def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_
 
 
 def test_qr_code_of_the_link(capsys: pytest.CaptureFixture[str]) -> None:
-    from xai_oauth._cli_login import print_qr
+    from xai_oauth.cli._login import print_qr
 
     print_qr("https://accounts.x.ai/device?user_code=ABCD-EFGH")
     drawn = capsys.readouterr().out
@@ -431,7 +431,7 @@ def test_declining_a_new_sign_in_keeps_the_current_one_and_says_so(terminal: Ter
 
 
 def test_a_missing_dependency_names_the_real_skill_folder(terminal: Terminal) -> None:
-    without_httpx2 = "import sys; sys.modules['httpx2'] = None; from xai_oauth._cli import main; sys.exit(main())"
+    without_httpx2 = "import sys; sys.modules['httpx2'] = None; from xai_oauth.cli._main import main; sys.exit(main())"
     done = subprocess.run(
         [sys.executable, "-c", without_httpx2, "chat", "-m", "xai/grok-4.3", "hi"],
         env={**terminal.env, "XAI_API_KEY": "xai-k"},
@@ -453,9 +453,19 @@ def test_an_issuer_without_a_scheme_is_named_as_such(terminal: Terminal) -> None
 
 def test_status_from_the_command_loads_no_client(terminal: Terminal) -> None:
     """The command's status is as light as the export's: no HTTP client, no JWT, no keyring."""
-    code = "import sys; from xai_oauth._cli import main; main(['status']); print(*sorted(sys.modules), file=sys.stderr)"
+    code = (
+        "import sys; from xai_oauth.cli._main import main; main(['status']); "
+        "print(*sorted(sys.modules), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=terminal.env, capture_output=True, text=True, timeout=60)
     loaded = set(done.stderr.split())
-    assert "xai_oauth._cli_account" in loaded  # the modules were listed
-    heavy = {"httpx2", "jwt", "keyring", "xai_oauth._client", "xai_oauth._account", "xai_oauth._media"}
+    assert "xai_oauth.cli._account" in loaded  # the modules were listed
+    heavy = {
+        "httpx2",
+        "jwt",
+        "keyring",
+        "xai_oauth.api._client",
+        "xai_oauth.auth._account",
+        "xai_oauth.api._media_rules",
+    }
     assert not loaded & heavy

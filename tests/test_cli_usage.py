@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from xai_oauth._cli import _parse, _parser
+from xai_oauth.cli._main import _parse, _parser
 from xai_oauth.emulator import Emulator
 
 from .conftest import ROOT
@@ -215,7 +215,9 @@ def test_serve_refuses_what_cannot_work_as_a_usage_error(
 
 
 def test_a_missing_serve_extra_names_this_interpreter_and_this_checkout(terminal: Terminal) -> None:
-    without_uvicorn = "import sys; sys.modules['uvicorn'] = None; from xai_oauth._cli import main; sys.exit(main())"
+    without_uvicorn = (
+        "import sys; sys.modules['uvicorn'] = None; from xai_oauth.cli._main import main; sys.exit(main())"
+    )
     done = subprocess.run(
         [sys.executable, "-c", without_uvicorn, "serve"], env=terminal.env, capture_output=True, text=True, timeout=60
     )
@@ -231,7 +233,7 @@ def test_an_install_from_elsewhere_is_named_by_where_pip_got_it(monkeypatch: pyt
     import json
     from importlib import metadata
 
-    from xai_oauth import _install
+    from xai_oauth.server import _install
 
     recorded: dict[str, object] = {}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xai_oauth._cli_output import in_commands
+from xai_oauth.cli._output import in_commands
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._demo import approve_in_browser
 

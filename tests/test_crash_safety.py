@@ -21,15 +21,9 @@ import pytest
 
 import exports
 from xai_oauth import Account, Config
-from xai_oauth._exceptions import (
-    MalformedResponse,
-    NetworkError,
-    ReauthRequired,
-    RefreshUnconfirmed,
-    StoreError,
-)
-from xai_oauth._http import Http
-from xai_oauth._vault import Vault
+from xai_oauth._exceptions import MalformedResponse, NetworkError, ReauthRequired, RefreshUnconfirmed, StoreError
+from xai_oauth.auth._vault import Vault
+from xai_oauth.transport._http import Http
 
 from .conftest import account_dir
 from .support.fake_server import FakeAuthServer, FakeClock
@@ -89,7 +83,7 @@ class TestJournal:
     ) -> None:
         server.queue(TOKEN, token_answer(clock(), refresh="CANARY-REFRESH-2"))
         with monkeypatch.context() as patch:
-            patch.setattr("xai_oauth._journal.GrantJournal.close", lambda self: None)  # saved, then died
+            patch.setattr("xai_oauth.store._journal.GrantJournal.close", lambda self: None)  # saved, then died
             signed_in.refresh(force=True)
         assert (account_dir() / "journal.json").exists()
         server.queue(TOKEN, token_answer(clock(), refresh="CANARY-REFRESH-3"))
@@ -141,7 +135,7 @@ class TestFullDisk:
             raise OSError(errno.ENOSPC, "No space left on device")
 
         with monkeypatch.context() as patch, pytest.raises(StoreError) as caught:
-            patch.setattr("xai_oauth._journal.os.write", full)
+            patch.setattr("xai_oauth.store._journal.os.write", full)
             signed_in.refresh(force=True)
         assert "nothing was sent" in caught.value.message and server.count[TOKEN] == 1
         assert signed_in.status()["state"] == "connected" and stored_refresh_token() == "CANARY-REFRESH-1"
@@ -155,7 +149,7 @@ class TestFullDisk:
             raise StoreError(f"Cannot write {path} (No space left on device).")
 
         with monkeypatch.context() as patch, pytest.raises(StoreError):
-            patch.setattr("xai_oauth._store.write_json", full)
+            patch.setattr("xai_oauth.store._backends.write_json", full)
             signed_in.refresh(force=True)
         # space again:
         assert fresh(server, clock).access_token()

@@ -22,8 +22,8 @@ import pytest
 
 import xai_oauth
 from xai_oauth._exceptions import NetworkError
-from xai_oauth._http import AsyncEventStream, AsyncHttp, EventStream, Http
 from xai_oauth.emulator import Emulator, Fault
+from xai_oauth.transport._http import AsyncEventStream, AsyncHttp, EventStream, Http
 
 from .conftest import ROOT
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from xai_oauth.cli._emulator import banner, main
 from xai_oauth.emulator import Emulator
-from xai_oauth.emulator.__main__ import banner, main
 
 TOKEN_HEADER = "X-Emulator-Token"
 

@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 import exports
 from xai_oauth._config import Config
 from xai_oauth._exceptions import ConfigError, StoreError, XaiOAuthError
-from xai_oauth._files import read_json, write_json
 from xai_oauth._numbers import bounded
 from xai_oauth._redact import forget_secrets, redact, remember_secret, scrub
-from xai_oauth._retry import retry_delay
 from xai_oauth._routes import is_subscription_url, require_https, same_origin, split_url
 from xai_oauth._settings import ENV_FILE_CAP, Settings, read_env_file
-from xai_oauth._store import AccessTokenCache
+from xai_oauth.store._backends import AccessTokenCache
+from xai_oauth.store._files import read_json, write_json
+from xai_oauth.transport._retry import retry_delay
 
 ROOT = Path(__file__).resolve().parent.parent
 fifo_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
@@ -134,7 +134,7 @@ def test_a_fifo_in_the_home_is_a_clear_store_error_not_a_hang(tmp_path: Path, na
 
 @fifo_only
 def test_a_fifo_as_the_journal_is_read_as_a_torn_entry_not_waited_on(tmp_path: Path) -> None:
-    from xai_oauth._journal import JournalEntry, read_journal
+    from xai_oauth.store._journal import JournalEntry, read_journal
 
     os.mkfifo(tmp_path / "journal.json", 0o600)
     assert finishes(lambda: read_journal(str(tmp_path / "journal.json"))) == JournalEntry(None, None, None, None)
@@ -182,7 +182,7 @@ def test_the_emulator_keeps_loopback_because_its_issuer_is_loopback() -> None:
 def test_auth_gives_no_bearer_to_a_loopback_gateway_for_a_real_sign_in() -> None:
     """The developer's ``Auth`` on an httpx2 client: a request to a local gateway leaves without the bearer."""
     httpx2 = pytest.importorskip("httpx2")
-    from xai_oauth._auth import Auth
+    from xai_oauth.api._auth import Auth
 
     class NoTokenHere:
         config = Config(base_url="http://127.0.0.1:4000/v1")
@@ -218,7 +218,7 @@ def test_a_timeout_setting_out_of_range_is_config_invalid(value: str) -> None:
 
 @given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()))
 def test_a_retry_after_that_is_not_finite_is_never_reported_or_waited(retry_after: float | None) -> None:
-    from xai_oauth._api_errors import api_error
+    from xai_oauth.transport._api_errors import api_error
 
     error = api_error(429, {}, credential="subscription", model="xai-grok/m", retry_after=retry_after)
     said = error.details.get("retry_after")
@@ -298,7 +298,7 @@ def test_remembered_secrets_are_scrubbed_whatever_their_shape(canaries: list[str
 
 
 def test_tokens_loaded_from_a_store_are_remembered(tmp_path: Path) -> None:
-    from xai_oauth._store import FileStore
+    from xai_oauth.store._backends import FileStore
 
     forget_secrets()
     token = "11111111-2222-3333-4444-555555555555"

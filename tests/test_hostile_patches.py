@@ -7,9 +7,9 @@ import math
 import pytest
 
 from xai_oauth._exceptions import MalformedResponse
-from xai_oauth._http import parse_retry_after
-from xai_oauth._media import read_video_job, require_media_host
 from xai_oauth._redact import forget_secrets, scrub
+from xai_oauth.api._media_rules import read_video_job, require_media_host
+from xai_oauth.transport._http import parse_retry_after
 
 
 @pytest.mark.parametrize("value", ["inf", "Infinity", "nan", "1e400", "-inf", str(10**400)])
@@ -36,8 +36,8 @@ def test_a_download_address_that_cannot_be_read_is_refused(url: str) -> None:
 
 
 def test_device_codes_and_tokens_are_remembered_for_scrub() -> None:
-    from xai_oauth._device import PendingLogin
-    from xai_oauth._tokens import Credential
+    from xai_oauth.auth._device_rules import PendingLogin
+    from xai_oauth.store._credential import Credential
 
     forget_secrets()
     try:

@@ -44,8 +44,12 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
-    """Every module of ours that ``name`` imports, wherever in the file the import stands."""
+def imported_modules(name: str, path: Path, known: set[str], *, type_only: bool = True) -> set[str]:
+    """Every module of ours that ``name`` imports, wherever in the file the import stands.
+
+    Imports under ``if TYPE_CHECKING:`` count unless ``type_only`` is False: they never run, but a type-only
+    import that closes a circle still means two modules know each other (then the shared type moves down).
+    """
     tree = ast.parse(path.read_text(), str(path))
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
@@ -60,7 +64,7 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
                 edges.add(base)
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test) and not type_only:
             for child in node.orelse:
                 visit(child)
             return
@@ -86,10 +90,10 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     return edges
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(*, type_only: bool = True) -> dict[str, set[str]]:
     found = sources()
     known = set(found)
-    graph = {name: imported_modules(name, path, known) for name, path in found.items()}
+    graph = {name: imported_modules(name, path, known, type_only=type_only) for name, path in found.items()}
     # A package's __init__ runs before any of its modules: importing a.b imports a too.
     for name in list(graph):
         parent = name.rpartition(".")[0]
@@ -145,15 +149,109 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     assert any("exports" in circle for circle in cycles(graph))
 
 
-def test_imports_inside_functions_and_not_under_type_checking_count(tmp_path: Path) -> None:
+def test_imports_inside_functions_and_under_type_checking_count(tmp_path: Path) -> None:
     planted = tmp_path / "xai_oauth" / "_planted.py"
     planted.parent.mkdir()
     planted.write_text(
-        "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from ._client import Client\n"
-        "def later():\n    from . import _account\n    from ._http import Http\n"
+        "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from .api._client import Client\n"
+        "def later():\n    from .auth import _account\n    from .transport._http import Http\n"
     )
-    known = {"xai_oauth", "xai_oauth._client", "xai_oauth._account", "xai_oauth._http"}
-    assert imported_modules("xai_oauth._planted", planted, known) == {"xai_oauth._account", "xai_oauth._http"}
+    known = {"xai_oauth", "xai_oauth.api._client", "xai_oauth.auth._account", "xai_oauth.transport._http"}
+    runs = {"xai_oauth.auth._account", "xai_oauth.transport._http"}
+    assert imported_modules("xai_oauth._planted", planted, known, type_only=False) == runs
+    assert imported_modules("xai_oauth._planted", planted, known) == {*runs, "xai_oauth.api._client"}
+
+
+#: The house from the ground up: a room (a folder directly in the package, or a module directly in it) may import
+#: only rooms below it. The shared leaves stand lowest; ``store`` is the first folder (the settings read files
+#: through it); the faces (the package's lazy public names, ``exports``, the command) stand on top, the emulator
+#: beside them; a ``__main__`` is an entry point nothing imports.
+FLOORS = (
+    "_version",
+    "_numbers",
+    "_redact",
+    "_tiers",
+    "_exceptions",
+    "_models",
+    "_routes",
+    "store",
+    "_settings",
+    "_config",
+    "wire",
+    "transport",
+    "auth",
+    "api",
+    "xai_oauth",
+    "server",
+    "emulator",
+    "exports",
+    "cli",
+    "__main__",
+    "emulator.__main__",
+)
+MAX_FLOORS = 12
+MAX_TOP_MODULES = 15
+
+
+def room_of(module: str) -> str:
+    """The room a module stands in: its folder under the package, or itself when it stands in the package."""
+    parts = module.split(".")
+    if parts[0] != "xai_oauth" or len(parts) == 1:
+        return module
+    if parts[-1] == "__main__":
+        return ".".join(parts[1:])
+    return parts[1]
+
+
+def room_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    rooms: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        here = room_of(module)
+        rooms.setdefault(here, set()).update(room_of(other) for other in imported if room_of(other) != here)
+    return rooms
+
+
+def floors(rooms: dict[str, set[str]]) -> int:
+    """The longest chain of imports between rooms, counted in rooms (the graph has no circle)."""
+    depth: dict[str, int] = {}
+
+    def of(room: str) -> int:
+        if room not in depth:
+            depth[room] = 1 + max((of(below) for below in rooms.get(room, ())), default=0)
+        return depth[room]
+
+    return max(of(room) for room in rooms)
+
+
+def test_no_circle_between_rooms_and_each_imports_only_rooms_below_it() -> None:
+    rooms = room_graph(import_graph())
+    assert cycles(rooms) == []
+    assert set(rooms) <= set(FLOORS), f"rooms with no floor yet: {sorted(set(rooms) - set(FLOORS))}"
+    upward = {
+        f"{room} -> {other}"
+        for room, imported in rooms.items()
+        for other in imported
+        if FLOORS.index(other) > FLOORS.index(room)
+    }
+    assert upward == set(), "a room imports one above it: move the shared piece down"
+
+
+def test_the_house_has_few_floors_and_few_rooms_in_the_hall() -> None:
+    rooms = room_graph(import_graph())
+    assert floors(rooms) <= MAX_FLOORS
+    top = [path for path in PACKAGE.glob("*.py")]
+    assert len(top) <= MAX_TOP_MODULES, sorted(path.name for path in top)
+
+
+def test_the_room_checks_can_fail() -> None:
+    """A planted upward import is found, and so is a room with no floor."""
+    graph = import_graph()
+    graph["xai_oauth.store._files"] = {*graph["xai_oauth.store._files"], "xai_oauth.auth._session"}
+    rooms = room_graph(graph)
+    assert any(other == "auth" for other in rooms["store"])
+    assert FLOORS.index("auth") > FLOORS.index("store")
+    chain = {"a": {"b"}, "b": {"c"}, "c": set()}
+    assert floors(chain) == 3
 
 
 def test_no_module_is_a_long_room() -> None:
@@ -185,7 +283,7 @@ def test_httpx2_is_imported_in_exactly_one_module() -> None:
                 importers.add(name)
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "httpx2":
                 importers.add(name)
-    assert importers == {"xai_oauth._http"}
+    assert importers == {"xai_oauth.transport._http"}
 
 
 def test_a_plain_install_holds_and_imports_every_module(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from xai_oauth import (
     TierDenied,
     UnsupportedParameter,
 )
-from xai_oauth._api_errors import api_error
 from xai_oauth._config import Config
 from xai_oauth._models import parse_model
 from xai_oauth._settings import read_env_file
+from xai_oauth.transport._api_errors import api_error
 from xai_oauth.wire._answers import read_answer
 from xai_oauth.wire._requests import build_request
 from xai_oauth.wire._streams import ChatCompletionsStream, ResponsesStream

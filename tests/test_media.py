@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from xai_oauth import ContentRefused, GenerationFailed, MalformedResponse, RequestRejected
-from xai_oauth._media import read_video_job, require_media_host, sniff_extension
+from xai_oauth.api._media_rules import read_video_job, require_media_host, sniff_extension
 from xai_oauth.emulator import Emulator, Fault
 from xai_oauth.emulator._media import mp4, png
 from xai_oauth.wire._answers import citations

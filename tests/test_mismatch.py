@@ -12,12 +12,12 @@ import httpx2
 import pytest
 
 import exports
-from xai_oauth._answer import Answer
 from xai_oauth._config import Config
 from xai_oauth._exceptions import ConfigError, ReauthRequired
-from xai_oauth._retry import API_RETRIES
-from xai_oauth._transport_rules import Fail, Try, move_for, target
 from xai_oauth.emulator import Emulator
+from xai_oauth.transport._answer import Answer
+from xai_oauth.transport._retry import API_RETRIES
+from xai_oauth.transport._send_rules import Fail, Try, move_for, target
 
 from .support.served import serve
 

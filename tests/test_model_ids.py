@@ -19,8 +19,8 @@ import exports
 from xai_oauth._config import Config
 from xai_oauth._exceptions import ModelNotFound
 from xai_oauth._models import MAX_ID_LENGTH, parse_model, pick_default, sendable
-from xai_oauth._state import read_state, write_state
 from xai_oauth.emulator import MODELS_BY_TIER, Emulator
+from xai_oauth.store._state import read_state, write_state
 
 from .support.served import serve, sign_in
 

@@ -20,7 +20,7 @@ import openai
 import pytest
 
 import xai_oauth
-from xai_oauth._conversation import conversation_id, grok_headers, turn_index
+from xai_oauth.api._conversation import conversation_id, grok_headers, turn_index
 from xai_oauth.emulator import Emulator, Fault
 
 from .conftest import Agent

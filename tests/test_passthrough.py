@@ -21,8 +21,8 @@ import pytest
 
 from xai_oauth._config import Config
 from xai_oauth._exceptions import RequestRejected
-from xai_oauth._transport_rules import target, url
 from xai_oauth.emulator import Emulator
+from xai_oauth.transport._send_rules import target, url
 
 from .support.served import Served, serve, sign_in
 

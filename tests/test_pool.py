@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from xai_oauth import Account, Config
-from xai_oauth._conversation import conversation_id
 from xai_oauth._routes import REQUEST_ID_HEADER, proxy_headers
+from xai_oauth.api._conversation import conversation_id
 from xai_oauth.emulator import Emulator, Fault
 from xai_oauth.server._cooldowns import Cooldown, Cooldowns
 from xai_oauth.server._pool import explicit_key

@@ -334,7 +334,7 @@ def test_a_named_profile_nobody_signed_in_to_stops_the_start(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from xai_oauth._exceptions import ConfigError
-    from xai_oauth.server._serve import pool_accounts
+    from xai_oauth.cli._serve import pool_accounts
 
     for name, value in env.items():
         if name.startswith("XAI_"):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from xai_oauth._device import Approved, Waiting, begin, step
-from xai_oauth._discovery import registrable_domain, validate_discovery
 from xai_oauth._exceptions import AccessDenied, DiscoveryError, LoginExpired, MalformedResponse, OAuthError
 from xai_oauth._redact import redact, scrub
 from xai_oauth._tiers import describe_tier
-from xai_oauth._tokens import Credential, credential_from_token_response, refresh_leeway
+from xai_oauth.auth._device_rules import Approved, Waiting, begin, step
+from xai_oauth.auth._discovery import registrable_domain, validate_discovery
+from xai_oauth.store._credential import Credential, credential_from_token_response, refresh_leeway
 
 ISSUER = "https://auth.x.ai"
 

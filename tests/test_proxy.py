@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from xai_oauth._api_errors import api_error
 from xai_oauth._exceptions import ClientOutdated, NoCredits, RateLimited, TierDenied
 from xai_oauth.emulator import Emulator, Fault
+from xai_oauth.transport._api_errors import api_error
 
 from .conftest import Agent
 

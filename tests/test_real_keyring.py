@@ -27,9 +27,9 @@ import keyring
 import pytest
 
 from xai_oauth._config import Config
-from xai_oauth._store import SERVICE, KeyringStore, keyring_usable
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._storm import run_storm
+from xai_oauth.store._backends import SERVICE, KeyringStore, keyring_usable
 
 from .conftest import Agent, account_dir
 from .support.secret_service import SecretService, missing

@@ -13,7 +13,7 @@ import pytest
 
 from xai_oauth import Account, Auth, Config, NetworkError, RateLimited, ReauthRequired, ServerError
 from xai_oauth._exceptions import MalformedResponse
-from xai_oauth._tokens import credential_from_token_response, refresh_leeway
+from xai_oauth.store._credential import credential_from_token_response, refresh_leeway
 
 from .conftest import account_dir
 from .support.fake_server import FakeAuthServer, FakeClock

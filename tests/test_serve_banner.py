@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from xai_oauth import Account, Config
+from xai_oauth.cli._serve import banner
 from xai_oauth.emulator import Emulator
 from xai_oauth.server._keys import ClientKeys
-from xai_oauth.server._serve import banner
 
 from .support.served import serve, sign_in
 

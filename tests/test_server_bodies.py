@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from xai_oauth._exceptions import RequestRejected
-from xai_oauth._json_text import json_bytes
 from xai_oauth.emulator import Emulator
 from xai_oauth.server._bodies import MAX_DEPTH, parse_json_body
+from xai_oauth.wire._json_text import json_bytes
 
 from .support.served import sign_in
 
@@ -358,9 +358,9 @@ class Loop:
 def app_client(emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Loop, Any]]:
     """The server's app in this process for a signed-in emulator account, with an admin key, and a client for it."""
     from xai_oauth import Account, Config
-    from xai_oauth._http import AsyncHttp
     from xai_oauth.server._app import ServeSettings, create_app
     from xai_oauth.server._keys import ClientKeys
+    from xai_oauth.transport._http import AsyncHttp
 
     for name, value in emulator.environ().items():
         monkeypatch.setenv(name, value)  # /admin signs new profiles in from the environment

@@ -229,7 +229,7 @@ def sockets() -> Iterator[list[socket.socket]]:
 def test_front_door_settings_out_of_range_are_usage_errors(
     flag: str, value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from xai_oauth._cli import main
+    from xai_oauth.cli._main import main
 
     assert main(["serve", flag, value]) == 64
     assert flag in capsys.readouterr().err

@@ -15,11 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from xai_oauth._answer import Answer
 from xai_oauth._config import Config
-from xai_oauth._retry import API_RETRIES
-from xai_oauth._transport_rules import REFRESH_BACKOFF, Fail, JustRefreshed, Try, move_for, target
 from xai_oauth.emulator import Emulator, Fault
+from xai_oauth.transport._answer import Answer
+from xai_oauth.transport._retry import API_RETRIES
+from xai_oauth.transport._send_rules import REFRESH_BACKOFF, Fail, JustRefreshed, Try, move_for, target
 
 from .support.served import Served, signed_in_server
 

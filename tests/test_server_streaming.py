@@ -12,10 +12,10 @@ import httpx2
 import pytest
 
 from xai_oauth import Account, Config
-from xai_oauth._http import AsyncHttp
 from xai_oauth.server import _streaming, _upstream
 from xai_oauth.server._streaming import BURST, paced_batches
 from xai_oauth.server._upstream import Upstream
+from xai_oauth.transport._http import AsyncHttp
 from xai_oauth.wire._events import Event
 
 

@@ -16,16 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xai_oauth._claims import unverified_claims
-from xai_oauth._device import PendingLogin
 from xai_oauth._exceptions import XaiOAuthError
-from xai_oauth._files import read_json
-from xai_oauth._journal import read_journal
 from xai_oauth._models import parse_model
-from xai_oauth._paths import Paths
-from xai_oauth._state import read_state
-from xai_oauth._store import FileStore
-from xai_oauth._tokens import credential_from_token_response
+from xai_oauth.auth._device_rules import PendingLogin
+from xai_oauth.store._backends import FileStore
+from xai_oauth.store._claims import unverified_claims
+from xai_oauth.store._credential import credential_from_token_response
+from xai_oauth.store._files import read_json
+from xai_oauth.store._journal import read_journal
+from xai_oauth.store._paths import Paths
+from xai_oauth.store._state import read_state
 from xai_oauth.wire._answers import read_answer
 from xai_oauth.wire._streams import new_stream
 

@@ -77,7 +77,7 @@ def test_a_lock_taken_on_a_file_its_holder_removed_is_let_go(tmp_path: Path) -> 
     file the path names now. So it must count as "removed" (and be released), never as "locked".
     """
     pytest.importorskip("fcntl")
-    from xai_oauth._lockfile import exclusive, try_lock
+    from xai_oauth.store._lockfile import exclusive, try_lock
 
     path = str(tmp_path / ".lock")
     with exclusive(path, 5) as removable:
@@ -144,7 +144,7 @@ def test_a_slot_folder_removed_between_making_it_and_locking_is_made_again(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Sign-out removes the slot's empty folder; a process that had just made it (and not yet locked) goes on."""
-    from xai_oauth import _session
+    from xai_oauth.auth import _session
 
     account = Account()
     made = _session.ensure_private_dir

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xai_oauth import MalformedResponse
-from xai_oauth._http import EventStream, Http
-from xai_oauth._sse import EventParser, EventTooLarge
+from xai_oauth.transport._http import EventStream, Http
+from xai_oauth.transport._sse import EventParser, EventTooLarge
 
 
 def parsed(raw: bytes, cuts: list[int], max_event_bytes: int = 1 << 20) -> list[tuple[str, str]]:

@@ -15,9 +15,9 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from xai_oauth._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
-from xai_oauth._files import write_json
-from xai_oauth._store import AccessTokenCache, FileStore, KeyringStore, keyring_usable
-from xai_oauth._tokens import Credential
+from xai_oauth.store._backends import AccessTokenCache, FileStore, KeyringStore, keyring_usable
+from xai_oauth.store._credential import Credential
+from xai_oauth.store._files import write_json
 
 from .support.fake_keyrings import HangingKeyring, RaisingKeyring
 
@@ -166,8 +166,8 @@ def test_write_killed_midway_leaves_old_credential_readable(tmp_path: Path) -> N
     child = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from xai_oauth._store import FileStore
-        from xai_oauth._tokens import Credential
+        from xai_oauth.store._backends import FileStore
+        from xai_oauth.store._credential import Credential
         os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # die mid-write
         FileStore({str(path)!r}).save(Credential("NEW" * 100000, "R", expires_at=1, lifetime=1, issued_at=1))
     """)
@@ -236,6 +236,6 @@ class TestAccessTokenCache:
         def full_disk(path: str, data: dict[str, object]) -> None:
             raise StoreError("No space left on device")
 
-        monkeypatch.setattr("xai_oauth._store.write_json", full_disk)
+        monkeypatch.setattr("xai_oauth.store._backends.write_json", full_disk)
         cache.save(Credential("NEWER", "R2", expires_at=3e9, lifetime=21600, issued_at=1e9))  # never raises
         assert not Path(cache.path).exists()

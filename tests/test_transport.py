@@ -14,7 +14,6 @@ from typing import Any
 import httpx2
 import pytest
 
-from xai_oauth._answer import Answer
 from xai_oauth._config import Config
 from xai_oauth._exceptions import (
     ApiKeyRejected,
@@ -26,9 +25,10 @@ from xai_oauth._exceptions import (
     ReauthRequired,
     ServerError,
 )
-from xai_oauth._http import AsyncEventStream, AsyncHttp, Http
-from xai_oauth._retry import API_RETRIES, RetryPolicy, retry_delay
-from xai_oauth._transport import (
+from xai_oauth.transport._answer import Answer
+from xai_oauth.transport._http import AsyncEventStream, AsyncHttp, Http
+from xai_oauth.transport._retry import API_RETRIES, RetryPolicy, retry_delay
+from xai_oauth.transport._send import (
     AsyncTransport,
     Fail,
     Refresh,

@@ -39,12 +39,7 @@ from xai_oauth.wire._openai_chat import (
 )
 from xai_oauth.wire._openai_errors import openai_error_body
 from xai_oauth.wire._openai_requests import DROPPED, Policy, responses_to_chat
-from xai_oauth.wire._openai_responses import (
-    ResponsesEventReader,
-    read_responses_stream,
-    response_body_events,
-    searched,
-)
+from xai_oauth.wire._openai_responses import ResponsesEventReader, read_responses_stream, response_body_events, searched
 from xai_oauth.wire._openai_responses_writer import ResponsesEventWriter, answer_to_response
 
 STREAM_EVENT = pydantic.TypeAdapter(ResponseStreamEvent)

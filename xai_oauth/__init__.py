@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import importlib
 
+from ._version import __version__
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._account import Account
-    from ._auth import Auth
-    from ._client import Client
     from ._config import Config
     from ._exceptions import (
         AccessDenied,
@@ -59,16 +58,18 @@ if TYPE_CHECKING:
         UnsupportedParameter,
         XaiOAuthError,
     )
-    from ._text import ChatStream
     from ._tiers import TIERS, USER_TIERS, Tier, describe_tier
+    from .api._auth import Auth
+    from .api._client import Client
+    from .api._text import ChatStream
+    from .auth._account import Account
 
-__version__ = "0.2.0"
 
 _HOMES = {
-    "Account": "._account",
-    "Auth": "._auth",
-    "ChatStream": "._text",
-    "Client": "._client",
+    "Account": ".auth._account",
+    "Auth": ".api._auth",
+    "ChatStream": ".api._text",
+    "Client": ".api._client",
     "Config": "._config",
     "TIERS": "._tiers",
     "USER_TIERS": "._tiers",

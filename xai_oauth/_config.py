@@ -26,17 +26,10 @@ from dataclasses import dataclass, field
 
 from ._exceptions import ConfigError
 from ._numbers import bounded
-from ._paths import Paths
 from ._redact import remember_secret
-from ._routes import (
-    DEFAULT_API_URL,
-    DEFAULT_PROXY_URL,
-    GROK_CLI_VERSION,
-    ROUTES,
-    is_subscription_url,
-    require_https,
-)
+from ._routes import DEFAULT_API_URL, DEFAULT_PROXY_URL, GROK_CLI_VERSION, ROUTES, is_subscription_url, require_https
 from ._settings import DEFAULT_CLIENT_ID, DEFAULT_ISSUER, DEFAULT_PROFILE, Settings, check_profile, slot_name
+from .store._paths import Paths
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_ISSUER", "DEFAULT_SCOPE", "Config"]
 

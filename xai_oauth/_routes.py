@@ -27,7 +27,7 @@ import ipaddress
 from urllib.parse import SplitResult, urlsplit
 
 from ._exceptions import ConfigError
-from ._version_gate import GROK_CLI_VERSION  # the version gate owns it; re-exported for the request headers
+from ._version import GROK_CLI_VERSION  # re-exported for the request headers
 
 __all__ = [
     "CLIENT_VERSION_HEADER",

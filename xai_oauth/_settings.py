@@ -24,7 +24,7 @@ Only ``os`` here: ``status()`` runs this on its fast path.
 import os
 
 from ._exceptions import ConfigError, HomeInsecure, StoreError
-from ._files import read_regular
+from .store._files import read_regular
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -163,7 +163,7 @@ class Settings:
     __slots__ = ("home", "values", "ignored", "workdir_file", "problems", "workdir_key")
 
     def __init__(self, environ: "os._Environ[str] | dict[str, str] | None" = None, cwd: "str | None" = None) -> None:
-        from ._paths import default_home
+        from .store._paths import default_home
 
         env = os.environ if environ is None else environ
         self.home: str = env.get("XAI_OAUTH_HOME") or default_home()

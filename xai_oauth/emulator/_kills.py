@@ -98,9 +98,9 @@ def run_kills(
 
     ``rotation_grace`` is the provider's for the run (0: strict, the worst case).
     """
-    from .._account import Account
     from .._config import Config
     from .._exceptions import ReauthRequired
+    from ..auth._account import Account
 
     rng = random.Random(seed)
     grace = emulator.settings.rotation_grace

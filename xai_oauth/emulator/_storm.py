@@ -30,7 +30,7 @@ _STORM_PROCESS = """
 import json, sys, time
 sys.path.insert(0, {skill_dir!r})
 import exports, filelock, jwt
-import xai_oauth._account, xai_oauth._grants, xai_oauth._http
+import xai_oauth.auth._account, xai_oauth.auth._grants, xai_oauth.transport._http
 late = time.time() - {start_at!r}
 while time.time() < {start_at!r}:
     time.sleep(0.001)

@@ -49,8 +49,8 @@ from ._ledger import Ledger, Note, fingerprint
 from ._metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
-    from .._account import Account
-    from .._http import AsyncHttp
+    from ..auth._account import Account
+    from ..transport._http import AsyncHttp
     from ._pool import Member, Pool
 
 __all__ = ["ADMIN_KEY_FILE", "Admin", "AdminDoor", "admin_routes", "is_loopback_peer", "load_admin_key"]
@@ -152,7 +152,7 @@ class Admin:
                 usage = status.get("usage") or {}
                 row.update(usage_percent=usage.get("credit_usage_percent"), usage_age_seconds=usage.get("age_seconds"))
                 if refresh:
-                    from .._client import Client
+                    from ..api._client import Client
 
                     row.update(usage_percent=Client(account).usage().get("credit_usage_percent"), usage_age_seconds=0)
             except XaiOAuthError as error:
@@ -199,9 +199,9 @@ async def list_accounts(request: Request) -> Response:
 
 async def add_account(request: Request) -> Response:
     """Start a device sign-in for a new profile: the link and code a person opens; ``/poll`` finishes it."""
-    from .._account import Account
     from .._config import Config
     from .._settings import PROFILE_RULE, check_profile
+    from ..auth._account import Account
 
     admin = _admin(request)
     try:

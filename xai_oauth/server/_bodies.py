@@ -23,7 +23,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import RequestRejected
-from .._json_text import MAX_DEPTH, fault_in, too_deep
+from ..wire._json_text import MAX_DEPTH, fault_in, too_deep
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -40,9 +40,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._exceptions import StoreError, XaiOAuthError
-from .._files import corrupt, ensure_private_dir, read_json, write_json
 from .._numbers import bounded
 from .._redact import scrub
+from ..store._files import corrupt, ensure_private_dir, read_json, write_json
 
 __all__ = ["Cooldown", "Cooldowns", "earned"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .._exceptions import XaiOAuthError
 
-__all__ = ["STATUS_FOR_CODE", "Problem", "problem_for"]
+__all__ = ["STATUS_FOR_CODE", "Problem", "for_terminal", "problem_for"]
 
 #: Our error codes as HTTP statuses. A code not listed is the upstream's failure: 502.
 STATUS_FOR_CODE = {
@@ -59,10 +59,28 @@ class Problem:
 
 def problem_for(error: XaiOAuthError) -> Problem:
     """The status, code and message (with the action, in the command's words) for one of our errors."""
-    from .._cli_output import for_terminal
-
     status = STATUS_FOR_CODE.get(error.code, 502)
     action = for_terminal(error.action) if error.action else ""
     message = f"{error.message} {action}".strip() + f" [xai-oauth: {error.code}]"
     retry_after = error.details.get("retry_after")
     return Problem(status, error.code, message, retry_after if isinstance(retry_after, (int, float)) else None)
+
+
+#: The exports' calls as the commands a person types (the server's errors reach people through their tools).
+_COMMANDS = {
+    "start()": "xai-oauth login",
+    "poll()": "xai-oauth login",
+    "logout()": "xai-oauth logout",
+    "refresh()": "xai-oauth refresh",
+    "models()": "xai-oauth models",
+    "usage()": "xai-oauth usage",
+    "status()": "xai-oauth status",
+    "chat()": "xai-oauth chat",
+}
+
+
+def for_terminal(action: str) -> str:
+    """An export's sentence, with its function names as the commands a person types."""
+    for call, command in _COMMANDS.items():
+        action = action.replace(call, f"`{command}`")
+    return action.replace("Call `", "Run `").replace("call `", "run `")

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Protocol
 
 from ._keys import ClientKeys, presented_key
 from ._streaming import by_loop_time
 
-if TYPE_CHECKING:
-    from ._admin import AdminDoor
-
-__all__ = ["OPEN_PATHS", "Guard", "Refusal"]
+__all__ = ["OPEN_PATHS", "Door", "Guard", "Refusal"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,6 +50,14 @@ class Refusal(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class Door(Protocol):
+    """A door the guard hands some paths to (the management API's: ``_admin.AdminDoor``), in place of the client key."""
+
+    def covers(self, path: str) -> bool: ...
+
+    def refusal(self, scope: Scope, headers: Mapping[str, str]) -> Refusal | None: ...
+
+
 class Guard:
     """Checks the client key, reads the body within its cap and its timeout, then hands both on to ``app``.
 
@@ -69,7 +74,7 @@ class Guard:
         max_body: int,
         body_timeout: float,
         open_paths: frozenset[str] = OPEN_PATHS,
-        admin: AdminDoor | None = None,
+        admin: Door | None = None,
     ) -> None:
         self.app, self.keys, self.refuse, self.admin = app, keys, refuse, admin
         self.max_body, self.body_timeout, self.open_paths = max_body, body_timeout, open_paths

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import XaiOAuthError
 
 if TYPE_CHECKING:
-    from .._account import Account
+    from ..auth._account import Account
 
 __all__ = ["TTL", "Headroom"]
 
@@ -56,7 +56,7 @@ class Headroom:
         task.add_done_callback(self._tasks.discard)
 
     async def _read(self, profile: str, account: Account) -> None:
-        from .._client import Client
+        from ..api._client import Client
 
         try:
             reading = await asyncio.to_thread(lambda: Client(account).usage())

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._exceptions import ConfigError, StoreError
-from .._files import ensure_private_dir
+from ..store._files import ensure_private_dir
 
 __all__ = [
     "ENV_KEYS",

@@ -33,7 +33,7 @@ from ._pool import explicit_key
 from ._streaming import opening
 
 if TYPE_CHECKING:
-    from ._app import ServerState
+    from ._state import ServerState
 
 __all__ = ["anthropic_error", "count_message_tokens", "messages"]
 

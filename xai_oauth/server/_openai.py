@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .._answer import Answer as HttpAnswer
 from .._exceptions import NotSignedIn, RequestRejected, XaiOAuthError
 from .._redact import redact_json
+from ..transport._answer import Answer as HttpAnswer
 from ..wire._events import Answer, Event, Failure
 from ..wire._openai_chat import ChatChunkWriter, answer_to_chat_completion
 from ..wire._openai_errors import openai_error_body
@@ -45,7 +45,7 @@ from ._pool import explicit_key
 from ._streaming import KEEPALIVE, Opening, data_line, event_line, opening, paced_batches
 
 if TYPE_CHECKING:
-    from ._app import ServerState
+    from ._state import ServerState
     from ._upstream import Upstream
 
 __all__ = ["chat_completions", "list_models", "media", "openai_error", "passthrough", "responses"]

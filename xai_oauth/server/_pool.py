@@ -56,19 +56,19 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._conversation import conversation_id
 from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
+from ..api._conversation import conversation_id
 from ._cooldowns import Cooldown, Cooldowns, earned
 from ._headroom import Headroom
 from ._ledger import counted
 from ._streaming import first_event
 
 if TYPE_CHECKING:
-    from .._account import Account
-    from .._answer import Answer
-    from .._http import AsyncHttp
     from .._models import ModelChoice
-    from .._transport import Acceptance
+    from ..auth._account import Account
+    from ..transport._answer import Answer
+    from ..transport._http import AsyncHttp
+    from ..transport._send import Acceptance
     from ..wire._events import Event
 from ._upstream import Upstream
 from ._video_jobs import API_KEY, Ask, VideoJobs
@@ -152,7 +152,7 @@ class Pool:
         now: Callable[[], float] = time.time,
         acceptance: Acceptance | None = None,
     ) -> None:
-        from .._transport import Acceptance
+        from ..transport._send import Acceptance
 
         if not members:
             raise ValueError("a pool needs at least one account")
@@ -350,7 +350,7 @@ def _when(until: float | None) -> str:
 
 def _period_end(upstream: Upstream) -> float | None:
     """When the account's usage period ends, from /billing; None when it cannot be read."""
-    from .._client import Client
+    from ..api._client import Client
 
     try:
         end = Client(upstream.account).usage().get("period", {}).get("end")
@@ -361,7 +361,7 @@ def _period_end(upstream: Upstream) -> float | None:
 
 def build_pool(accounts: list[Account], http: AsyncHttp, timeout: float | None, strategy: str) -> Pool:
     """One ``Upstream`` per account (profile), with the cooldowns kept in the first account's home."""
-    from .._transport import Acceptance
+    from ..transport._send import Acceptance
 
     acceptance = Acceptance()
     members = [member_for(a, http, timeout, acceptance) for a in accounts]
@@ -381,8 +381,8 @@ def member_for(account: Account, http: AsyncHttp, timeout: float | None, accepta
 
 def saved_at(home: str, slot: str) -> float | None:
     """When the slot's credential was last saved, unless it waits for a new sign-in (see ``Cooldowns``)."""
-    from .._paths import Paths
-    from .._vault import read_state_or_empty
+    from ..auth._vault import read_state_or_empty
+    from ..store._paths import Paths
 
     meta = read_state_or_empty(Paths(home, slot)).get("credential")
     if not isinstance(meta, dict) or meta.get("reauth_required"):

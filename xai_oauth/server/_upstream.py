@@ -50,9 +50,9 @@ from ..wire._streams import read_event
 from ._streaming import by_loop_time
 
 if TYPE_CHECKING:
-    from .._account import Account
-    from .._http import AsyncHttp
-    from .._transport import Acceptance, AsyncTransport
+    from ..auth._account import Account
+    from ..transport._http import AsyncHttp
+    from ..transport._send import Acceptance, AsyncTransport
 
 __all__ = ["CALLER_KEYS", "Upstream"]
 
@@ -105,7 +105,7 @@ class Upstream:
         self, account: Account, http: AsyncHttp, *, timeout: float | None = None, acceptance: Acceptance | None = None
     ) -> None:
         """``acceptance``: which APIs took which issuer's tokens, shared by a pool's accounts (``Acceptance``)."""
-        from .._transport import AsyncTransport
+        from ..transport._send import AsyncTransport
 
         self.account = account
         self.timeout = timeout or account.config.read_timeout
@@ -202,7 +202,7 @@ class Upstream:
         conversation: str | None,
     ) -> AsyncGenerator[Event, None]:
         """``sent`` upstream as a stream, read into events (the rest of both entry points)."""
-        from .._http import AsyncEventStream
+        from ..transport._http import AsyncEventStream
 
         extra = self._conversation_headers(choice, messages, sent, request_id or uuid.uuid4().hex, conversation)
         began = False
@@ -254,8 +254,8 @@ class Upstream:
         """The ``x-grok-*`` headers xAI's prompt cache follows, by the same rule as ``chat()``: an HMAC of the
         conversation's start (or of the name the client gave it) under this account's own secret; on the
         Responses lane the same id goes as ``prompt_cache_key``. Plus the server's request id."""
-        from .._conversation import HEADLESS, conversation_id, grok_headers, turn_index
-        from .._conversation_key import conversation_key
+        from ..api._conversation import HEADLESS, conversation_id, grok_headers, turn_index
+        from ..api._conversation_key import conversation_key
 
         messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
         if self._secret is None:

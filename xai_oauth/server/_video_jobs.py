@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import XaiOAuthError
 
 if TYPE_CHECKING:
-    from .._answer import Answer
+    from ..transport._answer import Answer
     from ._upstream import Upstream
 
 __all__ = ["API_KEY", "JOBS_SIZE", "Ask", "VideoJobs"]

@@ -42,14 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import RequestRejected, UnsupportedParameter
-from ._openai_requests import (
-    SEARCH_TYPES,
-    Policy,
-    drop_field,
-    flat_name,
-    reasoning_effort,
-    refuse_state,
-)
+from ._openai_requests import SEARCH_TYPES, Policy, drop_field, flat_name, reasoning_effort, refuse_state
 from ._requests import SEARCH_TOOLS, _split_tool_calls
 
 __all__ = ["CARRIED", "ENCRYPTED_REASONING", "KEPT", "XaiResponsesRequest", "place_reasoning", "responses_for_xai"]

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import IncompleteStream, MalformedResponse, ServerError
-from .._files import loads_strict
 from .._models import CHAT_COMPLETIONS, RESPONSES, ModelChoice
+from ..store._files import loads_strict
 from ._answers import (
     as_array,
     as_object,
