@@ -26,6 +26,7 @@ from xai_oauth._http import AsyncEventStream, AsyncHttp, EventStream, Http
 from xai_oauth.emulator import Emulator, Fault
 
 from .conftest import ROOT
+from .support.capture import POLL
 
 DEADLINE = 2.0
 #: generous: a loaded 2-core machine; before the fix each of these ran until the server gave up (30 s)
@@ -102,7 +103,7 @@ def hostile() -> Iterator[Callable[..., str]]:
         )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL}, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}/stream"
 

@@ -31,6 +31,8 @@ Every request first meets any ``Fault`` injected for its path.
 from __future__ import annotations
 
 import secrets
+import selectors
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -85,7 +87,48 @@ HIGHEST_PORT = 65534
 
 
 class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that stops in a moment: its loop sleeps on the listening socket and a wake-up
+    socket, not on socketserver's half-second poll, so a test's teardown does not wait for the poll to come round.
+    """
+
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[Exchange]) -> None:
+        super().__init__(address, handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stopping = False
+
+    def serve_until_stopped(self) -> None:
+        """Answer connections until ``stop_serving``; each connection gets its own (daemon) thread."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stopping:
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._stopping:
+                        self._accept()
+
+    def _accept(self) -> None:
+        """One waiting connection to its own thread (what ``serve_forever`` does with a ready socket)."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:  # the client gave up before it was accepted
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver: report, close, keep serving
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+
+    def stop_serving(self) -> None:
+        """Ask the loop to end (it ends at once, between two connections); the caller joins its thread."""
+        self._stopping = True
+        self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client hanging up mid-answer is normal here (tests cut streams, SDKs close pools): no traceback."""
@@ -115,6 +158,7 @@ class Emulator:
         self.control_token = secrets.token_urlsafe(32)
         self._server = _QuietServer((host, port), _handler_for(self))
         self._proxy_server = _QuietServer((host, port + 1 if port else 0), _handler_for(self, proxy=True))
+        self._loops: list[threading.Thread] = []
         self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
         #: every API request body (no credentials: those travel in headers), with its path and credential kind
         self.api_requests: list[dict[str, Any]] = []
@@ -134,12 +178,20 @@ class Emulator:
 
     def start(self) -> Emulator:
         for server in (self._server, self._proxy_server):
-            threading.Thread(target=server.serve_forever, name="xai-oauth-emulator", daemon=True).start()
+            loop = threading.Thread(target=server.serve_until_stopped, name="xai-oauth-emulator", daemon=True)
+            loop.start()
+            self._loops.append(loop)
         return self
 
     def stop(self) -> None:
-        for server in (self._server, self._proxy_server):
-            server.shutdown()
+        """Stop both origins together; requests still being answered finish on their own threads."""
+        servers = (self._server, self._proxy_server)
+        for server in servers:
+            server.stop_serving()
+        for loop in self._loops:
+            loop.join()
+        self._loops.clear()
+        for server in servers:
             server.server_close()
 
     def __enter__(self) -> Emulator:
