@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from xai_oauth._config import Config
 from xai_oauth.emulator import Emulator
@@ -16,6 +17,11 @@ from xai_oauth.emulator._demo import parse_export, run_export
 from .support.fake_server import FakeAuthServer, FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis times each example (200 ms) and its data generation by default: on a loaded machine that fails a
+# property that holds. A property test asserts what holds, never how fast it ran.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.fixture(autouse=True)

@@ -199,7 +199,7 @@ def test_an_upstream_that_falls_silent_is_cut_at_the_read_deadline(env: dict[str
                 headers={"authorization": f"Bearer {running.key}"},
                 json={"model": "grok-4.3", "messages": [{"role": "user", "content": "hello?"}], "stream": True},
             )
-        assert time.monotonic() - started < 4 * 1.45
+        assert time.monotonic() - started < 7.0  # the comment after the deadline comes at 7.2 s at the earliest
         assert answer.status_code >= 500 and "within 4 s" in answer.text
 
 
@@ -253,10 +253,10 @@ def test_a_made_key_is_kept_0600_and_shown_in_the_banner(env: dict[str, str], is
 
 
 def test_healthz_answers_without_a_key(served: Served) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a hang guard
     while True:
         try:
-            assert httpx2.get(served.origin + "/healthz", timeout=5).json() == {"ok": True, "accounts": 1, "ready": 1}
+            assert httpx2.get(served.origin + "/healthz", timeout=30).json() == {"ok": True, "accounts": 1, "ready": 1}
             return
         except httpx2.TransportError:
             assert time.monotonic() < deadline
