@@ -24,23 +24,25 @@ from xai_oauth.emulator._kills import run_kills, spawn_refresh
 from .conftest import Agent
 
 KILLS = 50
+#: rounds killed where the child waits between the journal write and the save: that moment is always tested
+HELD = 3
 
 
 def test_sigkill_after_the_answer_was_journaled_loses_no_sign_in(emulator: Emulator) -> None:
     """Strict provider: a kill between the answer's arrival and its journal write may lose it (no client can close
     that window, only keep it short); every kill after the write must lose nothing."""
-    result = run_kills(emulator, KILLS)
+    result = run_kills(emulator, KILLS, held=HELD)
     assert result.lost_after_journal == 0, result
-    assert result.adopted_from_journal > 0, f"no kill landed before the save; the test proved nothing: {result}"
+    assert result.adopted_from_journal >= HELD, result  # each held kill's credential adopted from the journal
     assert result.lost_before_journal <= result.killed_before_journal, result
     assert emulator.stats().get("reuse_detected", 0) == result.lost, result
 
 
 def test_sigkill_with_the_providers_rotation_grace_never_loses_a_sign_in(emulator: Emulator) -> None:
     """With the grace xAI's own client assumes (about a minute), wherever the kill lands, nothing is lost."""
-    result = run_kills(emulator, KILLS, rotation_grace=60.0)
+    result = run_kills(emulator, KILLS, rotation_grace=60.0, held=HELD)
     assert result.lost == 0, result
-    assert result.adopted_from_journal > 0, f"no kill landed before the save; the test proved nothing: {result}"
+    assert result.adopted_from_journal >= HELD, result
     assert emulator.stats().get("reuse_detected", 0) == 0
 
 
