@@ -24,6 +24,22 @@ settings.register_profile("suite", deadline=None, suppress_health_check=[HealthC
 settings.load_profile("suite")
 
 
+#: Fixtures that start fresh interpreters (an agent's call, the command, ``xai-oauth serve``): their tests are slow.
+FRESH_INTERPRETERS = {"agent", "keyring_agent", "served", "pool", "terminal"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that start fresh interpreters ``slow``, and run every slow test first.
+
+    ``-m "not slow"`` is the quick loop while working. First, because with xdist the long tests then start
+    at once on every worker, instead of one of them starting last and ending the run alone.
+    """
+    for item in items:
+        if FRESH_INTERPRETERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every file xai-oauth writes at a temp dir; never touch the real keyring."""

@@ -28,6 +28,9 @@ from xai_oauth.server._ledger import fingerprint
 
 from .support.served import ROOT, Served, serve, sign_in
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 ADMIN_KEY = "test-admin-key-" + "a" * 24
 PEOPLE = {"ann": ("ann@example.com", 1), "bob": ("bob@example.com", 2), "cat": ("cat@example.com", 1)}
 JSON = "application/json"

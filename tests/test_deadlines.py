@@ -28,6 +28,9 @@ from xai_oauth.emulator import Emulator, Fault
 from .conftest import ROOT
 from .support.capture import POLL
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 DEADLINE = 2.0
 #: a hang guard, generous for a loaded 2-core machine and still far below the 30 s each of these ran before
 #: the fix (until the server gave up): ending before it is the proof, however slow the machine

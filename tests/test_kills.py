@@ -23,6 +23,9 @@ from xai_oauth.emulator._kills import run_kills, spawn_refresh
 
 from .conftest import Agent
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 KILLS = 50
 #: rounds killed where the child waits between the journal write and the save: that moment is always tested
 HELD = 3

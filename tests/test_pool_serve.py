@@ -23,6 +23,9 @@ from xai_oauth.emulator import Emulator, Fault
 
 from .support.served import Served, serve, sign_in
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 PEOPLE = {"ann": ("ann@example.com", 1), "bob": ("bob@example.com", 2), "cat": ("cat@example.com", 1)}
 CHAT = "/v1/chat/completions"
 JSON = "application/json"

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_setup_again_with_nothing_changed_installs_nothing_and_says_nothing() -> None:
     stamp = ROOT / ".venv" / ".installed-dev"
     if not stamp.exists():
@@ -88,3 +89,15 @@ def test_the_lock_pins_every_dependency_of_the_dev_extra_within_its_range_with_h
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{name} is not in requirements-lock.txt: run bash scripts/lock.sh"
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {requirement.specifier}"
+
+
+@pytest.mark.parametrize(("exit_code", "said"), [(5, "collected no test"), (1, "exited 1"), (0, "")])
+def test_ci_fails_loudly_on_a_failure_and_on_no_test(tmp_path: Path, exit_code: int, said: str) -> None:
+    """pytest's exit 5 (no test ran) is not a pass: CI's exit is non-zero and says why."""
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / ".ci" / "run").write_bytes((ROOT / ".ci" / "run").read_bytes())
+    (tmp_path / "scripts" / "test.sh").write_text(f'echo "test.sh $*"\nexit {exit_code}\n')
+    done = subprocess.run(["bash", ".ci/run"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == exit_code and "test.sh -q" in done.stdout
+    assert said in done.stderr if said else done.stderr == "", done.stderr
