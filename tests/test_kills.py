@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,19 +56,20 @@ def test_an_interrupt_while_the_answer_is_in_flight_waits_for_the_save(
 ) -> None:
     agent.sign_in()
     emulator.settings.rotation_grace = 0.0
-    emulator.settings.token_answer_delay = 1.0  # the provider has rotated; the answer is on its way
+    emulator.token_answer_gate = answer_may_leave = threading.Event()  # the provider rotates; the answer waits
     env = agent.env
     before = emulator.stats().get("refreshes", 0)
     child = spawn_refresh(env, linger=0)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a hang guard
     while emulator.stats().get("refreshes", 0) == before:  # the grant reached the provider
         assert time.monotonic() < deadline and child.poll() is None, child.communicate()
         time.sleep(0.01)
-    child.send_signal(sig)
-    out, err = child.communicate(timeout=30)
-    assert child.returncode != 0  # the signal was honoured ...
+    child.send_signal(sig)  # while the answer is held: the signal lands in flight however slow the machine
+    answer_may_leave.set()
+    out, err = child.communicate(timeout=60)
+    assert child.returncode != 0, err  # the signal was honoured ...
     assert b"A" in out  # ... after the answer arrived
-    emulator.settings.token_answer_delay = 0.0
+    emulator.token_answer_gate = None
     with Account(Config.from_env(env)) as account:
         assert account.status()["state"] == "connected"
         assert account.refresh(force=True)["refreshed"]  # the rotated token was saved, not dropped

@@ -71,20 +71,36 @@ class Session:
 
     @contextlib.contextmanager
     def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the slot's cross-process file lock; ``StoreBusy`` after ``timeout`` seconds of waiting."""
+        """Hold the slot's cross-process file lock; ``StoreBusy`` after ``timeout`` seconds of waiting.
+
+        The lock object is let go where Ctrl-C is held (``deferred_interrupts``): filelock's finalizer runs at
+        that moment, and Python drops any exception raised inside a finalizer, so a Ctrl-C landing there would be
+        lost (``xai-oauth login`` went on polling). Held, it is delivered as the block ends.
+        """
         import filelock
+
+        from ._interrupts import deferred_interrupts
 
         ensure_private_dir(self.paths.home)
         ensure_private_dir(self.paths.dir)
-        lock = filelock.FileLock(self.paths.lock, timeout=timeout, mode=0o600)
+        held = [filelock.FileLock(self.paths.lock, timeout=timeout, mode=0o600)]
         try:
-            lock.acquire()
-        except filelock.Timeout:
+            held[0].acquire()
+        except filelock.Timeout as busy:
+            with deferred_interrupts():
+                busy.__traceback__ = None  # its frames hold the lock object too
+                held.clear()
             raise StoreBusy(f"Another process held the xai-oauth lock for over {timeout:g} s.") from None
+        except BaseException:
+            with deferred_interrupts():
+                held.clear()
+            raise
         try:
             yield
         finally:
-            lock.release()
+            with deferred_interrupts():
+                held[0].release()
+                held.clear()
 
     def endpoints(self) -> Endpoints:
         """The issuer's endpoints, from the discovery cache or the network."""

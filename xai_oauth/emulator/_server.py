@@ -171,6 +171,9 @@ class Emulator:
         self.faulted_headers: list[dict[str, str]] = []
         #: called after each token answer has been written to the socket (tests time kills by it)
         self.on_token_answer: Callable[[], None] | None = None
+        #: when set to an Event, each token answer (the grant already acted on) waits until it is set: the gap in
+        #: which a test interrupts a process, as long as the test needs, however slow the machine
+        self.token_answer_gate: threading.Event | None = None
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.authority.issuer = self.url
 
