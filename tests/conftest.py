@@ -28,6 +28,20 @@ settings.load_profile("suite")
 FRESH_INTERPRETERS = {"agent", "keyring_agent", "served", "pool", "terminal"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes tests start a working Ctrl-C, however this run was started.
+
+    A command run in the background by a non-interactive shell (``cmd &`` in a script, as CI runners and load
+    loops do) starts with SIGINT ignored, and an ignored signal stays ignored across ``exec``: every process a
+    test starts would ignore the SIGINT the Ctrl-C tests send it. Any handler here is reset by ``exec``, so the
+    children start with the default, as at a terminal.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests that start fresh interpreters ``slow``, and run every slow test first.
 
