@@ -353,3 +353,29 @@ def test_a_ctrl_c_can_never_land_in_the_lock_objects_finalizer(
         del other
         handlers.pop()  # the other holder's own finalizer: not the session's
     assert len(handlers) == 1 and handlers[0] is not signal.default_int_handler, handlers
+
+
+def test_a_ctrl_c_dropped_by_a_finalizer_is_still_honoured_by_a_loop_that_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seen under load: ``xai-oauth login`` kept polling after Ctrl-C, which had landed in a weakref callback,
+    where Python reports an exception and drops it. The login loop checks ``remembered_interrupts`` each step."""
+    import signal
+    import sys
+
+    from xai_oauth._interrupts import remembered_interrupts
+
+    dropped: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: dropped.append(unraisable.exc_value))
+
+    class LandsInAFinalizer:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+            sum(range(3))  # Python runs the signal's handler here, inside the finalizer
+
+    with remembered_interrupts() as interrupted:
+        LandsInAFinalizer()  # let go at once: its finalizer runs, and the KeyboardInterrupt in it is dropped
+        assert len(dropped) == 1 and isinstance(dropped[0], KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
