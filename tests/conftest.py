@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from xai_oauth._config import Config
 from xai_oauth.emulator import Emulator
@@ -16,6 +17,41 @@ from xai_oauth.emulator._demo import parse_export, run_export
 from .support.fake_server import FakeAuthServer, FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis times each example (200 ms) and its data generation by default: on a loaded machine that fails a
+# property that holds. A property test asserts what holds, never how fast it ran.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
+
+
+#: Fixtures that start fresh interpreters (an agent's call, the command, ``xai-oauth serve``): their tests are slow.
+FRESH_INTERPRETERS = {"agent", "keyring_agent", "served", "pool", "terminal"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes tests start a working Ctrl-C, however this run was started.
+
+    A command run in the background by a non-interactive shell (``cmd &`` in a script, as CI runners and load
+    loops do) starts with SIGINT ignored, and an ignored signal stays ignored across ``exec``: every process a
+    test starts would ignore the SIGINT the Ctrl-C tests send it. Any handler here is reset by ``exec``, so the
+    children start with the default, as at a terminal.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that start fresh interpreters ``slow``, and run every slow test first.
+
+    ``-m "not slow"`` is the quick loop while working. First, because with xdist the long tests then start
+    at once on every worker, instead of one of them starting last and ending the run alone.
+    """
+    for item in items:
+        if FRESH_INTERPRETERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -327,7 +327,12 @@ def test_ctrl_c_during_login_leaves_nothing_behind(terminal: Terminal, isolated_
         pass
     assert (account_dir(terminal.env) / "pending.json").exists()
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=30)
+    try:
+        _, err = child.communicate(timeout=60)  # a hang guard: a lost Ctrl-C kept it polling
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
     assert child.returncode == 130 and "Cancelled" in err and "Traceback" not in err
     assert (
         not (account_dir(terminal.env) / "pending.json").exists()

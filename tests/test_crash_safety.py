@@ -21,7 +21,14 @@ import pytest
 
 import exports
 from xai_oauth import Account, Config
-from xai_oauth._exceptions import MalformedResponse, NetworkError, ReauthRequired, RefreshUnconfirmed, StoreError
+from xai_oauth._exceptions import (
+    MalformedResponse,
+    NetworkError,
+    ReauthRequired,
+    RefreshUnconfirmed,
+    StoreBusy,
+    StoreError,
+)
 from xai_oauth.auth._vault import Vault
 from xai_oauth.transport._http import Http
 
@@ -311,3 +318,66 @@ def test_access_token_claims_helper_is_a_jwt() -> None:
 @pytest.fixture(autouse=True)
 def _cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # exports read a working-directory .env.xai: keep it empty
+
+
+@pytest.mark.parametrize("outcome", ["held", "busy"])
+def test_a_ctrl_c_can_never_land_in_the_lock_objects_finalizer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, outcome: str
+) -> None:
+    """Python drops an exception raised inside a finalizer: a Ctrl-C arriving while filelock's ``__del__`` ran
+    was lost, and ``xai-oauth login`` went on polling (seen about once in twenty interrupts of a lock loop).
+    The lock object is let go only where Ctrl-C is held, so a signal then waits for the block's end instead."""
+    import signal
+
+    import filelock
+
+    from xai_oauth.auth._session import Session
+    from xai_oauth.store import _lockfile
+
+    handlers: list[Any] = []
+
+    class WatchedLock(filelock.FileLock):
+        def __del__(self) -> None:
+            handlers.append(signal.getsignal(signal.SIGINT))
+            super().__del__()
+
+    monkeypatch.setattr(filelock, "FileLock", WatchedLock)
+    monkeypatch.setattr(_lockfile, "_acquire", lambda path, timeout: None)  # filelock's path: no flock here
+    session = Session(Config.from_env())
+    if outcome == "held":
+        with session.locked():
+            pass
+    else:
+        other = filelock.FileLock(session.paths.lock)  # another holder: this process's own lock waits, then gives up
+        with other, pytest.raises(StoreBusy):
+            with session.locked(timeout=0.01):
+                pass
+        del other
+        handlers.pop()  # the other holder's own finalizer: not the session's
+    assert len(handlers) == 1 and handlers[0] is not signal.default_int_handler, handlers
+
+
+def test_a_ctrl_c_dropped_by_a_finalizer_is_still_honoured_by_a_loop_that_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seen under load: ``xai-oauth login`` kept polling after Ctrl-C, which had landed in a weakref callback,
+    where Python reports an exception and drops it. The login loop checks ``remembered_interrupts`` each step."""
+    import signal
+    import sys
+
+    from xai_oauth.store._interrupts import remembered_interrupts
+
+    dropped: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: dropped.append(unraisable.exc_value))
+
+    class LandsInAFinalizer:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+            sum(range(3))  # Python runs the signal's handler here, inside the finalizer
+
+    with remembered_interrupts() as interrupted:
+        LandsInAFinalizer()  # let go at once: its finalizer runs, and the KeyboardInterrupt in it is dropped
+        assert len(dropped) == 1 and isinstance(dropped[0], KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

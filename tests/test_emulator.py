@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import selectors
 import socket
 import socketserver
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,3 +226,25 @@ def test_a_small_answer_leaves_in_one_write(emu: Emulator, monkeypatch: pytest.M
     writes.clear()
     assert _request(emu, "GET", "/nowhere")[0] == 404
     assert len(writes) == 1, writes
+
+
+def test_the_emulator_stops_without_waiting_for_a_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teardown speed by its cause: both serve loops wait on their sockets with no timeout (socketserver's loop
+    wakes every half second to look for a stop), and ``stop()`` still ends them: a wake-up reaches them."""
+    timeouts: list[float | None] = []
+    for kind in {selectors.DefaultSelector, selectors.PollSelector, selectors.SelectSelector}:
+
+        def select(self: Any, timeout: float | None = None, original: Any = kind.select) -> Any:
+            if threading.current_thread().name == "xai-oauth-emulator":
+                timeouts.append(timeout)
+            return original(self, timeout)
+
+        monkeypatch.setattr(kind, "select", select)
+    emulator = Emulator().start()
+    assert _request(emulator, "GET", "/.well-known/openid-configuration")[0] == 200
+    assert _request(emulator, "GET", "/v1/models", port=int(emulator.proxy_url.rsplit(":", 1)[1]))[0] == 401
+    stopping = threading.Thread(target=emulator.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=60)  # a hang guard: stop() takes milliseconds
+    assert not stopping.is_alive(), "stop() did not return"
+    assert timeouts and set(timeouts) == {None}, timeouts

@@ -90,6 +90,7 @@ def test_logout_forgets_the_video_jobs(keyed: Emulator) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
 @pytest.mark.parametrize("revised", ["a fox \ud800 by night", "a fox \udcff", "ein Fuchs, grün 🦊"])
+@pytest.mark.slow
 def test_the_command_prints_what_the_server_said_whatever_it_holds(
     keyed: Emulator, revised: str, encoding: str
 ) -> None:

@@ -62,6 +62,7 @@ def test_a_mixed_set_up_is_named_and_claims_no_default(
     assert issuer.stats()["refreshes"] >= 1  # the forced refresh was made: the refused token was a fresh one
 
 
+@pytest.mark.slow
 def test_the_server_names_a_mixed_set_up_too(
     two_emulators: tuple[Emulator, Emulator], monkeypatch: pytest.MonkeyPatch, isolated_home: Path
 ) -> None:

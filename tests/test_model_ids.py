@@ -97,6 +97,7 @@ def test_unicode_ids_through_chat_are_never_internal(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.slow
 def test_unicode_ids_through_the_local_server_are_never_internal(signed_in: dict[str, str], emulator: Emulator) -> None:
     with serve(signed_in) as served:
         client = httpx2.Client(base_url=served.base_url, headers={"Authorization": f"Bearer {served.key}"}, timeout=30)

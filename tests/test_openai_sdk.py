@@ -10,6 +10,7 @@ import xai_oauth
 from xai_oauth.emulator import Emulator
 
 
+@pytest.mark.slow
 def test_openai_sdk_with_auth_on_both_lanes(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in emulator.environ().items():
         monkeypatch.setenv(name, value)

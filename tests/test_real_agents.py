@@ -36,6 +36,9 @@ from xai_oauth.emulator import Emulator
 from .support.agents import Missing, client, run
 from .support.served import Served, signed_in_server
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 REQUIRED = os.environ.get("XAI_OAUTH_TEST_REQUIRE_AGENTS") == "1"  # read before isolated_home clears XAI_*
 
 

@@ -35,6 +35,9 @@ from .conftest import Agent, account_dir
 from .support.secret_service import SecretService, missing
 from .test_stores import StoreContract
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 REQUIRED = os.environ.get("XAI_OAUTH_TEST_REQUIRE_KEYRING") == "1"  # read before isolated_home clears XAI_*
 KEYRING_MODULES = ("keyring", "secretstorage", "jeepney")
 

@@ -55,6 +55,7 @@ def test_chat_completions_whole_and_streamed(served: Served, emulator: Emulator)
     assert all(r["credential"] == "subscription" for r in emulator.api_requests)
 
 
+@pytest.mark.slow
 def test_the_api_key_answers_a_whole_request_whole_and_a_streamed_one_streamed(
     emulator: Emulator, isolated_home: Path
 ) -> None:
@@ -184,6 +185,7 @@ def test_a_client_that_leaves_mid_stream_cancels_the_upstream(served: Served, em
     assert ok.choices[0].message.content.startswith("You said: still")
 
 
+@pytest.mark.slow
 def test_an_upstream_that_falls_silent_is_cut_at_the_read_deadline(env: dict[str, str], emulator: Emulator) -> None:
     """The server reads upstream on uvloop, where the deadline is a loop timer that shuts the socket.
 
@@ -199,7 +201,7 @@ def test_an_upstream_that_falls_silent_is_cut_at_the_read_deadline(env: dict[str
                 headers={"authorization": f"Bearer {running.key}"},
                 json={"model": "grok-4.3", "messages": [{"role": "user", "content": "hello?"}], "stream": True},
             )
-        assert time.monotonic() - started < 4 * 1.45
+        assert time.monotonic() - started < 7.0  # the comment after the deadline comes at 7.2 s at the earliest
         assert answer.status_code >= 500 and "within 4 s" in answer.text
 
 
@@ -244,6 +246,7 @@ def test_binding_beyond_loopback_needs_a_chosen_key(env: dict[str, str]) -> None
     assert done.returncode == 64 and "--api-key" in done.stderr  # a usage error, as the README says
 
 
+@pytest.mark.slow
 def test_a_made_key_is_kept_0600_and_shown_in_the_banner(env: dict[str, str], isolated_home: Path) -> None:
     with serve(env, key=None) as running:
         key = (isolated_home / "serve-key").read_text().strip()
@@ -253,10 +256,10 @@ def test_a_made_key_is_kept_0600_and_shown_in_the_banner(env: dict[str, str], is
 
 
 def test_healthz_answers_without_a_key(served: Served) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a hang guard
     while True:
         try:
-            assert httpx2.get(served.origin + "/healthz", timeout=5).json() == {"ok": True, "accounts": 1, "ready": 1}
+            assert httpx2.get(served.origin + "/healthz", timeout=30).json() == {"ok": True, "accounts": 1, "ready": 1}
             return
         except httpx2.TransportError:
             assert time.monotonic() < deadline

@@ -149,7 +149,9 @@ FILE_CONTENTS = st.one_of(
     st.binary(max_size=64),
     st.sampled_from([b"[" * 50_000, b'{"a":' * 50_000, b'{"expires_at": 1e999}', b"NaN", b'{"x": Infinity}']),
 )
-FILES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FILES = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @FILES

@@ -21,10 +21,15 @@ from pathlib import Path
 
 import pytest
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SKILL = (ROOT / "SKILL.md").read_text(encoding="utf-8")
 HEREDOC = re.compile(r"^python3 - <<'EOF'\n(.*?)^EOF$", re.M | re.S)
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache"
+)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

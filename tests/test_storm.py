@@ -11,6 +11,9 @@ import pytest
 from xai_oauth.emulator import Emulator
 from xai_oauth.emulator._storm import run_storm
 
+#: every test here starts fresh interpreters or waits in real time
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("processes", [8, 16])
 def test_expired_token_storm_refreshes_exactly_once(emulator: Emulator, processes: int) -> None:

@@ -354,6 +354,7 @@ def test_sync_transport_follows_the_same_rules() -> None:
     assert [r.headers["authorization"] for r in upstream.seen] == ["Bearer access-1"] * 2 + ["Bearer access-2"]
 
 
+@pytest.mark.slow
 def test_a_refusal_decided_locally_never_loads_httpx2() -> None:
     """The sync transport asks for its HTTP client on the first send, as ``Client`` did before the split."""
     import subprocess

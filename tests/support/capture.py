@@ -6,6 +6,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+#: How often the serve loop looks for a stop: a test's teardown waits this long at most, not socketserver's 0.5 s.
+POLL = 0.01
+
 
 class CapturingServer:
     def __init__(self) -> None:
@@ -33,7 +36,7 @@ class CapturingServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> CapturingServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": POLL}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -43,10 +43,24 @@ class Served:
             self._lines.append(line)
 
     def output(self) -> str:
-        """Everything the server printed (complete once it has stopped)."""
+        """Everything the server printed (complete once it has stopped: ``stop()`` first to read it all)."""
         if self.process.poll() is not None:
             self._drain.join(timeout=10)
         return self.banner + "".join(self._lines)
+
+    def stop(self) -> None:
+        """Stop the server as Ctrl-C does (then kill it, if it hangs), and read the rest of its output."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        if self.process.poll() is None:
+            self.process.send_signal(2)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._drain.join(timeout=10)
 
 
 @contextmanager
@@ -76,15 +90,7 @@ def serve(env: dict[str, str], *args: str, key: str | None = CLIENT_KEY) -> Iter
     try:
         yield served
     finally:
-        for client in served._clients:
-            client.close()
-        process.send_signal(2)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        served._drain.join(timeout=10)
+        served.stop()
         process.stdout.close()
 
 

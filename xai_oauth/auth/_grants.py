@@ -56,8 +56,8 @@ def grant_in_flight(session: Session, grant: str, *, spends: str | None) -> Iter
     The journal's first write doubles as the proof that the disk can take
     the answer: when it fails, the grant is not sent (``StoreError``).
     """
+    from ..store._interrupts import deferred_interrupts
     from ..store._journal import GrantJournal
-    from ._interrupts import deferred_interrupts
 
     journal = GrantJournal(session.paths.journal)
     with deferred_interrupts():

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import exports
 
+from ..store._interrupts import remembered_interrupts
 from ._output import EXIT_INTERRUPTED, EXIT_OK, SPINNER, duration, emit
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 __all__ = ["login", "print_qr"]
 
@@ -43,8 +45,9 @@ def login(args: argparse.Namespace) -> int:
     if not started.get("ok"):
         return emit(started, args, None, one_line=True)
     try:  # from here on, Ctrl-C means "give up": drop the pending sign-in
-        _show_link(started, args)
-        result = _wait_for_approval(started, quiet=args.json or not sys.stderr.isatty())
+        with remembered_interrupts() as interrupted:
+            _show_link(started, args)
+            result = _wait_for_approval(started, quiet=args.json or not sys.stderr.isatty(), interrupted=interrupted)
     except KeyboardInterrupt:
         from ..auth._account import Account
 
@@ -92,8 +95,13 @@ def _show_link(started: dict[str, Any], args: argparse.Namespace) -> None:
         webbrowser.open(url)
 
 
-def _wait_for_approval(started: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
-    """Poll at the server's interval until the sign-in is approved, denied or expired."""
+def _wait_for_approval(
+    started: dict[str, Any], *, quiet: bool, interrupted: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
+    """Poll at the server's interval until the sign-in is approved, denied or expired.
+
+    ``interrupted`` raises a Ctrl-C that landed where Python dropped it (see ``remembered_interrupts``).
+    """
     deadline = time.time() + float(started["expires_in"])
     frame = 0
     while True:
@@ -113,6 +121,7 @@ def _wait_for_approval(started: dict[str, Any], *, quiet: bool) -> dict[str, Any
                     flush=True,
                 )
                 frame += 1
+            interrupted()
             time.sleep(0.1)
 
 

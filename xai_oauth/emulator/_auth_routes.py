@@ -47,6 +47,8 @@ def token(ex: Exchange, path: str) -> None:
     emulator = ex.emulator
     answer = emulator.authority.token(ex.form())
     time.sleep(emulator.authority.settings.token_answer_delay)
+    if emulator.token_answer_gate is not None:
+        emulator.token_answer_gate.wait(timeout=300)
     if not ex.misbehave(path, after=True):
         ex.json(200, answer)
         if emulator.on_token_answer is not None:

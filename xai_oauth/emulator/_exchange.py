@@ -25,7 +25,7 @@ from ._api import API_KEY_MODELS
 if TYPE_CHECKING:
     import threading
 
-    from ._server import Emulator
+    from ._state import EmulatorState
 
 __all__ = ["BadRequest", "Exchange"]
 
@@ -53,7 +53,7 @@ class Exchange(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = WRITE_BUFFER
     #: set by the server on the subclass it serves with
-    emulator: ClassVar[Emulator]
+    emulator: ClassVar[EmulatorState]
     proxy: ClassVar[bool] = False
     credential = ""  # which kind of bearer the current API request carried
     subject = ""  # and, for a subscription token, whose (its ``sub``)

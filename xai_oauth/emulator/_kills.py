@@ -50,6 +50,8 @@ def on_arrival(self, now):
         os.write(1, b"A")
         inner(status, raw)
         os.write(1, b"J")
+        if {hold!r}:
+            os.read(0, 1)  # held between the journal write and the save, until the runner kills it
     return arrived
 _journal.GrantJournal.on_arrival = on_arrival
 import exports
@@ -85,18 +87,31 @@ class KillResult:
         return {**asdict(self), "lost": self.lost}
 
 
-def spawn_refresh(env: dict[str, str], linger: float = 60.0) -> subprocess.Popen[bytes]:
-    """A fresh process running ``exports.refresh(force=True)`` that prints ``A`` when its answer arrives."""
-    code = _CHILD.format(skill_dir=SKILL_DIR, linger=linger)
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def spawn_refresh(env: dict[str, str], linger: float = 60.0, *, hold: bool = False) -> subprocess.Popen[bytes]:
+    """A fresh process running ``exports.refresh(force=True)`` that prints ``A`` when its answer arrives.
+
+    With ``hold`` it stops after the journal write (``J``), before the save, until it is killed.
+    """
+    code = _CHILD.format(skill_dir=SKILL_DIR, linger=linger, hold=hold)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def run_kills(
-    emulator: Emulator, kills: int, *, window: float = 0.005, seed: int = 11, rotation_grace: float = 0.0
+    emulator: Emulator,
+    kills: int,
+    *,
+    window: float = 0.005,
+    seed: int = 11,
+    rotation_grace: float = 0.0,
+    held: int = 0,
 ) -> KillResult:
     """``kills`` rounds of: refresh in a fresh process, SIGKILL it 0-``window`` s after its answer, check.
 
-    ``rotation_grace`` is the provider's for the run (0: strict, the worst case).
+    ``rotation_grace`` is the provider's for the run (0: strict, the worst case). The first ``held`` rounds kill
+    the process where it waits between the journal write and the save, so that moment is met whatever the
+    machine's speed (a random kill lands there only as often as the machine's timing allows).
     """
     from .._config import Config
     from .._exceptions import ReauthRequired
@@ -111,16 +126,22 @@ def run_kills(
         with tempfile.TemporaryDirectory(prefix="xai-oauth-kills-") as home:
             env = {**os.environ, **emulator.environ(), "XAI_OAUTH_HOME": home, "XAI_OAUTH_STORE": "file"}
             sign_in(emulator, env)
-            for _ in range(kills):
-                child = spawn_refresh(env)
+            for round_number in range(kills):
+                hold = round_number < held
+                child = spawn_refresh(env, hold=hold)
                 assert child.stdout is not None
                 marker = child.stdout.read(1)
                 if marker != b"A":
                     child.kill()
                     raise RuntimeError(f"the child never got its answer: {child.communicate()[1][-400:]!r}")
-                time.sleep(rng.uniform(0, window))
+                if hold:
+                    if child.stdout.read(1) != b"J":
+                        child.kill()
+                        raise RuntimeError(f"the child never journaled: {child.communicate()[1][-400:]!r}")
+                else:
+                    time.sleep(rng.uniform(0, window))
                 child.send_signal(signal.SIGKILL)
-                journaled = b"J" in child.communicate()[0]
+                journaled = b"J" in child.communicate()[0] or hold  # a held child's J was read already
                 before_journal += not journaled
                 with Account(Config.from_env(env)) as account:
                     notes = account.status().get("notes") or []

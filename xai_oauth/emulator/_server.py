@@ -31,9 +31,9 @@ emulator cannot read is a 422, as xAI refuses a body it cannot deserialize.
 
 from __future__ import annotations
 
-import secrets
+import selectors
+import socket
 import threading
-from collections import Counter
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -41,11 +41,11 @@ from urllib.parse import urlsplit
 
 from .._routes import REQUEST_ID_HEADER
 from . import _api_routes, _auth_routes, _control, _media_routes
-from ._authority import Authority, OAuthRefusal, Settings
+from ._authority import OAuthRefusal, Settings
 from ._exchange import BadRequest, Exchange
 from ._faults import Fault
 from ._identity import Identity
-from ._media import Studio
+from ._state import EmulatorState
 
 __all__ = ["Emulator", "Fault", "Identity"]
 
@@ -86,7 +86,48 @@ HIGHEST_PORT = 65534
 
 
 class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that stops in a moment: its loop sleeps on the listening socket and a wake-up
+    socket, not on socketserver's half-second poll, so a test's teardown does not wait for the poll to come round.
+    """
+
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[Exchange]) -> None:
+        super().__init__(address, handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stopping = False
+
+    def serve_until_stopped(self) -> None:
+        """Answer connections until ``stop_serving``; each connection gets its own (daemon) thread."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stopping:
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._stopping:
+                        self._accept()
+
+    def _accept(self) -> None:
+        """One waiting connection to its own thread (what ``serve_forever`` does with a ready socket)."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:  # the client gave up before it was accepted
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver: report, close, keep serving
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+
+    def stop_serving(self) -> None:
+        """Ask the loop to end (it ends at once, between two connections); the caller joins its thread."""
+        self._stopping = True
+        self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client hanging up mid-answer is normal here (tests cut streams, SDKs close pools): no traceback."""
@@ -96,7 +137,7 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class Emulator:
+class Emulator(EmulatorState):
     """A local auth.x.ai + api.x.ai. ``with Emulator() as emu:`` serves on ``emu.url`` until the block ends."""
 
     def __init__(
@@ -107,31 +148,11 @@ class Emulator:
         settings = settings or Settings()
         for name, value in overrides.items():
             setattr(settings, name, value)
-        self.authority = Authority(settings)
-        self.faults: list[Fault] = []
-        self._faults_lock = threading.Lock()
-        #: generated images and clips, and video jobs
-        self.studio = Studio()
-        #: what a test sends in ``X-Emulator-Token`` to reach ``/_emulator/*`` (a web page cannot know it)
-        self.control_token = secrets.token_urlsafe(32)
+        super().__init__(settings)
         self._server = _QuietServer((host, port), _handler_for(self))
         self._proxy_server = _QuietServer((host, port + 1 if port else 0), _handler_for(self, proxy=True))
+        self._loops: list[threading.Thread] = []
         self.proxy_url = f"http://{host}:{self._proxy_server.server_address[1]}"
-        #: every API request body (no credentials: those travel in headers), with its path and credential kind
-        self.api_requests: list[dict[str, Any]] = []
-        #: per client request id (``REQUEST_ID_HEADER``): text requests received, and answers begun (status 200)
-        self.attempts: Counter[str] = Counter()
-        self.answered: Counter[str] = Counter()
-        #: the pretend prompt cache: per ``x-grok-conv-id``, the messages its last request sent (see ``_api_routes``)
-        self.prompt_cache: dict[str, list[Any]] = {}
-        #: the headers (but the bearer) of each request a ``Fault`` answered: a retry's ids can be compared
-        self.faulted_headers: list[dict[str, str]] = []
-        #: called after each token answer has been written to the socket (tests time kills by it)
-        self.on_token_answer: Callable[[], None] | None = None
-        #: API requests being answered now, and those whose client hung up before a held answer (``Fault.delay``)
-        #: or a stream of keep-alives (``Fault.keep_alive``) was done: a test counts what its client left open
-        self.open_requests = 0
-        self.hung_up = 0
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self.authority.issuer = self.url
 
@@ -139,12 +160,20 @@ class Emulator:
 
     def start(self) -> Emulator:
         for server in (self._server, self._proxy_server):
-            threading.Thread(target=server.serve_forever, name="xai-oauth-emulator", daemon=True).start()
+            loop = threading.Thread(target=server.serve_until_stopped, name="xai-oauth-emulator", daemon=True)
+            loop.start()
+            self._loops.append(loop)
         return self
 
     def stop(self) -> None:
-        for server in (self._server, self._proxy_server):
-            server.shutdown()
+        """Stop both origins together; requests still being answered finish on their own threads."""
+        servers = (self._server, self._proxy_server)
+        for server in servers:
+            server.stop_serving()
+        for loop in self._loops:
+            loop.join()
+        self._loops.clear()
+        for server in servers:
             server.server_close()
 
     def __enter__(self) -> Emulator:
@@ -163,63 +192,6 @@ class Emulator:
         if self.settings.api_key:
             env["XAI_API_KEY"] = self.settings.api_key
         return env
-
-    # -- control ----------------------------------------------------------
-
-    @property
-    def settings(self) -> Settings:
-        return self.authority.settings
-
-    def approve(self, user_code: str, *, email: str | None = None, tier: int | str | None = 1) -> bool:
-        """Approve a sign-in; with ``email``, as that person (their own ``sub``) with ``tier``."""
-        return self.authority.decide(user_code, "approved", Identity(email, tier) if email else None)
-
-    def revoke_account(self, who: str) -> int:
-        """End every grant of the person with this email or ``sub`` (as revoking the app at the provider)."""
-        return self.authority.revoke_account(who)
-
-    def deny(self, user_code: str) -> bool:
-        return self.authority.decide(user_code, "denied")
-
-    def expire(self, user_code: str) -> bool:
-        return self.authority.expire(user_code)
-
-    def inject(self, fault: Fault) -> None:
-        with self._faults_lock:
-            self.faults.append(fault)
-
-    def stats(self) -> dict[str, int]:
-        with self.authority.lock:
-            return {**self.authority.stats, "live_grants": self.authority.live_grants()}
-
-    def take_fault(self, path: str, after: bool, account: Callable[[], tuple[str, ...]] = tuple) -> Fault | None:
-        """The fault this request meets now, if any; ``account`` tells whose bearer it carries (asked lazily)."""
-        whose: tuple[str, ...] | None = None
-        with self._faults_lock:
-            for fault in self.faults:
-                if fault.path != path or fault.after != after or fault.times <= 0:
-                    continue
-                if fault.account is not None:
-                    whose = account() if whose is None else whose
-                    if fault.account not in whose:
-                        continue
-                fault.times -= 1
-                return fault
-        return None
-
-    def note_hang_up(self) -> None:
-        with self._faults_lock:
-            self.hung_up += 1
-
-    def note_open(self, change: int) -> None:
-        with self._faults_lock:
-            self.open_requests += change
-
-    def count(self, ledger: Counter[str], request_id: str | None) -> None:
-        """Count one attempt (or answer) for a client request id, when the request carried one."""
-        if request_id:
-            with self._faults_lock:
-                ledger[request_id] += 1
 
 
 class _Router(Exchange):

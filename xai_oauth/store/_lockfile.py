@@ -103,14 +103,31 @@ def try_lock(fd: int, path: str) -> str:
 
 @contextlib.contextmanager
 def _filelock(path: str, timeout: float) -> Iterator[None]:
+    """filelock where there is no ``flock``; its lock object is let go only where Ctrl-C is held.
+
+    filelock's finalizer runs when the object goes, and Python drops any exception raised inside a finalizer, so
+    a Ctrl-C landing there would be lost (``xai-oauth login`` went on polling). Held, it is delivered as the
+    block ends (``_interrupts.deferred_interrupts``).
+    """
     import filelock
 
-    lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
+    from ._interrupts import deferred_interrupts
+
+    held = [filelock.FileLock(path, timeout=timeout, mode=0o600)]
     try:
-        lock.acquire()
-    except filelock.Timeout:
+        held[0].acquire()
+    except filelock.Timeout as busy:
+        with deferred_interrupts():
+            busy.__traceback__ = None  # its frames hold the lock object too
+            held.clear()
         raise StoreBusy(f"Another process held the xai-oauth lock for over {timeout:g} s.") from None
+    except BaseException:
+        with deferred_interrupts():
+            held.clear()
+        raise
     try:
         yield
     finally:
-        lock.release()
+        with deferred_interrupts():
+            held[0].release()
+            held.clear()

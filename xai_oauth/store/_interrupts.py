@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["deferred_interrupts"]
+__all__ = ["deferred_interrupts", "remembered_interrupts"]
 
 _DEFERRED = (signal.SIGINT, signal.SIGTERM)
 
@@ -46,3 +46,31 @@ def deferred_interrupts() -> Iterator[None]:
             signal.signal(held, handler if handler is not None else signal.SIG_DFL)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
+def remembered_interrupts() -> Iterator[Callable[[], None]]:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and is remembered: the ``check`` this yields raises it again.
+
+    Python drops any exception raised inside a finalizer or a weakref callback, and a Ctrl-C can land in one
+    (a poll loop lets objects go all the time), so a loop that must stop calls ``check`` between its steps.
+    Off the main thread, ``check`` never raises (Python's rule: signals reach the main thread only).
+    """
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        if seen:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
