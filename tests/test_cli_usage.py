@@ -233,7 +233,7 @@ def test_an_install_from_elsewhere_is_named_by_where_pip_got_it(monkeypatch: pyt
     import json
     from importlib import metadata
 
-    from xai_oauth.server import _install
+    from xai_oauth.cli import _install
 
     recorded: dict[str, object] = {}
 

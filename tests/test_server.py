@@ -150,10 +150,10 @@ def test_the_model_list_is_asked_of_xai_when_the_servers_own_cache_ends(
     """One cache, the server's: a listing the state file holds (fresh for a minute) is not stacked on it."""
     from xai_oauth import Account, Config
     from xai_oauth.emulator import _authority
-    from xai_oauth.server import _app
+    from xai_oauth.server import _app, _state
     from xai_oauth.server._keys import ClientKeys
 
-    monkeypatch.setattr(_app, "MODELS_TTL", 0.0)
+    monkeypatch.setattr(_state, "MODELS_TTL", 0.0)
     keys = ClientKeys((CLIENT_KEY,), source="test", configured=True)
 
     async def listed(app: object) -> list[str]:

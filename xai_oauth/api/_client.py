@@ -3,7 +3,7 @@
 The model id says which credential pays: ``xai-grok/<id>`` the subscription,
 ``xai/<id>`` the API key (``XAI_API_KEY``), a bare id the subscription when
 signed in. ``Client`` is a thin composition: ``_text`` (chat, stream),
-``_imagine`` (images, video), ``_catalog`` (models, usage), all sending
+``_media`` (images, video), ``_catalog`` (models, usage), all sending
 through ``_transport`` (origin, headers, retries, the one forced refresh).
 """
 
@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import Config
 from ..auth._account import Account
-from . import _catalog, _text
-from . import _media as _imagine
+from . import _catalog, _media, _text
 from ._text import ChatStream
 
 if TYPE_CHECKING:
@@ -187,7 +186,7 @@ class Client:
         Returns ``{"files": [absolute paths], "model", "revised_prompt"}``;
         the pictures themselves never enter the dict (agents print dicts).
         """
-        return _imagine.image(
+        return _media.image(
             self.account, self._transport, prompt, model, n=n, aspect_ratio=aspect_ratio, image=image, out_dir=out_dir
         )
 
@@ -213,7 +212,7 @@ class Client:
         from there, in this process or another. ``on_wait(elapsed)`` is called
         before each wait between checks (a progress display).
         """
-        return _imagine.video(
+        return _media.video(
             self.account,
             self._transport,
             prompt,
@@ -242,6 +241,6 @@ class Client:
         The job's model and credential were remembered by ``video()``; a job
         started elsewhere is read with the subscription when signed in.
         """
-        return _imagine.video_status(
+        return _media.video_status(
             self.account, self._transport, request_id, wait=wait, timeout=timeout, out_dir=out_dir, on_wait=on_wait
         )

@@ -3,7 +3,7 @@
 - ``_session``: what the slot's steps share (settings, clock, HTTP client, lock, endpoints);
 - ``_vault``: where the credential lives (keyring or file), loading and saving it;
 - ``_signin``: the device authorization grant (RFC 8628): start, poll, cancel;
-- ``_keeper``: a usable access token, refreshed once across processes (RFC 6749 §6);
+- ``_refresh``: a usable access token, refreshed once across processes (RFC 6749 §6);
 - ``_grants``: a token grant in flight, its journal, and what an interrupted one left;
 - ``_identity``: who signed in, and whose tokens these are;
 - ``_signout``: revocation (RFC 7009) and forgetting every trace.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import Config
 from ..store._state import RECOVER_LOCK_TIMEOUT, write_state
-from . import _refresh as _keeper
+from . import _refresh
 from ._session import LOCK_TIMEOUT, Session
 from ._slots import adopt_legacy
 from ._status import read_status
@@ -124,24 +124,24 @@ class Account:
         return read_status(self.paths, self.now(), notes=notes, api_key=bool(self.config.api_key))
 
     def recover(self, timeout: float = LOCK_TIMEOUT) -> None:
-        """Settle a grant journal if one is there; a busy lock leaves it for later. See ``_keeper.recover``."""
-        _keeper.recover(self._session, self._vault, timeout)
+        """Settle a grant journal if one is there; a busy lock leaves it for later. See ``_refresh.recover``."""
+        _refresh.recover(self._session, self._vault, timeout)
 
     def refresh(self, force: bool = False, *, replacing: str | None = None) -> dict[str, Any]:
-        """Renew the access token when due (or with ``force``), single-flight; see ``_keeper.refresh``."""
-        return _keeper.refresh(self._session, self._vault, force, replacing=replacing)
+        """Renew the access token when due (or with ``force``), single-flight; see ``_refresh.refresh``."""
+        return _refresh.refresh(self._session, self._vault, force, replacing=replacing)
 
     def access_token(self) -> str:
         """A usable access token, refreshed first when due (or unconfirmed). Secret: never print it."""
-        return _keeper.access_token(self._session, self._vault)
+        return _refresh.access_token(self._session, self._vault)
 
     def fresh_token(self) -> tuple[str, float]:
-        """``access_token`` and when it falls due, for a caller that holds it; see ``_keeper.fresh_token``."""
-        return _keeper.fresh_token(self._session, self._vault)
+        """``access_token`` and when it falls due, for a caller that holds it; see ``_refresh.fresh_token``."""
+        return _refresh.fresh_token(self._session, self._vault)
 
     def on_record(self) -> tuple[object, ...]:
         """A cheap mark of the files the token comes from: while it is unchanged, so is the token on record."""
-        return _keeper.on_record(self.paths)
+        return _refresh.on_record(self.paths)
 
     def signed_in(self) -> bool:
         """True when a credential is on record (it may still need a refresh or a new sign-in)."""

@@ -36,7 +36,8 @@ def extra_install_line(extra: str) -> str:
 
 def checkout() -> str | None:
     """The source folder this package runs from (its ``pyproject.toml`` names xai-oauth), or None when installed."""
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # this file stands in xai_oauth/cli/: two folders up is the folder that holds the package
+    folder = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
     try:
         with open(os.path.join(folder, "pyproject.toml"), encoding="utf-8") as handle:
             project = handle.read(4096)

@@ -42,7 +42,7 @@ __all__ = ["KillResult", "run_kills", "spawn_refresh"]
 _CHILD = """
 import os, sys, time
 sys.path.insert(0, {skill_dir!r})
-from xai_oauth import _journal
+from xai_oauth.store import _journal
 _on_arrival = _journal.GrantJournal.on_arrival
 def on_arrival(self, now):
     inner = _on_arrival(self, now)

@@ -93,9 +93,10 @@ class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], handler: type[Exchange]) -> None:
-        super().__init__(address, handler)
+        # before binding: a port that is taken makes socketserver close the server at once (``server_close``)
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._stopping = False
+        super().__init__(address, handler)
 
     def serve_until_stopped(self) -> None:
         """Answer connections until ``stop_serving``; each connection gets its own (daemon) thread."""
