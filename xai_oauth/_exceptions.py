@@ -35,7 +35,9 @@ that turns these into ``{"ok": False, ...}`` dicts.
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
         ├── HomeInsecure            home_insecure
-        └── KeyringUnavailable      keyring_unavailable
+        ├── KeyringUnavailable      keyring_unavailable
+        ├── StoreUnavailable        store_unavailable  (.where: the database, never its password)
+        └── StoreKeyInvalid         store_key_invalid
 
 Any of them may carry ``http_status`` (the status of the answer behind it).
 Messages are written by this package, never copied from a server without
@@ -72,6 +74,8 @@ __all__ = [
     "StoreBusy",
     "StoreCorrupt",
     "StoreError",
+    "StoreKeyInvalid",
+    "StoreUnavailable",
     "TierDenied",
     "UnsupportedParameter",
     "XaiOAuthError",
@@ -398,3 +402,25 @@ class KeyringUnavailable(StoreError):
 
     code = "keyring_unavailable"
     action = "Unlock the system keyring and try again, or set XAI_OAUTH_STORE=file and sign in again."
+
+
+class StoreUnavailable(StoreError):
+    """The shared state store (PostgreSQL, or the home's SQLite file) did not answer, or refused the connection.
+
+    The message and ``where`` name the database by host, port and name, never
+    by its password. Nothing was written: what was stored is as it was.
+    """
+
+    code = "store_unavailable"
+    action = "Check that the database named by XAI_OAUTH_STORE_URL is up and reachable, then try again."
+
+
+class StoreKeyInvalid(StoreError):
+    """The key that seals sign-ins in a shared store is missing, malformed, or not the one they were sealed with.
+
+    Nothing is overwritten: a store sealed under another key keeps its rows
+    until the right key is given.
+    """
+
+    code = "store_key_invalid"
+    action = "Set XAI_OAUTH_STORE_KEY (or XAI_OAUTH_STORE_KEY_FILE) to the key this store's sign-ins were sealed with."

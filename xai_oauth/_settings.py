@@ -69,6 +69,7 @@ TRUSTED_NAMES = frozenset(
         "XAI_OAUTH_KEYRING_TIMEOUT",
         "XAI_OAUTH_READ_TIMEOUT",
         "XAI_OAUTH_MAX_IMAGE_BYTES",
+        "XAI_OAUTH_STORE_URL",
     }
 )
 #: A ``.env.xai`` has a handful of lines; one bigger than this is not a settings file (or is /dev/zero).
