@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from xai_oauth._exceptions import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
+from xai_oauth._exceptions import ConfigError
 from xai_oauth._redact import scrub
 from xai_oauth.store._database import Database, check_store_url, open_database, shown_url
+from xai_oauth.store._errors import StoreCorrupt, StoreError, StoreUnavailable
 from xai_oauth.store._schema import MIGRATIONS, Migration, migrate, schema_version
 
 from .conftest import ROOT

@@ -23,7 +23,8 @@ Only ``os`` here: ``status()`` runs this on its fast path.
 
 import os
 
-from ._exceptions import ConfigError, HomeInsecure, StoreError
+from ._exceptions import ConfigError
+from .store._errors import HomeInsecure, StoreError
 from .store._files import read_regular
 
 __all__ = [

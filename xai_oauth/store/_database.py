@@ -34,8 +34,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
+from .._exceptions import ConfigError
 from .._redact import remember_secret
+from ._errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
 from ._files import check_private, ensure_private_dir
 
 __all__ = [

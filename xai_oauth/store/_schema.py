@@ -30,8 +30,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .._exceptions import StoreError
 from ._database import Database, Transaction
+from ._errors import StoreError
 
 __all__ = ["MIGRATIONS", "Migration", "migrate", "schema_version"]
 
