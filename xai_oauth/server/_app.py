@@ -151,13 +151,14 @@ class _AccessLog:
             current_note.reset(token)
             if not status and scope.get(DEPARTED):
                 status = CLIENT_LEFT
-            self.admin.finish(scope, note, status)
+            seconds = time.perf_counter() - started
+            self.admin.finish(scope, note, status, seconds)
             client = scope.get("client") or ("-", 0)
             _log.info(
                 "method=%s path=%s status=%s seconds=%.3f peer=%s",
                 scope.get("method"),
                 scope.get("path"),
                 status or "-",
-                time.perf_counter() - started,
+                seconds,
                 client[0],
             )
