@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The OS packages the tests use beside Python:
 # - GNOME Keyring and D-Bus, so the keyring store is tested against a real Secret Service (tests/test_real_keyring.py);
-# - PostgreSQL, so the shared state store is tested against a real server (tests/support/postgres.py).
+# - PostgreSQL, so the shared state store is tested against a real server (tests/support/postgres.py);
+# - Chromium, so the console is clicked through in a real browser (tests/test_console_browser.py, via Playwright).
 # Installs what is missing when this is root with apt-get (CI); elsewhere says which tests will be skipped.
 # Silent when everything is there.
 set -euo pipefail
@@ -11,6 +12,9 @@ if ! command -v gnome-keyring-daemon >/dev/null || ! command -v dbus-run-session
 fi
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null; then
     want+=(postgresql)
+fi
+if ! command -v chromium >/dev/null; then
+    want+=(chromium)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -31,4 +35,4 @@ if ! apt-get install -y -q --no-install-recommends "${want[@]}" >"$log" 2>&1; th
     fi
 fi
 rm -f "$log"
-echo "installed ${want[*]} (for the real-keyring and PostgreSQL tests)"
+echo "installed ${want[*]} (for the real-keyring, PostgreSQL and browser tests)"
