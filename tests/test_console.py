@@ -223,11 +223,14 @@ def test_allowed_hosts_are_the_listening_address_and_for_loopback_its_names() ->
 
 
 @pytest.fixture
-def app(emulator: Emulator, isolated_home: Path) -> Iterator[Any]:
-    """What ``create_app`` needs: the settings, and two accounts (ann, bob) signed in at the emulator."""
+def app(emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """What ``create_app`` needs: the settings, and two accounts (ann, bob) signed in at the emulator (whose
+    settings are this process's too, as a server's are: a new sign-in reads them)."""
     from xai_oauth import Account, Config
     from xai_oauth.server._app import ServeSettings
 
+    for name, value in emulator.environ().items():
+        monkeypatch.setenv(name, value)
     env = {**os.environ, **emulator.environ()}
     accounts = []
     for profile in ("ann", "bob"):
@@ -358,6 +361,29 @@ def test_history_and_requests_in_the_json_api_say_what_the_console_shows(app: An
     assert CLIENT_KEY not in recent.text and bad.status_code == 400 and keyless.status_code == 401
     assert row["client"] in page.text and ">ann<" in page.text
     assert "read again from xAI: 12.5 %" in usage.text
+
+
+def test_a_sign_in_two_tabs_wait_for_ends_well_in_both(app: Any, emulator: Emulator) -> None:
+    """Two pages waiting for one approval: the first to ask adds the account, the second hears it is in the pool."""
+
+    async def steps(client: Any) -> list[Any]:
+        csrf = await log_in(client)
+        started = await client.post("/console/accounts", data={"csrf": csrf, "profile": "cat"})
+        assert started.headers["location"] == "/console/accounts/cat/signin"
+        page = await client.get("/console/accounts/cat/signin")
+        code = re.search(r'<strong class="code">([^<]+)</strong>', page.text).group(1)
+        headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+        waiting = (await client.post("/console/accounts/cat/poll", headers=headers)).json()
+        assert emulator.approve(code, email="cat@example.com")
+        first = (await client.post("/console/accounts/cat/poll", headers=headers)).json()
+        second = (await client.post("/console/accounts/cat/poll", headers=headers)).json()
+        return [waiting, first, second, "device_code" in page.text]
+
+    waiting, first, second, shows_device_code = run(app, "http://127.0.0.1", steps)
+    assert waiting["status"] == "pending" and "next" not in waiting
+    assert first["status"] == "connected" and "joined the pool as cat" in first["message"]
+    assert second == {"status": "connected", "message": "cat is in the pool.", "next": "/console/accounts"}
+    assert not shows_device_code
 
 
 # -- the committed screenshots --------------------------------------------------------------------------------

@@ -148,8 +148,12 @@ async def poll(console: Console, request: Request) -> Response:
     try:
         result = await actions.poll_signin(_admin(request), profile)
     except (Refusal, XaiOAuthError) as error:
-        message = error.message if isinstance(error, Refusal) else problem_for(error).message
-        outcome = {"status": "failed", "message": message, "next": ACCOUNTS}
+        if isinstance(error, Refusal) and _admin(request).member(profile) is not None:
+            # another tab's poll saw the approval first: the sign-in is done, not failed
+            outcome = {"status": "connected", "message": f"{profile} is in the pool.", "next": ACCOUNTS}
+        else:
+            message = error.message if isinstance(error, Refusal) else problem_for(error).message
+            outcome = {"status": "failed", "message": message, "next": ACCOUNTS}
         if profile not in _admin(request).signins:  # denied or expired: the link is spent
             console.signins.pop(profile, None)
     else:
