@@ -251,12 +251,15 @@ def run(app: Any, base: str, steps: Any) -> Any:
 
     async def go() -> Any:
         http = AsyncHttp()
-        transport = httpx2.ASGITransport(create_app(*app, http=http), client=("127.0.0.1", 40000))
+        served = create_app(*app, http=http)
+        transport = httpx2.ASGITransport(served, client=("127.0.0.1", 40000))
         try:
             async with httpx2.AsyncClient(transport=transport, base_url=base) as client:
                 return await steps(client)
         finally:
             await http.aclose()
+            for member in served.admin.pool.members:  # an account signed in here (the fixture closes its own)
+                member.upstream.account.close()
 
     return asyncio.run(go())
 
