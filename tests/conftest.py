@@ -118,3 +118,27 @@ class Agent:
 def agent(emulator: Emulator, isolated_home: Path) -> Agent:
     env = {**os.environ, **emulator.environ(), "PYTHONPATH": str(ROOT)}
     return Agent(env)
+
+
+POSTGRES_REQUIRED = os.environ.get("XAI_OAUTH_TEST_REQUIRE_POSTGRES") == "1"  # read before isolated_home clears XAI_*
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL cluster of the test session's own (``tests/support/postgres.py``); skipped, or failed in CI,
+    when none can run here."""
+    from .support.postgres import PostgresServer, missing
+
+    reason = missing()
+    if reason is not None:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"XAI_OAUTH_TEST_REQUIRE_POSTGRES=1, but PostgreSQL cannot run here: {reason}")
+        pytest.skip(reason)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any) -> str:
+    """The URL of a fresh, empty database (with a password in it, as an operator's would have)."""
+    return str(postgres_server.database())

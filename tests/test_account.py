@@ -337,7 +337,7 @@ def test_corrupt_credential_file_is_set_aside(
 ) -> None:
     signed_in(account, server, clock)
     (account_dir() / "credentials.json").write_text('{"access_token": "trunc')
-    from xai_oauth._exceptions import StoreCorrupt
+    from xai_oauth.store._errors import StoreCorrupt
 
     with pytest.raises(StoreCorrupt):
         account.refresh()

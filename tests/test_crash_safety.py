@@ -21,15 +21,9 @@ import pytest
 
 import exports
 from xai_oauth import Account, Config
-from xai_oauth._exceptions import (
-    MalformedResponse,
-    NetworkError,
-    ReauthRequired,
-    RefreshUnconfirmed,
-    StoreBusy,
-    StoreError,
-)
+from xai_oauth._exceptions import MalformedResponse, NetworkError, ReauthRequired, RefreshUnconfirmed
 from xai_oauth.auth._vault import Vault
+from xai_oauth.store._errors import StoreBusy, StoreError
 from xai_oauth.transport._http import Http
 
 from .conftest import account_dir

@@ -19,12 +19,13 @@ from hypothesis import strategies as st
 
 import exports
 from xai_oauth._config import Config
-from xai_oauth._exceptions import ConfigError, StoreError, XaiOAuthError
+from xai_oauth._exceptions import ConfigError, XaiOAuthError
 from xai_oauth._numbers import bounded
 from xai_oauth._redact import forget_secrets, redact, remember_secret, scrub
 from xai_oauth._routes import is_subscription_url, require_https, same_origin, split_url
 from xai_oauth._settings import ENV_FILE_CAP, Settings, read_env_file
 from xai_oauth.store._backends import AccessTokenCache
+from xai_oauth.store._errors import StoreError
 from xai_oauth.store._files import read_json, write_json
 from xai_oauth.transport._retry import retry_delay
 

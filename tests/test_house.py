@@ -308,8 +308,11 @@ def test_a_plain_install_holds_and_imports_every_module(tmp_path: Path) -> None:
         pytest.skip(f"no build backend can be had here: {built.stderr[-300:]}")
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (tmp_path / "wheels").glob("xai_oauth-*.whl")
-    in_wheel = {module_name(ROOT / name) for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    names = zipfile.ZipFile(wheel).namelist()
+    in_wheel = {module_name(ROOT / name) for name in names if name.endswith(".py")}
     assert set(sources()) <= in_wheel, sorted(set(sources()) - in_wheel)
+    pages = {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*") if p.suffix in (".html", ".css", ".js")}
+    assert pages and pages <= set(names), sorted(pages - set(names))  # the console's templates and static files
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -326,6 +329,8 @@ def test_a_plain_install_holds_and_imports_every_module(tmp_path: Path) -> None:
         "import importlib, json, sys\n"
         f"names = {sorted(name for name in sources() if not name.endswith('__main__'))!r}\n"
         "for name in names: importlib.import_module(name)\n"
+        "from xai_oauth.server.console import Console\n"
+        "assert Console().templates.get_template('overview.html') and Console().files\n"
         "import xai_oauth\n"
         "print(xai_oauth.__file__)\n"
     )

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from xai_oauth._exceptions import ConfigError, StoreError
+from xai_oauth._exceptions import ConfigError
 from xai_oauth.server._guard import Guard
 from xai_oauth.server._keys import KEY_PREFIX, ClientKeys, load_client_keys, presented_key
+from xai_oauth.store._errors import StoreError
 
 KEY = "k" * 40
 

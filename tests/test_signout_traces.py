@@ -111,7 +111,7 @@ def test_a_process_waiting_while_the_lock_file_is_removed_then_holds_it_alone(
 ) -> None:
     """A process that waits for the slot's lock while sign-out holds (and removes) it gets the lock afterwards,
     and holds it alone: a newcomer's one try fails until it lets go."""
-    from xai_oauth._exceptions import StoreBusy
+    from xai_oauth.store._errors import StoreBusy
 
     env = {**os.environ, **emulator.environ()}
     sign_in(emulator, env)

@@ -14,9 +14,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from xai_oauth._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from xai_oauth.store._backends import AccessTokenCache, FileStore, KeyringStore, keyring_usable
 from xai_oauth.store._credential import Credential
+from xai_oauth.store._errors import KeyringUnavailable, StoreCorrupt, StoreError
 from xai_oauth.store._files import write_json
 
 from .support.fake_keyrings import HangingKeyring, RaisingKeyring

@@ -73,6 +73,7 @@ def test_status_fast_path_imports_nothing_heavy() -> None:
         "xai_oauth.auth._slots",
         "xai_oauth.auth._status",
         "xai_oauth.store",
+        "xai_oauth.store._errors",
         "xai_oauth.store._files",
         "xai_oauth.store._paths",
         "xai_oauth.store._state",

@@ -35,9 +35,7 @@ if TYPE_CHECKING:
         DeviceFlowError,
         DiscoveryError,
         GenerationFailed,
-        HomeInsecure,
         IncompleteStream,
-        KeyringUnavailable,
         LoginExpired,
         MalformedResponse,
         ModelNotFound,
@@ -51,9 +49,6 @@ if TYPE_CHECKING:
         RefreshUnconfirmed,
         RequestRejected,
         ServerError,
-        StoreBusy,
-        StoreCorrupt,
-        StoreError,
         TierDenied,
         UnsupportedParameter,
         XaiOAuthError,
@@ -63,6 +58,15 @@ if TYPE_CHECKING:
     from .api._client import Client
     from .api._text import ChatStream
     from .auth._account import Account
+    from .store._errors import (
+        HomeInsecure,
+        KeyringUnavailable,
+        StoreBusy,
+        StoreCorrupt,
+        StoreError,
+        StoreKeyInvalid,
+        StoreUnavailable,
+    )
 
 
 _HOMES = {
@@ -86,8 +90,6 @@ _HOMES = {
             "DeviceFlowError",
             "DiscoveryError",
             "GenerationFailed",
-            "HomeInsecure",
-            "KeyringUnavailable",
             "LoginExpired",
             "MalformedResponse",
             "NetworkError",
@@ -99,9 +101,6 @@ _HOMES = {
             "ReauthRequired",
             "RefreshUnconfirmed",
             "ServerError",
-            "StoreBusy",
-            "StoreCorrupt",
-            "StoreError",
             "ApiKeyRejected",
             "IncompleteStream",
             "ModelNotFound",
@@ -109,6 +108,18 @@ _HOMES = {
             "TierDenied",
             "UnsupportedParameter",
             "XaiOAuthError",
+        )
+    },
+    **{
+        name: ".store._errors"
+        for name in (
+            "StoreError",
+            "StoreCorrupt",
+            "StoreBusy",
+            "HomeInsecure",
+            "KeyringUnavailable",
+            "StoreUnavailable",
+            "StoreKeyInvalid",
         )
     },
 }

@@ -91,6 +91,9 @@ class Config:
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     #: what status() should say about the settings (e.g. names a working-directory .env.xai may not set)
     notes: tuple[str, ...] = ()
+    #: the shared state store (``postgresql://…`` or ``sqlite:///…``); None: the home's SQLite file. It may hold a
+    #: password, so it is left out of repr and its password is scrubbed from every text (``store._database``)
+    store_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         require_https("XAI_OAUTH_ISSUER", self.issuer)
@@ -118,6 +121,10 @@ class Config:
             raise ConfigError(_IMAGE_BYTES_RULE)
         if self.api_key:
             remember_secret(self.api_key)
+        if self.store_url:
+            from .store._database import check_store_url  # only with a URL: status() without one imports none of it
+
+            object.__setattr__(self, "store_url", check_store_url(self.store_url))
         if self.client_version_set is None:
             object.__setattr__(self, "client_version_set", self.client_version != GROK_CLI_VERSION)
         if self.paths is None:
@@ -144,6 +151,7 @@ class Config:
             read_timeout=_seconds(settings, "XAI_OAUTH_READ_TIMEOUT", 3600.0),
             max_image_bytes=_image_bytes(settings),
             notes=tuple(settings.notes()),
+            store_url=settings.get("XAI_OAUTH_STORE_URL").strip() or None,
         )
 
     @property

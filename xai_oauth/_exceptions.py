@@ -31,11 +31,13 @@ that turns these into ``{"ok": False, ...}`` dicts.
     ├── UnsupportedParameter        unsupported_parameter
     ├── ContentRefused              content_refused
     ├── GenerationFailed            generation_failed
-    └── StoreError                  store_error
+    └── StoreError                  store_error        (the branch lives in store/_errors.py)
         ├── StoreCorrupt            store_corrupt
         ├── StoreBusy               store_busy
         ├── HomeInsecure            home_insecure
-        └── KeyringUnavailable      keyring_unavailable
+        ├── KeyringUnavailable      keyring_unavailable
+        ├── StoreUnavailable        store_unavailable  (.where: the database, never its password)
+        └── StoreKeyInvalid         store_key_invalid
 
 Any of them may carry ``http_status`` (the status of the answer behind it).
 Messages are written by this package, never copied from a server without
@@ -53,9 +55,7 @@ __all__ = [
     "DeviceFlowError",
     "DiscoveryError",
     "GenerationFailed",
-    "HomeInsecure",
     "IncompleteStream",
-    "KeyringUnavailable",
     "LoginExpired",
     "MalformedResponse",
     "ModelNotFound",
@@ -69,9 +69,6 @@ __all__ = [
     "RefreshUnconfirmed",
     "RequestRejected",
     "ServerError",
-    "StoreBusy",
-    "StoreCorrupt",
-    "StoreError",
     "TierDenied",
     "UnsupportedParameter",
     "XaiOAuthError",
@@ -359,42 +356,3 @@ class GenerationFailed(XaiOAuthError):
 
     code = "generation_failed"
     action = "Start the video again; if it fails the same way, change the prompt or the options."
-
-
-class StoreError(XaiOAuthError):
-    """The credential store could not be read or written."""
-
-    code = "store_error"
-    action = "Check that XAI_OAUTH_HOME is writable, or set XAI_OAUTH_STORE=file."
-
-
-class StoreCorrupt(StoreError):
-    """A stored file is not valid; it has been moved aside (``.corrupt-*``), not overwritten."""
-
-    code = "store_corrupt"
-    action = "The damaged file was kept aside; call start() to sign in again."
-
-
-class StoreBusy(StoreError):
-    """Another process held the credential lock for too long."""
-
-    code = "store_busy"
-    action = "Another xai-oauth process is busy with the credential; try again in a few seconds."
-
-
-class HomeInsecure(StoreError):
-    """The home, or a file in it, is owned by another user or writable by others: it may have been planted.
-
-    Refused as ssh refuses such a ``~/.ssh``; the ``action`` names the exact
-    chmod or chown, which only the person should run.
-    """
-
-    code = "home_insecure"
-    action = "Make the xai-oauth home yours and private (chmod 700), or set XAI_OAUTH_HOME elsewhere."
-
-
-class KeyringUnavailable(StoreError):
-    """The OS keyring holds the credential but did not answer in time, or raised."""
-
-    code = "keyring_unavailable"
-    action = "Unlock the system keyring and try again, or set XAI_OAUTH_STORE=file and sign in again."

@@ -23,7 +23,8 @@ Only ``os`` here: ``status()`` runs this on its fast path.
 
 import os
 
-from ._exceptions import ConfigError, HomeInsecure, StoreError
+from ._exceptions import ConfigError
+from .store._errors import HomeInsecure, StoreError
 from .store._files import read_regular
 
 __all__ = [
@@ -69,6 +70,7 @@ TRUSTED_NAMES = frozenset(
         "XAI_OAUTH_KEYRING_TIMEOUT",
         "XAI_OAUTH_READ_TIMEOUT",
         "XAI_OAUTH_MAX_IMAGE_BYTES",
+        "XAI_OAUTH_STORE_URL",
     }
 )
 #: A ``.env.xai`` has a handful of lines; one bigger than this is not a settings file (or is /dev/zero).

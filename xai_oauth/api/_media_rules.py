@@ -332,7 +332,7 @@ VIDEO_MEMORY_SECONDS = 24 * 3600
 
 
 def _jobs(paths: Any) -> dict[str, object]:
-    from .._exceptions import StoreCorrupt
+    from ..store._errors import StoreCorrupt
     from ..store._files import read_json
 
     try:

@@ -12,15 +12,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import (
-    AlreadySignedIn,
-    LoginExpired,
-    MalformedResponse,
-    NoPendingLogin,
-    OAuthError,
-    StoreCorrupt,
-    XaiOAuthError,
-)
+from .._exceptions import AlreadySignedIn, LoginExpired, MalformedResponse, NoPendingLogin, OAuthError, XaiOAuthError
+from ..store._errors import StoreCorrupt
 from ..store._files import read_json, remove, write_json
 from ..store._state import storage_note
 from ._grants import TOKEN_ANSWER_BYTES, TOKEN_DEADLINE, adopt_journal, grant_in_flight, sign_in

@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .._exceptions import DiscoveryError, StoreCorrupt
+from .._exceptions import DiscoveryError
 from .._routes import is_loopback_host
+from ..store._errors import StoreCorrupt
 from ..store._files import read_json, remove, write_json
 
 __all__ = ["CACHE_TTL", "Endpoints", "load_endpoints", "registrable_domain", "validate_discovery"]

@@ -17,16 +17,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import (
-    MalformedResponse,
-    NetworkError,
-    NotSignedIn,
-    OAuthError,
-    ReauthRequired,
-    RefreshUnconfirmed,
-    StoreBusy,
-)
+from .._exceptions import MalformedResponse, NetworkError, NotSignedIn, OAuthError, ReauthRequired, RefreshUnconfirmed
 from ..store._credential import Credential, credential_from_token_response, refresh_leeway
+from ..store._errors import StoreBusy
 from ..transport._retry import UNKNOWN_OUTCOME, retry_delay
 from ._session import LOCK_TIMEOUT, Session
 from ._vault import Vault, read_state_or_empty

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._config import Config
-from .._exceptions import NetworkError, StoreError
+from .._exceptions import NetworkError
+from ..store._errors import StoreError
 from ..store._files import check_private, ensure_private_dir
 
 if TYPE_CHECKING:  # discovery is imported where used: a chat call with a fresh token needs none of it

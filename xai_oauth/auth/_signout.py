@@ -14,9 +14,10 @@ import glob
 import os
 from typing import Any
 
-from .._exceptions import KeyringUnavailable, StoreError, XaiOAuthError
+from .._exceptions import XaiOAuthError
 from ..store._backends import keyring_usable
 from ..store._credential import Credential
+from ..store._errors import KeyringUnavailable, StoreError
 from ..store._files import remove
 from ._grants import adopt_journal
 from ._identity import check_issuer

@@ -13,8 +13,8 @@ Only ``os`` and ``json`` on the common path (no old files, nothing to list).
 
 import os
 
-from .._exceptions import StoreError
 from .._settings import DEFAULT_PROFILE, slot_name
+from ..store._errors import StoreError
 from ..store._files import check_private, ensure_private_dir, read_json, remove
 from ..store._paths import Paths
 from ..store._state import credential_state

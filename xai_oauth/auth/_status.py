@@ -8,8 +8,8 @@ modules: no httpx2, no jwt, no keyring, no platformdirs.
 import os
 import time
 
-from .._exceptions import StoreCorrupt
 from .._models import DEFAULT_MODEL_ID, pick_default, sendable
+from ..store._errors import StoreCorrupt
 from ..store._files import check_private, read_json
 from ..store._paths import Paths
 from ..store._state import RECOVER_LOCK_TIMEOUT, credential_state, read_state, storage_note

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from ..store._backends import (
     AccessTokenCache,
     CredentialStore,
@@ -24,6 +23,7 @@ from ..store._backends import (
     keyring_usable,
 )
 from ..store._credential import Credential
+from ..store._errors import KeyringUnavailable, StoreCorrupt, StoreError
 from ..store._files import remove
 from ..store._state import read_state, write_state
 from ._session import Session

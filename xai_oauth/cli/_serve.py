@@ -54,6 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     before any account, key file or socket is touched.
     """
     try:
+        import jinja2  # noqa: F401
         import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401 - checked here so the message can name the extra
@@ -61,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
         from ._install import extra_install_line
 
         print(
-            "error: xai-oauth serve needs the server's packages (Starlette, uvicorn and prometheus_client); "
+            "error: xai-oauth serve needs the server's packages (Starlette, uvicorn, prometheus_client and Jinja2); "
             "the other commands work without them.\n"
             f"  → Install them into the Python that runs xai-oauth: {extra_install_line('serve')}",
             file=sys.stderr,

@@ -20,6 +20,12 @@ Who may call (``AdminDoor``, checked by the front door before any route):
   sign accounts out, and a banner ends up in logs and scrollback. The banner
   names its file, and ``xai-oauth pool`` reads the file itself.
 * ``/metrics`` is behind the same door: it names the pool's accounts.
+* ``/console`` (the operator's pages, ``console``) is behind the same door
+  for where the caller may be; the admin key opens it once, on its login
+  page, and a session cookie carries the login from there.
+
+What each route reads or does is in ``_admin_actions``, which the console
+calls too; here each answer is written as JSON.
 
 Answers carry profile names, e-mail addresses, tiers, counts, reasons and
 scrubbed messages; never a token, a key or a device code (a new sign-in's
@@ -28,9 +34,9 @@ answer is built from a list of allowed fields).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,16 +45,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._exceptions import ConfigError, RequestRejected, XaiOAuthError
+from .._exceptions import RequestRejected, XaiOAuthError
 from ..wire._openai_errors import openai_error_body
+from . import _admin_actions as actions
 from ._bodies import read_json
 from ._errors import problem_for
 from ._guard import Refusal, Scope
+from ._history import History
 from ._keys import ClientKeys, checked_keys, home_key, presented_key
 from ._ledger import Ledger, Note, fingerprint
 from ._metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ..auth._account import Account
     from ..transport._http import AsyncHttp
     from ._pool import Member, Pool
@@ -58,18 +68,7 @@ __all__ = ["ADMIN_KEY_FILE", "Admin", "AdminDoor", "admin_routes", "is_loopback_
 ADMIN_KEY_FILE = "admin-key"
 ENV_ADMIN_KEY = "XAI_OAUTH_ADMIN_KEY"
 METRICS_PATH = "/metrics"
-#: What a new sign-in's answers may show (never the device code).
-SIGNIN_FIELDS = (
-    "status",
-    "verification_url_with_code",
-    "verification_url",
-    "user_code",
-    "expires_in",
-    "interval",
-    "retry_after",
-    "account",
-    "tier_name",
-)
+CONSOLE_PATH = "/console"
 
 
 def load_admin_key(home: str, explicit: str | None = None, environ: Mapping[str, str] | None = None) -> ClientKeys:
@@ -102,12 +101,15 @@ class AdminDoor:
 
     @staticmethod
     def covers(path: str) -> bool:
-        return path == METRICS_PATH or path == "/admin" or path.startswith("/admin/")
+        return path == METRICS_PATH or any(path == p or path.startswith(p + "/") for p in ("/admin", CONSOLE_PATH))
 
     def refusal(self, scope: Scope, headers: Mapping[str, str]) -> Refusal | None:
-        """Why this caller may not pass, or None."""
+        """Why this caller may not pass, or None. The console checks its own login (a session cookie)."""
         if not self.from_anywhere and not is_loopback_peer(scope.get("client")):
             return Refusal(403, "forbidden", _NOT_LOCAL)
+        path = str(scope.get("path", ""))
+        if path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/"):
+            return None
         if not self.keys.allows(presented_key(headers)):
             return Refusal(401, "invalid_api_key", _NO_ADMIN_KEY)
         return None
@@ -116,9 +118,10 @@ class AdminDoor:
 class Admin:
     """What the management API keeps: the ledger, the metrics, and the sign-ins it started (by profile)."""
 
-    def __init__(self, pool: Pool, http: AsyncHttp, timeout: float | None) -> None:
+    def __init__(self, pool: Pool, http: AsyncHttp, timeout: float | None, history: History | None = None) -> None:
         self.pool, self.http, self.timeout = pool, http, timeout
         self.ledger = Ledger()
+        self.history = history or History()
         self.metrics = Metrics(cooling=self.cooling)
         self.signins: dict[str, Account] = {}
 
@@ -127,15 +130,17 @@ class Admin:
         out = {c.slot for c in self.pool.cooldowns.active() if c.model is None}
         return sum(1 for m in self.pool.members if m.slot in out)
 
-    def finish(self, scope: Scope, note: Note, status: int) -> None:
+    def finish(self, scope: Scope, note: Note, status: int, seconds: float = 0.0) -> None:
         """Count one client request, when its answer is done (the access log calls this)."""
         path = str(scope.get("path", ""))
         if not path.startswith("/v1/") or status in (401, 403):
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         key = presented_key(headers)
-        self.ledger.record(note, fingerprint(key) if key else None)
+        client = fingerprint(key) if key else None
+        self.ledger.record(note, client)
         self.metrics.record(note, status)
+        self.history.record(time.time(), client, note, status, seconds)
 
     def member(self, profile: str) -> Member | None:
         return next((m for m in self.pool.members if m.profile == profile), None)
@@ -151,10 +156,13 @@ class Admin:
                 row.update(account=status.get("account"), state=status.get("state"), tier=status.get("tier_name"))
                 usage = status.get("usage") or {}
                 row.update(usage_percent=usage.get("credit_usage_percent"), usage_age_seconds=usage.get("age_seconds"))
+                row.update(usage_period=usage.get("period") or None)
                 if refresh:
                     from ..api._client import Client
 
-                    row.update(usage_percent=Client(account).usage().get("credit_usage_percent"), usage_age_seconds=0)
+                    reading = Client(account).usage()
+                    row.update(usage_percent=reading.get("credit_usage_percent"), usage_age_seconds=0)
+                    row.update(usage_period=reading.get("period") or None)
             except XaiOAuthError as error:
                 row["error"] = {"code": error.code, "message": problem_for(error).message}
             row["cooldowns"] = [_shown(asdict(c)) for c in self.pool.cooldowns.active() if c.slot == member.slot]
@@ -187,106 +195,82 @@ def _failed(error: XaiOAuthError) -> JSONResponse:
     )
 
 
+async def _answered(action: Awaitable[dict[str, Any]], status: int = 200) -> JSONResponse:
+    """``action``'s dict as JSON; its refusal or failure as the client's error."""
+    try:
+        return JSONResponse(await action, status_code=status)
+    except Refusal as refusal:
+        return _error(refusal.status, refusal.code, refusal.message)
+    except XaiOAuthError as error:
+        return _failed(error)
+
+
 async def list_accounts(request: Request) -> Response:
     admin = _admin(request)
     refresh = request.query_params.get("refresh", "") in ("1", "true", "yes")
-    rows = await asyncio.to_thread(admin.accounts, refresh)
-    for row in rows:
-        row["served"] = admin.ledger.served(row["profile"])
-        row["last_error"] = admin.ledger.last_errors.get(row["profile"])
+    rows = await actions.account_rows(admin, refresh)
     return JSONResponse({"accounts": rows, "signing_in": sorted(admin.signins), "strategy": admin.pool.strategy})
 
 
 async def add_account(request: Request) -> Response:
     """Start a device sign-in for a new profile: the link and code a person opens; ``/poll`` finishes it."""
-    from .._config import Config
-    from .._settings import PROFILE_RULE, check_profile
-    from ..auth._account import Account
-
-    admin = _admin(request)
     try:
         body = await read_json(request)
-        profile = check_profile(body.get("profile"))  # type: ignore[arg-type]
     except RequestRejected as error:
         return _error(400, "invalid_request", f'{error.message} Send {{"profile": "NAME"}} as JSON.')
-    except ConfigError:
-        return _error(400, "invalid_request", f"profile must be {PROFILE_RULE}.")
-    if admin.member(profile) is not None:
-        return _error(409, "conflict", f"The profile {profile} is already in the pool.")
-    account = admin.signins.get(profile) or Account(Config.from_env({**os.environ, "XAI_OAUTH_PROFILE": profile}))
     try:
-        if await asyncio.to_thread(account.signed_in):
-            return JSONResponse(_joined(admin, profile, account, {"status": "connected"}))
-        started = await asyncio.to_thread(account.start)
+        joined, answer = await actions.start_signin(
+            _admin(request), body.get("profile") if isinstance(body, dict) else None
+        )
+    except Refusal as refusal:
+        return _error(refusal.status, refusal.code, refusal.message)
     except XaiOAuthError as error:
         return _failed(error)
-    admin.signins[profile] = account
-    return JSONResponse({"profile": profile, **_allowed(started)}, status_code=202)
+    return JSONResponse(answer, status_code=200 if joined else 202)
 
 
 async def poll_account(request: Request) -> Response:
     """Ask once whether the person approved; when they did, the account joins the running pool."""
-    admin = _admin(request)
-    profile = request.path_params["profile"]
-    account = admin.signins.get(profile)
-    if account is None:
-        return _error(404, "not_found", f"No sign-in for {profile} was started here (POST /admin/accounts).")
-    try:
-        result = await asyncio.to_thread(account.poll)
-    except XaiOAuthError as error:
-        if error.code != "network":
-            admin.signins.pop(profile, None)  # denied or expired: the code is spent
-        return _failed(error)
-    if result.get("status") != "connected":
-        return JSONResponse({"profile": profile, **_allowed(result)})
-    return JSONResponse(_joined(admin, profile, account, result))
-
-
-def _joined(admin: Admin, profile: str, account: Account, result: dict[str, Any]) -> dict[str, Any]:
-    from ._pool import member_for
-
-    admin.signins.pop(profile, None)
-    admin.pool.add(member_for(account, admin.http, admin.timeout, admin.pool.acceptance))
-    return {"profile": profile, **_allowed(result), "pooled": True}
-
-
-def _allowed(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: result[k] for k in SIGNIN_FIELDS if k in result}
+    return await _answered(actions.poll_signin(_admin(request), request.path_params["profile"]))
 
 
 async def remove_account(request: Request) -> Response:
     """Sign the profile out (revoked at xAI, forgotten here) and take it out of the pool."""
-    admin = _admin(request)
-    profile = request.path_params["profile"]
-    pending = admin.signins.pop(profile, None)
-    if pending is not None:
-        await asyncio.to_thread(pending.cancel_login)
-        return JSONResponse({"profile": profile, "status": "cancelled"})
-    member = admin.member(profile)
-    if member is None:
-        return _error(404, "not_found", f"The profile {profile} is not in the pool.")
-    if len(admin.pool.members) == 1:
-        return _error(409, "conflict", "This is the pool's last account; stop the server, or add another first.")
-    admin.pool.remove(profile)
-    try:
-        result = await asyncio.to_thread(member.upstream.account.logout)
-    except XaiOAuthError as error:
-        return _failed(error)
-    return JSONResponse({"profile": profile, "status": result.get("status"), "revoked": result.get("revoked")})
+    return await _answered(actions.remove_account(_admin(request), request.path_params["profile"]))
 
 
 async def reset_account(request: Request) -> Response:
     """End every cooldown of the profile's account, here and in the home (other servers see it too)."""
-    admin = _admin(request)
     profile = request.path_params["profile"]
-    member = admin.member(profile)
-    if member is None:
-        return _error(404, "not_found", f"The profile {profile} is not in the pool.")
+
+    async def reset() -> dict[str, Any]:
+        await actions.reset_cooldowns(_admin(request), profile)
+        return {"profile": profile, "cooldowns": []}
+
+    return await _answered(reset())
+
+
+async def read_usage(request: Request) -> Response:
+    """Read the profile's usage meter from xAI again."""
+    return await _answered(actions.read_usage(_admin(request), request.path_params["profile"]))
+
+
+async def history(request: Request) -> Response:
+    """Requests, tokens and errors per hour, by key, account or model (``?by=model&since=24h``)."""
+    query = request.query_params
+    return _sync(lambda: actions.history(_admin(request), query.get("by"), query.get("since")))
+
+
+async def requests(request: Request) -> Response:
+    """The latest requests, newest first (``?limit=300&model=…&account=…&client=…&status=…``)."""
+    return _sync(lambda: actions.recent_requests(_admin(request), dict(request.query_params)))
+
+
+def _sync(read: Callable[[], dict[str, Any]]) -> JSONResponse:
     try:
-        await asyncio.to_thread(admin.pool.cooldowns.clear, member.slot)
-    except XaiOAuthError as error:
-        return _failed(error)
-    return JSONResponse({"profile": profile, "cooldowns": []})
+        return JSONResponse(read())
+    except Refusal as refusal:
+        return _error(refusal.status, refusal.code, refusal.message)
 
 
 async def usage(request: Request) -> Response:
@@ -303,8 +287,11 @@ def admin_routes() -> list[Route]:
         Route("/admin/accounts", add_account, methods=["POST"]),
         Route("/admin/accounts/{profile}/poll", poll_account, methods=["POST"]),
         Route("/admin/accounts/{profile}/reset", reset_account, methods=["POST"]),
+        Route("/admin/accounts/{profile}/usage", read_usage, methods=["POST"]),
         Route("/admin/accounts/{profile}", remove_account, methods=["DELETE"]),
         Route("/admin/usage", usage, methods=["GET"]),
+        Route("/admin/history", history, methods=["GET"]),
+        Route("/admin/requests", requests, methods=["GET"]),
         Route(METRICS_PATH, metrics, methods=["GET"]),
     ]
 

@@ -35,6 +35,7 @@ from ._guard import Guard, Message, Receive, Scope, Send
 from ._keys import ClientKeys
 from ._ledger import Note, current_note
 from ._state import ServerState, ServeSettings
+from .console import console_mount
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,6 +86,7 @@ def create_app(
         Route("/v1/videos/{request_id}", _openai.media, methods=["GET"]),
         Route("/v1/{rest:path}", _openai.passthrough, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
         *admin_routes(),
+        console_mount(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.xai = state
@@ -151,13 +153,14 @@ class _AccessLog:
             current_note.reset(token)
             if not status and scope.get(DEPARTED):
                 status = CLIENT_LEFT
-            self.admin.finish(scope, note, status)
+            seconds = time.perf_counter() - started
+            self.admin.finish(scope, note, status, seconds)
             client = scope.get("client") or ("-", 0)
             _log.info(
                 "method=%s path=%s status=%s seconds=%.3f peer=%s",
                 scope.get("method"),
                 scope.get("path"),
                 status or "-",
-                time.perf_counter() - started,
+                seconds,
                 client[0],
             )

@@ -39,9 +39,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._exceptions import StoreError, XaiOAuthError
+from .._exceptions import XaiOAuthError
 from .._numbers import bounded
 from .._redact import scrub
+from ..store._errors import StoreError
 from ..store._files import corrupt, ensure_private_dir, read_json, write_json
 
 __all__ = ["Cooldown", "Cooldowns", "earned"]

@@ -22,7 +22,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .._exceptions import ConfigError, StoreError
+from .._exceptions import ConfigError
+from ..store._errors import StoreError
 from ..store._files import ensure_private_dir
 
 __all__ = [

@@ -56,8 +56,9 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import RateLimited, ReauthRequired, StoreError, TierDenied, XaiOAuthError
+from .._exceptions import RateLimited, ReauthRequired, TierDenied, XaiOAuthError
 from ..api._conversation import conversation_id
+from ..store._errors import StoreError
 from ._cooldowns import Cooldown, Cooldowns, earned
 from ._headroom import Headroom
 from ._ledger import counted

@@ -28,9 +28,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from .._exceptions import KeyringUnavailable, StoreCorrupt, StoreError
 from .._redact import remember_secret
 from ._credential import Credential, refresh_leeway
+from ._errors import KeyringUnavailable, StoreCorrupt, StoreError
 from ._files import corrupt, loads_strict, read_json, remove, write_json
 
 __all__ = [

@@ -19,7 +19,7 @@ import os
 import stat
 import time
 
-from .._exceptions import HomeInsecure, StoreCorrupt, StoreError
+from ._errors import HomeInsecure, StoreCorrupt, StoreError
 
 __all__ = [
     "check_private",

@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._exceptions import HomeInsecure, StoreError
+from ._errors import HomeInsecure, StoreError
 from ._files import fsync_dir, loads_strict, read_regular, remove
 
 __all__ = ["RESERVE", "GrantJournal", "JournalEntry", "read_journal"]

@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from .._exceptions import StoreBusy, StoreError
+from ._errors import StoreBusy, StoreError
 
 __all__ = ["POLL_SECONDS", "exclusive", "try_lock"]
 

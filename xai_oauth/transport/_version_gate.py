@@ -97,7 +97,7 @@ def remember(paths: Paths, version: str, now: float) -> None:
     A home that cannot be written costs only the next 426, so a failed write is no error (``chat()``, the
     server and ``Auth`` all follow the 426 either way).
     """
-    from .._exceptions import StoreError
+    from ..store._errors import StoreError
 
     try:
         write_json(paths.client_version, {"version": version, "learned_at": now})
