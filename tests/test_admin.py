@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from xai_oauth.emulator import Emulator, Fault
-from xai_oauth.server._admin import AdminDoor, is_loopback_peer, load_admin_key
+from xai_oauth.server._admin_door import AdminDoor, is_loopback_peer, load_admin_key
 from xai_oauth.server._guard import Guard
 from xai_oauth.server._keys import ClientKeys
 from xai_oauth.server._ledger import fingerprint

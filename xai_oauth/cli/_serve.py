@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from ..server._admin import load_admin_key
+    from ..server._admin_door import load_admin_key
     from ..server._app import ServeSettings, create_app
     from ..server._keys import load_client_keys
     from ..server._streaming import keepalive_seconds

@@ -30,7 +30,7 @@ from ._history import BY, DAY, HOUR
 
 if TYPE_CHECKING:
     from ..auth._account import Account
-    from ._admin import Admin
+    from ._admin_state import Admin
 
 __all__ = [
     "SIGNIN_FIELDS",

@@ -29,7 +29,9 @@ from starlette.routing import Route
 from ..wire._anthropic_stream import error_body
 from ..wire._openai_errors import openai_error_body
 from . import _messages, _openai
-from ._admin import Admin, AdminDoor, admin_routes
+from ._admin import admin_routes
+from ._admin_door import AdminDoor
+from ._admin_state import Admin
 from ._departures import CLIENT_LEFT, DEPARTED, CancelOnDeparture
 from ._guard import Guard, Message, Receive, Scope, Send
 from ._keys import ClientKeys

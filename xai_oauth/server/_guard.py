@@ -51,7 +51,7 @@ class Refusal(Exception):
 
 
 class Door(Protocol):
-    """A door the guard hands some paths to (the management API's: ``_admin.AdminDoor``), in place of the client key."""
+    """A door the guard hands some paths to instead of the client key (the management API's: ``_admin_door``)."""
 
     def covers(self, path: str) -> bool: ...
 

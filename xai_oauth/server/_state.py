@@ -16,7 +16,7 @@ from ._keys import ClientKeys
 from ._streaming import KEEPALIVE_SECONDS
 
 if TYPE_CHECKING:
-    from ._admin import Admin
+    from ._admin_state import Admin
     from ._pool import Pool
 
 __all__ = ["MODELS_TTL", "ServeSettings", "ServerState"]
@@ -42,7 +42,7 @@ class ServeSettings:
     timeout: float | None = None
     #: how a pool of accounts places a new conversation: fill-first or round-robin (``_pool.STRATEGIES``)
     strategy: str = "fill-first"
-    #: the management API's key (``_admin.load_admin_key``); None: /admin and /metrics refuse every caller
+    #: the management API's key (``_admin_door.load_admin_key``); None: /admin and /metrics refuse every caller
     admin_keys: ClientKeys | None = None
     #: answer /admin and /metrics from any peer, not only loopback (behind the operator's own network controls)
     admin_from_anywhere: bool = False

@@ -30,7 +30,7 @@ from ._pages import page, signed_in
 from ._sessions import COOKIE, Session, csrf_ok, set_cookie
 
 if TYPE_CHECKING:
-    from .._admin import Admin
+    from .._admin_state import Admin
     from . import Console
 
 __all__ = ["add_account", "login", "logout", "poll", "remove", "reset", "usage"]

@@ -1,6 +1,6 @@
 """What every console request must show before a page is drawn, and what every console answer carries.
 
-The server's front door (``_guard`` with ``_admin.AdminDoor``) has already
+The server's front door (``_guard`` with ``_admin_door.AdminDoor``) has already
 kept out callers that are not on this machine (unless
 ``--admin-from-anywhere``). This door adds what a browser needs:
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._admin import is_loopback_peer
+from .._admin_door import is_loopback_peer
 from .._guard import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CONTENT_SECURITY_POLICY", "ConsoleDoor", "allowed_hosts"]

@@ -24,7 +24,7 @@ from ._views import GROUPINGS, SPANS, account_card, choices, traffic
 
 if TYPE_CHECKING:
     from ..._config import Config
-    from .._admin import Admin
+    from .._admin_state import Admin
     from . import Console
 
 __all__ = ["accounts", "login", "overview", "page", "requests", "settings", "signed_in", "signin"]
